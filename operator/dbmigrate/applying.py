@@ -1,0 +1,211 @@
+"""Applying and reverting single migrations on one connection: transactions, dirty marks, retries on lock timeouts.
+
+On PostgreSQL and SQLite a migration and its history row commit together or not at all. On MySQL/MariaDB, and for
+migrations that opt out of the transaction, the row is written ``dirty`` first and cleaned after; if a statement
+fails, the migration's down part (if any) undoes it, otherwise the row stays dirty and further runs are refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import sqlalchemy
+
+from dbmigrate import database, errors, history, progress
+from dbmigrate.dialects import base
+from dbmigrate.sources import model
+from dbmigrate.sqltext import Statement, split_statements
+
+_STATEMENT_PREVIEW = 200
+
+#: Applies or reverts one migration and returns how long it took (seconds).
+Step = Callable[[model.Migration], float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How statements run: per-statement lock/statement timeouts (seconds) and retries on a lock timeout."""
+
+    lock_timeout: float | None = 5.0
+    statement_timeout: float | None = None
+    lock_retries: int = 3
+    retry_backoff: float = 1.0
+
+
+class StatementFailed(Exception):
+    """A statement failed; carries what the report needs (file, line, statement, database message)."""
+
+    def __init__(
+        self, *, script: model.Script, statement: Statement, cause: BaseException, lock_timeout: bool
+    ) -> None:
+        super().__init__(database.driver_message(cause))
+        self.script = script
+        self.statement = statement
+        self.cause = cause
+        self.lock_timeout = lock_timeout
+
+    def describe(self) -> str:
+        text = " ".join(self.statement.text.split())
+        if len(text) > _STATEMENT_PREVIEW:
+            text = text[: _STATEMENT_PREVIEW - 1] + "…"
+        return f"{self.script.path.name}:{self.statement.line}: {text}\n  {self}"
+
+
+class Applier:
+    """Runs migrations up or down on one locked connection, recording each in history."""
+
+    def __init__(
+        self,
+        *,
+        conn: sqlalchemy.Connection,
+        dialect: base.Dialect,
+        table: history.History,
+        options: Options,
+        report: progress.Progress,
+    ) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        self._history = table
+        self._options = options
+        self._report = report
+        self._applied_by = database.runner_identity()
+
+    def up(self, migration: model.Migration) -> float:
+        """Apply ``migration``; returns its duration in seconds. Raises :class:`errors.MigrationError`."""
+
+        def record(elapsed_ms: int) -> None:
+            self._history.record(
+                version=migration.version,
+                name=migration.name,
+                checksum=migration.checksum,
+                execution_ms=elapsed_ms,
+                applied_by=self._applied_by,
+            )
+
+        if self._atomic(migration.up):
+            return self._run_atomic(migration.up, after=record)
+        return self._run_marked_dirty(migration)
+
+    def down(self, migration: model.Migration) -> float:
+        """Revert ``migration`` with its down part and delete its history row."""
+        if migration.down is None:
+            raise errors.MigrationError(
+                f"migration {migration.filename} has no down part (irreversible)",
+                hint="write a down file for it, or restore from a backup",
+            )
+
+        def forget(_elapsed_ms: int) -> None:
+            self._history.delete([migration.version])
+
+        if self._atomic(migration.down):
+            return self._run_atomic(migration.down, after=forget)
+        started = time.monotonic()
+        self._run_statements(migration.down)
+        forget(0)
+        return time.monotonic() - started
+
+    def _atomic(self, script: model.Script) -> bool:
+        return self._dialect.transactional_ddl and script.transactional
+
+    def _run_atomic(self, script: model.Script, *, after: Callable[[int], None]) -> float:
+        """Statements and the history change in one transaction, retried whole when a table lock times out."""
+        for attempt in range(self._options.lock_retries + 1):
+            started = time.monotonic()
+            self._dialect.begin(self._conn)
+            try:
+                self._run_statements(script)
+                after(int((time.monotonic() - started) * 1000))
+                self._dialect.commit(self._conn)
+                return time.monotonic() - started
+            except StatementFailed as failed:
+                self._dialect.rollback(self._conn)
+                if not self._should_retry(failed, attempt):
+                    raise _migration_error(failed, undone="nothing from it was kept (rolled back)") from None
+            except BaseException:
+                self._dialect.rollback(self._conn)
+                raise
+        raise AssertionError("unreachable: the last attempt either returns or raises")
+
+    def _run_marked_dirty(self, migration: model.Migration) -> float:
+        """For DDL that commits as it goes: mark dirty, run, mark clean; on failure undo with the down part."""
+        started = time.monotonic()
+        self._history.record(
+            version=migration.version,
+            name=migration.name,
+            checksum=migration.checksum,
+            dirty=True,
+            applied_by=self._applied_by,
+        )
+        try:
+            self._run_statements(migration.up, retry_lock_timeouts=True)
+        except StatementFailed as failed:
+            raise self._undo_partial(migration, failed) from None
+        elapsed = time.monotonic() - started
+        self._history.mark_clean(version=migration.version, execution_ms=int(elapsed * 1000))
+        return elapsed
+
+    def _undo_partial(self, migration: model.Migration, failed: StatementFailed) -> errors.MigrationError:
+        if migration.down is None:
+            return _migration_error(
+                failed,
+                undone="statements before it were committed and the migration has no down part, "
+                f"so the database is left DIRTY at version {migration.version}",
+                hint=f"check which statements of {migration.filename} took effect, undo or complete them by hand, "
+                "then run `dbmigrate repair`",
+            )
+        try:
+            self._run_statements(migration.down)
+        except StatementFailed as down_failed:
+            return _migration_error(
+                failed,
+                undone=f"its down part also failed ({down_failed.describe()}), "
+                f"so the database is left DIRTY at version {migration.version}",
+                hint=f"check the schema against {migration.filename}, fix it by hand, then run `dbmigrate repair`",
+            )
+        self._history.delete([migration.version])
+        return _migration_error(failed, undone="its down part was run to undo the statements already committed")
+
+    def _run_statements(self, script: model.Script, *, retry_lock_timeouts: bool = False) -> None:
+        for statement in split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line):
+            self._report.statement_started(statement)
+            for attempt in range(self._options.lock_retries + 1):
+                try:
+                    self._conn.exec_driver_sql(statement.text)
+                    break
+                except sqlalchemy.exc.DBAPIError as exc:
+                    failed = StatementFailed(
+                        script=script,
+                        statement=statement,
+                        cause=exc,
+                        lock_timeout=self._dialect.is_lock_timeout(exc),
+                    )
+                    if not (retry_lock_timeouts and self._should_retry(failed, attempt)):
+                        raise failed from exc
+
+    def _should_retry(self, failed: StatementFailed, attempt: int) -> bool:
+        """Lock timeouts are retried with exponential backoff; the sleep lets queued application queries through."""
+        if attempt >= self._options.lock_retries or not failed.lock_timeout:
+            return False
+        delay = self._options.retry_backoff * (2**attempt)
+        self._report.notice(
+            f"lock timeout at {failed.script.path.name}:{failed.statement.line}; "
+            f"retry {attempt + 1}/{self._options.lock_retries} in {delay:g}s"
+        )
+        time.sleep(delay)
+        return True
+
+
+def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None = None) -> errors.MigrationError:
+    """The error for a failed statement; a table-lock wait that outlived every retry is a lock timeout."""
+    message = f"{failed.describe()}\n  {undone}"
+    error: errors.MigrationError
+    if failed.lock_timeout:
+        error = errors.TableLockTimeoutError(
+            message, hint=hint or "a long transaction holds a lock on that table; retry when it is quieter"
+        )
+    else:
+        error = errors.MigrationError(message, hint=hint)
+    error.__cause__ = failed
+    return error

@@ -1,0 +1,208 @@
+"""``dbmigrate [action] [target]``: argument parsing and output; the work is in :mod:`dbmigrate.commands`.
+
+Only argparse is imported at start-up so ``dbmigrate --help`` answers at once; the engine (SQLAlchemy, drivers,
+rich) loads once an action runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from dbmigrate import __version__
+
+if TYPE_CHECKING:
+    from dbmigrate import config, outcome
+
+EXIT_CODES_HELP = """exit codes:
+  0  success            1  migration failed      2  usage or configuration error
+  3  refused by a safety gate (backup, destructive change, plan approval)
+  4  lock timeout       5  drift (edited applied migration, dirty state, out of order)
+  6  cannot connect to the database
+"""
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options every action takes, before or after the action name (SUPPRESS keeps either placement)."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("-d", "--database", help="database URL (default: $DATABASE_URL, dbmigrate.yaml, SQLite)")
+    common.add_argument("--dir", dest="directory", help="migrations directory (default ./migrations)")
+    common.add_argument(
+        "--framework", choices=("auto", "sql", "alembic", "django", "rails", "flyway"), help="skip detection"
+    )
+    common.add_argument("--history-table", help="history table name (default dbmigrate_history)")
+    common.add_argument("--config", dest="config_file", help="config file (default ./dbmigrate.yaml)")
+    common.add_argument("-o", "--output", choices=("text", "json"), help="report format (default text)")
+    common.add_argument("--lock-wait", type=float, help="seconds to wait for another runner's lock (default 60)")
+    common.add_argument(
+        "--lock-timeout", type=float, help="seconds a statement may wait for a table lock (default 5; 0 = no limit)"
+    )
+    common.add_argument("--statement-timeout", type=float, help="seconds a statement may run (default no limit)")
+    common.add_argument("--lock-retries", type=int, help="retries after a table lock timeout (default 3)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="dbmigrate",
+        description="Safe database schema migrations for PostgreSQL, MySQL/MariaDB and SQLite.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"dbmigrate {__version__}")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", parents=[common], help="write the next migration's up and down files")
+    create.add_argument("name")
+    create.add_argument("--timestamp", action="store_true", help="version by UTC timestamp, not sequence")
+
+    up = actions.add_parser("up", parents=[common], help="apply pending migrations (up to TARGET)")
+    up.add_argument("target", nargs="?")
+    up.add_argument("--out-of-order", action="store_true", help="apply pending migrations older than applied ones")
+
+    down = actions.add_parser("down", parents=[common], help="revert one migration, --steps N, or down to TARGET")
+    down.add_argument("target", nargs="?", help="revert every migration above this version (0 = all)")
+    down.add_argument("--steps", type=int)
+
+    actions.add_parser("status", parents=[common], help="applied, pending, dirty and edited migrations")
+    actions.add_parser("history", parents=[common], help="the history table with timings")
+    baseline = actions.add_parser("baseline", parents=[common], help="adopt an existing database at VERSION")
+    baseline.add_argument("version")
+    repair = actions.add_parser("repair", parents=[common], help="clear dirty state, accept edited checksums")
+    repair.add_argument(
+        "--mark-applied", action="store_true", help="record dirty migrations as applied instead of pending"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `dbmigrate status | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    options = vars(args)
+    output = options.pop("output", "text")
+    action = options.pop("action")
+
+    from dbmigrate import config, errors
+    from dbmigrate.outcome import Outcome
+
+    try:
+        settings = config.resolve(
+            **{k: options.pop(k) for k in list(options) if k in _SETTING_KEYS},
+        )
+    except errors.DbmigrateError as exc:
+        result = Outcome(action=action, error=exc)
+        _emit(result, output=output, progress=None)
+        return result.exit_code
+    return _ACTIONS[action](settings, options, output)
+
+
+_SETTING_KEYS = {
+    "database",
+    "directory",
+    "framework",
+    "history_table",
+    "config_file",
+    "lock_wait",
+    "lock_timeout",
+    "statement_timeout",
+    "lock_retries",
+}
+
+
+def _run_migrations(settings: config.Settings, options: dict[str, object], output: str, *, action: str) -> int:
+    from dbmigrate import commands
+    from dbmigrate.cli import report
+
+    progress = None
+    if output == "text":
+        heading = "APPLYING MIGRATIONS:" if action == "up" else "REVERTING MIGRATIONS:"
+        progress = report.TextProgress(heading=heading)
+    if action == "up":
+        result = commands.up(
+            settings, target=_str(options.get("target")), out_of_order=bool(options.get("out_of_order")),
+            report=progress,
+        )
+    else:
+        steps = options.get("steps")
+        result = commands.down(
+            settings, target=_str(options.get("target")), steps=int(str(steps)) if steps is not None else None,
+            report=progress,
+        )
+    _emit(result, output=output, progress=progress)
+    return result.exit_code
+
+
+def _simple(run: Callable[[config.Settings, dict[str, object]], outcome.Outcome]) -> Callable[..., int]:
+    def action(settings: config.Settings, options: dict[str, object], output: str) -> int:
+        result = run(settings, options)
+        _emit(result, output=output, progress=None)
+        return result.exit_code
+
+    return action
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _emit(result: outcome.Outcome, *, output: str, progress: object | None) -> None:
+    if output == "json":
+        json.dump(result.to_json(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
+    from dbmigrate.cli import render
+
+    render.text(result, header_printed=bool(getattr(progress, "header_printed", False)))
+
+
+def _status(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
+    from dbmigrate import commands
+
+    return commands.status(settings)
+
+
+def _history(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
+    from dbmigrate import commands
+
+    return commands.history_rows(settings)
+
+
+def _create(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
+    from dbmigrate import commands
+
+    return commands.create(settings, name=str(options["name"]), timestamp=bool(options.get("timestamp")))
+
+
+def _baseline(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
+    from dbmigrate import commands
+
+    return commands.baseline(settings, version=str(options["version"]))
+
+
+def _repair(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
+    from dbmigrate import commands
+
+    return commands.repair(settings, mark_applied=bool(options.get("mark_applied")))
+
+
+_ACTIONS: dict[str, Callable[[config.Settings, dict[str, object], str], int]] = {
+    "up": lambda s, o, out: _run_migrations(s, o, out, action="up"),
+    "down": lambda s, o, out: _run_migrations(s, o, out, action="down"),
+    "status": _simple(_status),
+    "history": _simple(_history),
+    "create": _simple(_create),
+    "baseline": _simple(_baseline),
+    "repair": _simple(_repair),
+}

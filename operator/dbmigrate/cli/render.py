@@ -1,0 +1,110 @@
+"""Plain-text rendering of each action's outcome (the ``--output text`` default)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from dbmigrate import outcome
+from dbmigrate.cli import report
+
+
+def text(result: outcome.Outcome, *, header_printed: bool) -> None:
+    """Print ``result``; ``header_printed`` says the live progress already printed the preamble."""
+    lines: list[str] = []
+    if not header_printed and result.action in _TITLED:
+        lines += [report.TITLE, report.RULE]
+    renderer = _RENDERERS.get(result.action)
+    if renderer is not None:
+        lines += renderer(result)
+    elif header_printed or result.migrations:
+        lines += report.closing_lines(result)
+    failed_shown = header_printed and bool(result.migrations) and result.migrations[-1].status == "failed"
+    if failed_shown and result.error is not None:
+        lines.append("")
+        lines.append(f"✗ Stopped at {result.migrations[-1].file}; nothing after it was run")
+        if result.error.hint:
+            lines.append(f"  hint: {result.error.hint}")
+    else:
+        if result.error is not None and lines:
+            lines.append("")
+        lines += report.error_lines(result)
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _status(result: outcome.Outcome) -> list[str]:
+    status: dict[str, Any] | None = result.details.get("status")
+    lines = _context(result)
+    if status is None:
+        return lines
+    applied, pending = status["applied"], status["pending"]
+    lines.append(f"Current:    {status['current_version'] or 'none (nothing applied)'}")
+    if status["baseline"]:
+        lines.append(f"Baseline:   {status['baseline']}")
+    lines.append("")
+    lines.append(f"✓ {len(applied)} applied, {len(pending)} pending")
+    for item in pending:
+        flag = "" if item["reversible"] else "  (irreversible: no down part)"
+        lines.append(f"  • {item['file']}{flag}")
+    problems = [
+        ("dirty (did not finish; run `dbmigrate repair` after checking)", status["dirty"]),
+        ("edited after being applied (checksum differs)", [e["file"] for e in status["edited"]]),
+        ("applied but the file is missing", status["missing"]),
+        ("pending but older than the newest applied (needs --out-of-order)", status["out_of_order"]),
+    ]
+    for label, items in problems:
+        if items:
+            lines.append(f"✗ {label}: {', '.join(items)}")
+    return lines
+
+
+def _context(result: outcome.Outcome) -> list[str]:
+    lines = []
+    if result.database:
+        db = result.database
+        lines.append(f"Database:   {db['dialect']} {db['server_version']} ({db['url']}, from {db['source']})")
+    if result.framework:
+        lines.append(f"Framework:  {result.framework['framework']} ({result.framework['reason']})")
+    return lines
+
+
+def _history(result: outcome.Outcome) -> list[str]:
+    rows: list[dict[str, Any]] = result.details.get("history", [])
+    if not rows:
+        return [] if result.error else ["No migrations recorded yet"]
+    lines = [f"{'VERSION':<16} {'NAME':<36} {'APPLIED AT (UTC)':<26} {'TIME':>8}  BY"]
+    for row in rows:
+        mark = " (DIRTY)" if row["dirty"] else ""
+        lines.append(
+            f"{row['version']:<16} {row['name'][:36]:<36} {row['applied_at'][:26]:<26} "
+            f"{row['execution_ms'] / 1000:>7.2f}s  {row['applied_by']}{mark}"
+        )
+    return lines
+
+
+def _created(result: outcome.Outcome) -> list[str]:
+    return [f"Created {path}" for path in result.details.get("created", [])]
+
+
+def _baseline(result: outcome.Outcome) -> list[str]:
+    version = result.details.get("baseline")
+    return [f"✓ Baseline recorded at version {version}"] if version else []
+
+
+def _repaired(result: outcome.Outcome) -> list[str]:
+    if result.error:
+        return []
+    changes: list[str] = result.details.get("repaired", [])
+    return [f"✓ {change}" for change in changes] or ["✓ Nothing to repair"]
+
+
+#: Actions whose output is the MIGRATION STATUS report (the others print a listing or a one-line result).
+_TITLED = {"up", "down", "status", "plan", "verify"}
+
+_RENDERERS = {
+    "status": _status,
+    "history": _history,
+    "create": _created,
+    "baseline": _baseline,
+    "repair": _repaired,
+}

@@ -1,0 +1,129 @@
+"""Settings of a run, from (highest first) command-line flags, the environment, ``dbmigrate.yaml``, defaults.
+
+``DATABASE_URL`` is the variable every platform already sets; with nothing configured the database is the embedded
+default, a SQLite file ``dbmigrate.sqlite3`` in the working directory, so a first try needs no server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from sqlalchemy.engine import URL
+
+from dbmigrate import applying, dburl, errors, history
+
+CONFIG_FILE = "dbmigrate.yaml"
+DEFAULT_DATABASE = "sqlite:///dbmigrate.sqlite3"
+FRAMEWORKS = ("auto", "sql", "alembic", "django", "rails", "flyway")
+
+
+class FileConfig(pydantic.BaseModel):
+    """The accepted keys of ``dbmigrate.yaml``; unknown keys are errors, so a typo never silently does nothing."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    database: str | None = None
+    dir: str | None = None
+    framework: Literal["auto", "sql", "alembic", "django", "rails", "flyway"] | None = None
+    history_table: str | None = None
+    lock_wait: float | None = pydantic.Field(default=None, gt=0)
+    lock_timeout: float | None = pydantic.Field(default=None, ge=0)
+    statement_timeout: float | None = pydantic.Field(default=None, ge=0)
+    lock_retries: int | None = pydantic.Field(default=None, ge=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    url: URL
+    #: Where the URL came from (``--database``, ``DATABASE_URL``, ``dbmigrate.yaml`` or ``default``).
+    url_source: str
+    project_dir: Path
+    migrations_dir: Path
+    framework: str
+    history_table: str
+    lock_wait: float
+    apply: applying.Options
+
+    @property
+    def dialect(self) -> str:
+        return dburl.dialect_of(self.url)
+
+
+def resolve(
+    *,
+    database: str | None = None,
+    directory: str | None = None,
+    framework: str | None = None,
+    history_table: str | None = None,
+    config_file: str | None = None,
+    lock_wait: float | None = None,
+    lock_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    lock_retries: int | None = None,
+    environ: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Merge flags (the keyword arguments), the environment and the config file into validated settings."""
+    environ = dict(os.environ) if environ is None else environ
+    cwd = cwd or Path.cwd()
+    file_config = _read_file(Path(config_file) if config_file else cwd / CONFIG_FILE, required=bool(config_file))
+    raw_url, url_source = _first(
+        (database, "--database"),
+        (environ.get("DATABASE_URL"), "DATABASE_URL"),
+        (file_config.database, CONFIG_FILE),
+        (DEFAULT_DATABASE, "default"),
+    )
+    url = dburl.parse(raw_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
+        url = url.set(database=str(cwd / url.database))
+    migrations_dir = Path(directory or file_config.dir or "migrations")
+    defaults = applying.Options()
+    return Settings(
+        url=url,
+        url_source=url_source,
+        project_dir=cwd,
+        migrations_dir=migrations_dir if migrations_dir.is_absolute() else cwd / migrations_dir,
+        framework=framework or file_config.framework or "auto",
+        history_table=history_table or file_config.history_table or history.DEFAULT_TABLE,
+        lock_wait=_pick(lock_wait, file_config.lock_wait, 60.0),
+        apply=applying.Options(
+            # 0 means "no bound", as in PostgreSQL's own settings.
+            lock_timeout=_pick(lock_timeout, file_config.lock_timeout, defaults.lock_timeout) or None,
+            statement_timeout=_pick(statement_timeout, file_config.statement_timeout, defaults.statement_timeout)
+            or None,
+            lock_retries=int(_pick(lock_retries, file_config.lock_retries, defaults.lock_retries) or 0),
+        ),
+    )
+
+
+def _read_file(path: Path, *, required: bool) -> FileConfig:
+    if not path.is_file():
+        if required:
+            raise errors.UsageError(f"config file {path} does not exist")
+        return FileConfig()
+    try:
+        data: Any = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise errors.UsageError(f"{path} is not valid YAML: {exc}") from None
+    try:
+        return FileConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
+        raise errors.UsageError(f"{path}: {problems}") from None
+
+
+def _first(*candidates: tuple[str | None, str]) -> tuple[str, str]:
+    for value, source in candidates:
+        if value:
+            return value, source
+    raise AssertionError("the last candidate is always set")
+
+
+def _pick(*values: float | None) -> Any:
+    """The first value that is not None (0 is a real setting: no timeout)."""
+    return next((value for value in values if value is not None), None)

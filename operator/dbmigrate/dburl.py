@@ -1,0 +1,56 @@
+"""Database URLs as users write them, turned into SQLAlchemy URLs with the drivers we ship.
+
+Users paste the URLs their other tools take: ``postgres://`` (Heroku, Rails), ``postgresql://`` (libpq),
+``mysql://`` / ``mariadb://`` and ``sqlite:///``; SQLAlchemy's ``dialect+driver://`` form is accepted as written.
+Without a driver, SQLAlchemy would pick psycopg2 and mysqlclient, which we do not install, so the bare forms are
+mapped to psycopg 3 and PyMySQL.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy
+from sqlalchemy.engine import URL
+
+from dbmigrate import errors
+
+#: URL scheme (before any ``+driver``) → (our dialect name, default SQLAlchemy drivername).
+_SCHEMES = {
+    "postgres": ("postgresql", "postgresql+psycopg"),
+    "postgresql": ("postgresql", "postgresql+psycopg"),
+    "mysql": ("mysql", "mysql+pymysql"),
+    "mariadb": ("mysql", "mariadb+pymysql"),
+    "sqlite": ("sqlite", "sqlite"),
+}
+
+
+def parse(raw: str) -> URL:
+    """The SQLAlchemy URL for ``raw``, with our default driver when none is named.
+
+    Raises a usage error naming the accepted forms, never echoing the URL (it may hold a password).
+    """
+    try:
+        url = sqlalchemy.make_url(raw.strip())
+    except sqlalchemy.exc.ArgumentError:
+        raise errors.UsageError(
+            "the database URL could not be parsed; use postgresql://user:pass@host:5432/db, "
+            "mysql://user:pass@host:3306/db, sqlite:///path/to/file.db or SQLAlchemy's dialect+driver:// form"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend not in _SCHEMES:
+        raise errors.UsageError(
+            f"unsupported database {backend!r} in the database URL; dbmigrate supports PostgreSQL "
+            "(postgresql://, postgres://), MySQL/MariaDB (mysql://, mariadb://) and SQLite (sqlite:///)"
+        )
+    if driver:
+        return url.set(drivername=f"{'postgresql' if backend == 'postgres' else backend}+{driver}")
+    return url.set(drivername=_SCHEMES[backend][1])
+
+
+def dialect_of(url: URL) -> str:
+    """Our dialect name (``postgresql``, ``mysql`` or ``sqlite``) for a URL from :func:`parse`."""
+    return _SCHEMES[url.get_backend_name()][0]
+
+
+def redacted(url: URL) -> str:
+    """The URL as safe to print: the password replaced by ``***``."""
+    return url.render_as_string(hide_password=True)

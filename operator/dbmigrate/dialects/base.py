@@ -1,0 +1,96 @@
+"""What every database dialect provides to the engine: connection set-up, the run lock, transactions, timeouts.
+
+The engine drives one connection in autocommit mode and issues ``BEGIN``/``COMMIT`` itself, so it alone decides
+what is transactional (and statements such as ``CREATE INDEX CONCURRENTLY`` can run outside a transaction on the
+same connection that holds the session-level lock).
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import re
+from datetime import datetime
+from typing import ClassVar
+
+import sqlalchemy
+
+from dbmigrate import errors
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class Dialect(abc.ABC):
+    """Per-database behaviour; one subclass per database, in a module of its own."""
+
+    name: ClassVar[str]
+    #: Whether DDL takes part in transactions (PostgreSQL, SQLite) or commits implicitly (MySQL/MariaDB).
+    transactional_ddl: ClassVar[bool]
+    quote_char: ClassVar[str] = '"'
+
+    def engine_options(self) -> dict[str, object]:
+        """Extra ``create_engine`` options for this database."""
+        return {}
+
+    def prepare(self, conn: sqlalchemy.Connection) -> None:
+        """Session settings applied once after connecting."""
+
+    @abc.abstractmethod
+    def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
+        """Take the per-database migration lock, a session-level lock the server releases if we die.
+
+        Raises :class:`errors.LockTimeoutError` naming the holder, when the server can tell, after ``timeout``.
+        """
+
+    @abc.abstractmethod
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
+        """Give the migration lock back."""
+
+    def begin(self, conn: sqlalchemy.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    def commit(self, conn: sqlalchemy.Connection) -> None:
+        conn.exec_driver_sql("COMMIT")
+
+    def rollback(self, conn: sqlalchemy.Connection) -> None:
+        conn.exec_driver_sql("ROLLBACK")
+
+    def set_timeouts(
+        self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
+    ) -> None:
+        """Bound how long each following statement may wait for a table lock and run (seconds; None = no bound)."""
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Whether a failed statement failed because it waited too long for a table lock (so a retry may work)."""
+        return False
+
+    def history_column_types(self) -> dict[str, str]:
+        """SQL types of the history table's timestamp and boolean columns."""
+        return {"timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}
+
+    def timestamp_param(self, value: datetime) -> object:
+        """A UTC timestamp as the driver should bind it into the history table."""
+        return value
+
+    def quote(self, identifier: str) -> str:
+        """Quote a validated (possibly schema-qualified) identifier."""
+        q = self.quote_char
+        return ".".join(f"{q}{part}{q}" for part in validate_identifier(identifier).split("."))
+
+    def server_version(self, conn: sqlalchemy.Connection) -> str:
+        return ".".join(str(part) for part in conn.dialect.server_version_info or ())
+
+
+def validate_identifier(identifier: str) -> str:
+    """``name`` or ``schema.name`` made of letters, digits and underscores; anything else is a usage error."""
+    parts = identifier.split(".")
+    if len(parts) > 2 or not all(_IDENTIFIER.match(part) for part in parts):
+        raise errors.UsageError(
+            f"invalid table name {identifier!r}: use letters, digits and underscores (optionally schema.table)"
+        )
+    return identifier
+
+
+def lock_key_int(key: str) -> int:
+    """A signed 64-bit number for ``key``, as PostgreSQL's advisory locks take."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)

@@ -1,0 +1,88 @@
+"""MySQL/MariaDB: DDL commits implicitly, ``GET_LOCK`` as the run lock, ``lock_wait_timeout`` for table locks."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from datetime import datetime
+from typing import ClassVar
+
+import sqlalchemy
+
+from dbmigrate import errors
+from dbmigrate.dialects import base
+
+#: ER_LOCK_WAIT_TIMEOUT: raised for metadata-lock and row-lock waits alike.
+_LOCK_WAIT_TIMEOUT = 1205
+
+
+class MySQL(base.Dialect):
+    name: ClassVar[str] = "mysql"
+    transactional_ddl: ClassVar[bool] = False
+    quote_char: ClassVar[str] = "`"
+
+    def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
+        """``GET_LOCK`` is server-wide and session level: named after the database so that two databases on one
+        server migrate independently, and released by the server when our connection dies."""
+        name = self._lock_name(conn, key)
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = max(0.0, min(1.0, deadline - time.monotonic()))
+            got = conn.execute(sqlalchemy.text("SELECT GET_LOCK(:n, :w)"), {"n": name, "w": wait}).scalar()
+            if got == 1:
+                return
+            if time.monotonic() >= deadline:
+                raise errors.LockTimeoutError(
+                    f"timed out after {timeout:g}s waiting for the migration lock, held by {self._holder(conn, name)}",
+                    hint="another dbmigrate run is applying migrations; wait for it, or raise --lock-wait",
+                )
+
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
+        conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self._lock_name(conn, key)})
+
+    def set_timeouts(
+        self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
+    ) -> None:
+        # lock_wait_timeout bounds metadata-lock waits (ALTER behind a long transaction); the InnoDB one row locks.
+        wait = 31536000 if lock_timeout is None else max(1, math.ceil(lock_timeout))
+        conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {wait}")
+        conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {min(wait, 1073741824)}")
+        if self._is_mariadb(conn):
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {statement_timeout or 0:g}")
+        else:
+            conn.exec_driver_sql(f"SET SESSION max_execution_time = {int((statement_timeout or 0) * 1000)}")
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", exc)
+        args = getattr(orig, "args", ())
+        return bool(args) and args[0] == _LOCK_WAIT_TIMEOUT
+
+    def history_column_types(self) -> dict[str, str]:
+        return {"timestamp": "DATETIME(6)", "boolean": "BOOLEAN"}
+
+    def timestamp_param(self, value: datetime) -> object:
+        return value.replace(tzinfo=None)
+
+    @staticmethod
+    def _is_mariadb(conn: sqlalchemy.Connection) -> bool:
+        return bool(getattr(conn.dialect, "is_mariadb", False))
+
+    @staticmethod
+    def _lock_name(conn: sqlalchemy.Connection, key: str) -> str:
+        database = conn.exec_driver_sql("SELECT DATABASE()").scalar() or ""
+        return "dbmigrate:" + hashlib.sha256(f"{database}\0{key}".encode()).hexdigest()[:40]
+
+    @staticmethod
+    def _holder(conn: sqlalchemy.Connection, name: str) -> str:
+        row = conn.execute(
+            sqlalchemy.text(
+                "SELECT p.ID, p.USER, p.HOST, p.TIME FROM information_schema.PROCESSLIST p "
+                "WHERE p.ID = IS_USED_LOCK(:n)"
+            ),
+            {"n": name},
+        ).first()
+        if row is None:
+            return "another session (it has just released it)"
+        conn_id, user, host, seconds = row
+        return f"connection {conn_id} (user {user} from {host}, in its current state for {seconds}s)"

@@ -1,0 +1,70 @@
+"""PostgreSQL: transactional DDL, ``pg_advisory_lock`` as the run lock, ``lock_timeout``/``statement_timeout``."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import sqlalchemy
+
+from dbmigrate import errors
+from dbmigrate.dialects import base
+
+_POLL_SECONDS = 0.1
+#: SQLSTATE 55P03 lock_not_available: what ``lock_timeout`` raises.
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class PostgreSQL(base.Dialect):
+    name: ClassVar[str] = "postgresql"
+    transactional_ddl: ClassVar[bool] = True
+
+    def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
+        """Poll ``pg_try_advisory_lock`` (session level, so it survives our COMMITs and never blocks
+        ``CREATE INDEX CONCURRENTLY`` the way an open transaction holding an xact lock would)."""
+        lock_id = base.lock_key_int(key)
+        deadline = time.monotonic() + timeout
+        while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({lock_id})").scalar():
+            if time.monotonic() >= deadline:
+                raise errors.LockTimeoutError(
+                    f"timed out after {timeout:g}s waiting for the migration lock, held by {self._holder(conn, lock_id)}",
+                    hint="another dbmigrate run is applying migrations; wait for it, or raise --lock-wait",
+                )
+            time.sleep(_POLL_SECONDS)
+
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
+        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
+
+    def set_timeouts(
+        self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
+    ) -> None:
+        conn.exec_driver_sql(f"SET lock_timeout = {_millis(lock_timeout)}")
+        conn.exec_driver_sql(f"SET statement_timeout = {_millis(statement_timeout)}")
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", exc)
+        return getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
+
+    def history_column_types(self) -> dict[str, str]:
+        return {"timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}
+
+    def _holder(self, conn: sqlalchemy.Connection, lock_id: int) -> str:
+        """Who holds our advisory lock, from pg_locks and pg_stat_activity."""
+        classid, objid = (lock_id >> 32) & 0xFFFFFFFF, lock_id & 0xFFFFFFFF
+        row = conn.execute(
+            sqlalchemy.text(
+                "SELECT a.pid, a.application_name, a.usename, a.client_addr::text, "
+                "extract(epoch FROM now() - a.backend_start)::int "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :c AND l.objid = :o LIMIT 1"
+            ),
+            {"c": classid, "o": objid},
+        ).first()
+        if row is None:
+            return "another session (it has just released it)"
+        pid, app, user, addr, age = row
+        return f"pid {pid} ({app or 'unknown application'}, user {user}, from {addr or 'local socket'}, connected {age}s)"
+
+
+def _millis(seconds: float | None) -> int:
+    return 0 if seconds is None else max(1, int(seconds * 1000))

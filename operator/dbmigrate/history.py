@@ -1,0 +1,141 @@
+"""The history table: which migrations are applied, with checksums, timings, who applied them, and dirty state.
+
+One row per applied version (``kind`` = ``migration``) plus at most one ``baseline`` row; ``down`` deletes the row.
+A ``dirty`` row is a migration that started on a database without transactional DDL and did not finish: no run
+proceeds past it until ``dbmigrate repair``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import sqlalchemy
+
+from dbmigrate.dialects import base
+
+DEFAULT_TABLE = "dbmigrate_history"
+KIND_MIGRATION = "migration"
+KIND_BASELINE = "baseline"
+_COLUMNS = "version, name, kind, checksum, applied_at, execution_ms, success, applied_by, dirty"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One history row as read back."""
+
+    version: str
+    name: str
+    kind: str
+    checksum: str | None
+    applied_at: str
+    execution_ms: int
+    success: bool
+    applied_by: str
+    dirty: bool
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+class History:
+    """Reads and writes one history table on one connection, quoting its validated name once."""
+
+    def __init__(self, conn: sqlalchemy.Connection, dialect: base.Dialect, *, table: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        self.table = table
+        self._quoted = dialect.quote(table)
+
+    def exists(self) -> bool:
+        schema, _, name = self.table.rpartition(".")
+        return sqlalchemy.inspect(self._conn).has_table(name, schema=schema or None)
+
+    def ensure(self) -> None:
+        """Create the table if it is missing (under the run lock, so two runners never race here)."""
+        types = self._dialect.history_column_types()
+        self._conn.exec_driver_sql(
+            f"CREATE TABLE IF NOT EXISTS {self._quoted} ("
+            "version VARCHAR(64) NOT NULL PRIMARY KEY, "
+            "name VARCHAR(255) NOT NULL, "
+            "kind VARCHAR(16) NOT NULL, "
+            "checksum VARCHAR(64), "
+            f"applied_at {types['timestamp']} NOT NULL, "
+            "execution_ms INTEGER NOT NULL, "
+            f"success {types['boolean']} NOT NULL, "
+            "applied_by VARCHAR(255) NOT NULL, "
+            f"dirty {types['boolean']} NOT NULL)"
+        )
+
+    def rows(self) -> list[Row]:
+        """All rows, oldest first; an empty list when the table does not exist yet."""
+        if not self.exists():
+            return []
+        result = self._conn.exec_driver_sql(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
+        return [_row(values) for values in result]
+
+    def record(
+        self,
+        *,
+        version: str,
+        name: str,
+        checksum: str | None,
+        execution_ms: int = 0,
+        kind: str = KIND_MIGRATION,
+        dirty: bool = False,
+        applied_by: str,
+    ) -> None:
+        self._conn.execute(
+            sqlalchemy.text(
+                f"INSERT INTO {self._quoted} ({_COLUMNS}) "
+                "VALUES (:version, :name, :kind, :checksum, :applied_at, :ms, :success, :by, :dirty)"
+            ),
+            {
+                "version": version,
+                "name": name[:255],
+                "kind": kind,
+                "checksum": checksum,
+                "applied_at": self._dialect.timestamp_param(datetime.now(UTC)),
+                "ms": execution_ms,
+                "success": not dirty,
+                "by": applied_by[:255],
+                "dirty": dirty,
+            },
+        )
+
+    def mark_clean(self, *, version: str, execution_ms: int) -> None:
+        self._conn.execute(
+            sqlalchemy.text(
+                f"UPDATE {self._quoted} SET dirty = :f, success = :t, execution_ms = :ms WHERE version = :v"
+            ),
+            {"f": False, "t": True, "ms": execution_ms, "v": version},
+        )
+
+    def update_checksum(self, *, version: str, checksum: str) -> None:
+        self._conn.execute(
+            sqlalchemy.text(f"UPDATE {self._quoted} SET checksum = :c WHERE version = :v"),
+            {"c": checksum, "v": version},
+        )
+
+    def delete(self, versions: Iterable[str]) -> None:
+        for version in versions:
+            self._conn.execute(
+                sqlalchemy.text(f"DELETE FROM {self._quoted} WHERE version = :v"), {"v": version}
+            )
+
+
+def _row(values: sqlalchemy.Row[tuple[object, ...]]) -> Row:
+    version, name, kind, checksum, applied_at, ms, success, by, dirty = values
+    stamp = applied_at.isoformat() if isinstance(applied_at, datetime) else str(applied_at)
+    return Row(
+        version=str(version),
+        name=str(name),
+        kind=str(kind),
+        checksum=None if checksum is None else str(checksum),
+        applied_at=stamp,
+        execution_ms=int(str(ms)),
+        success=bool(success),
+        applied_by=str(by),
+        dirty=bool(dirty),
+    )

@@ -1,0 +1,53 @@
+"""Reading a schema straight from each database's catalogs, one set-based query per kind of object.
+
+SQLAlchemy's ``inspect()`` asks per table, which takes minutes on schemas with thousands of tables; each dialect
+module here instead fetches all columns (all indexes, ...) of the schema at once into :class:`Parts`, and
+:func:`assemble` groups them by table, so the per-dialect code only knows its catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+
+from dbmigrate.schema.model import Column, Constraint, Index, Schema, Sequence, Table, View, qualify
+
+#: A table as ``(schema or None for the connection's own, name)``.
+TableKey = tuple[str | None, str]
+
+
+@dataclasses.dataclass
+class Parts:
+    """What a dialect module read, each column/index/constraint tagged with its table."""
+
+    tables: list[TableKey] = dataclasses.field(default_factory=list)
+    columns: list[tuple[TableKey, Column]] = dataclasses.field(default_factory=list)
+    indexes: list[tuple[TableKey, Index]] = dataclasses.field(default_factory=list)
+    constraints: list[tuple[TableKey, Constraint]] = dataclasses.field(default_factory=list)
+    views: list[View] = dataclasses.field(default_factory=list)
+    sequences: list[Sequence] = dataclasses.field(default_factory=list)
+
+
+def assemble(parts: Parts, *, exclude_tables: Collection[str] = ()) -> Schema:
+    """The schema of ``parts`` without the ``exclude_tables`` (qualified names), their indexes, constraints and
+    the sequences they own; parts of tables not in ``parts.tables`` (views' columns, say) are ignored."""
+    excluded = set(exclude_tables)
+    keys = [key for key in parts.tables if qualify(*key) not in excluded]
+    members: dict[TableKey, tuple[list[Column], list[Index], list[Constraint]]] = {k: ([], [], []) for k in keys}
+    for key, column in parts.columns:
+        if key in members:
+            members[key][0].append(column)
+    for key, index in parts.indexes:
+        if key in members:
+            members[key][1].append(index)
+    for key, constraint in parts.constraints:
+        if key in members:
+            members[key][2].append(constraint)
+    tables = [
+        Table(name=name, schema=schema, columns=tuple(cols), indexes=tuple(idx), constraints=tuple(cons))
+        for (schema, name), (cols, idx, cons) in members.items()
+    ]
+    sequences = [
+        s for s in parts.sequences if s.owned_by is None or s.owned_by.rpartition(".")[0] not in excluded
+    ]
+    return Schema(tables=tuple(tables), views=tuple(parts.views), sequences=tuple(sequences))

@@ -1,0 +1,48 @@
+"""A run's database session: connect, take the run lock, open the history table; and errors → outcomes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy
+
+from dbmigrate import config, database, dburl, errors, history, outcome
+from dbmigrate.dialects import base
+
+
+@contextlib.contextmanager
+def capture(result: outcome.Outcome) -> Iterator[None]:
+    """Turn any failure into the outcome's error, so every action ends in a report and an exit code."""
+    try:
+        yield
+    except errors.DbmigrateError as exc:
+        result.error = exc
+    except sqlalchemy.exc.DBAPIError as exc:
+        result.error = errors.MigrationError(f"database error: {database.driver_message(exc)}")
+
+
+@contextlib.contextmanager
+def open_session(
+    settings: config.Settings, result: outcome.Outcome, *, lock: bool
+) -> Iterator[tuple[sqlalchemy.Connection, base.Dialect, history.History]]:
+    """Connect, optionally take the run lock, and create the history table when writing."""
+    with database.connect(settings.url) as (conn, dialect):
+        result.database = {
+            "dialect": dialect.name,
+            "url": dburl.redacted(settings.url),
+            "source": settings.url_source,
+            "server_version": dialect.server_version(conn),
+        }
+        table = history.History(conn, dialect, table=settings.history_table)
+        if not lock:
+            yield conn, dialect, table
+            return
+        key = f"dbmigrate:{settings.history_table}"
+        dialect.acquire_lock(conn, key=key, timeout=settings.lock_wait)
+        try:
+            table.ensure()
+            yield conn, dialect, table
+        finally:
+            with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+                dialect.release_lock(conn, key=key)

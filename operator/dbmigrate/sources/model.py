@@ -1,0 +1,49 @@
+"""What a migration is, independent of the file layout it was read from."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Script:
+    """The SQL of one direction of a migration, with where it came from (for error messages)."""
+
+    sql: str
+    path: Path
+    first_line: int = 1
+    transactional: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    """One versioned migration.
+
+    ``version`` is canonical (``001`` and ``1`` are the same version, ``1_1`` and ``1.1`` too) so that history rows
+    match files whatever zero-padding a team uses; ``checksum`` is the sha256 of the up file's bytes as written.
+    """
+
+    version: str
+    name: str
+    up: Script
+    down: Script | None
+    checksum: str
+
+    @property
+    def sort_key(self) -> tuple[int, ...]:
+        return version_key(self.version)
+
+    @property
+    def filename(self) -> str:
+        return self.up.path.name
+
+
+def canonical_version(raw: str) -> str:
+    """``001`` → ``1``, ``1_2`` → ``1.2``: the form stored in history and compared."""
+    return ".".join(str(int(part)) for part in raw.replace("_", ".").split("."))
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key of a canonical version: numeric, part by part (so ``1.10`` comes after ``1.9``)."""
+    return tuple(int(part) for part in version.split("."))

@@ -1,0 +1,161 @@
+"""Reading a directory of plain SQL migrations, in every layout our users bring.
+
+Accepted, and mixable in one directory:
+
+- ``NNN_name.up.sql`` + ``NNN_name.down.sql`` (also golang-migrate's layout);
+- ``NNN_name.sql``: up only, unless it holds dbmate's ``-- migrate:up`` / ``-- migrate:down`` sections;
+- Flyway's ``V1__name.sql`` / ``V1.1__name.sql`` with ``U1__name.sql`` undo files.
+
+A first-comment directive ``-- dbmigrate:no-transaction`` (or dbmate's ``-- migrate:up transaction:false``) runs a
+migration outside a transaction, for statements such as ``CREATE INDEX CONCURRENTLY``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+
+from dbmigrate import errors
+from dbmigrate.sources import model
+
+_UP_DOWN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$")
+_FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.sql$")
+_PLAIN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
+_NO_TRANSACTION = re.compile(r"^\s*--\s*dbmigrate:no-transaction\b", re.MULTILINE)
+_DBMATE_SECTION = re.compile(r"^--\s*migrate:(?P<direction>up|down)\b(?P<options>[^\n]*)$", re.MULTILINE)
+
+
+@dataclasses.dataclass
+class _Parts:
+    """The files found for one version while scanning."""
+
+    name: str
+    up: Path | None = None
+    down: Path | None = None
+
+
+def load(directory: Path) -> list[model.Migration]:
+    """All migrations in ``directory``, sorted by version.
+
+    Refuses (with every offending file listed) names that fit no layout, two files claiming one version, and down
+    files without an up file, because guessing there is how migrations get skipped or run twice.
+    """
+    if not directory.is_dir():
+        raise errors.UsageError(
+            f"migrations directory {directory} does not exist",
+            hint="pass --dir, set `dir:` in dbmigrate.yaml, or run `dbmigrate create NAME` to start one",
+        )
+    found: dict[str, _Parts] = {}
+    unreadable: list[str] = []
+    duplicates: list[str] = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".sql" or not path.is_file():
+            continue
+        parsed = _parse_name(path.name)
+        if parsed is None:
+            unreadable.append(path.name)
+            continue
+        version, name, direction = parsed
+        parts = found.setdefault(version, _Parts(name=name))
+        if getattr(parts, direction) is not None or (direction == "up" and parts.name != name):
+            duplicates.append(f"{version}: {path.name}")
+        setattr(parts, direction, path)
+    if unreadable:
+        raise errors.UsageError(
+            f"cannot read the version from {len(unreadable)} file name(s) in {directory}: "
+            + ", ".join(unreadable),
+            hint="name files NNN_name.up.sql / NNN_name.down.sql, NNN_name.sql (dbmate sections allowed) "
+            "or V1__name.sql / U1__name.sql",
+        )
+    if duplicates:
+        raise errors.UsageError(
+            "more than one migration file claims the same version: " + "; ".join(duplicates),
+            hint="give each migration its own version number",
+        )
+    orphans = [parts.down.name for parts in found.values() if parts.up is None and parts.down is not None]
+    if orphans:
+        raise errors.UsageError("down/undo files without a matching up file: " + ", ".join(orphans))
+    migrations = [_migration(version, parts) for version, parts in found.items()]
+    if not migrations:
+        raise errors.UsageError(
+            f"no migrations found in {directory}",
+            hint="run `dbmigrate create NAME` to write the first one, or point --dir at your migrations",
+        )
+    return sorted(migrations, key=lambda m: m.sort_key)
+
+
+def _parse_name(filename: str) -> tuple[str, str, str] | None:
+    """(canonical version, name, "up"|"down") for a file name, or None if it fits no layout."""
+    if match := _UP_DOWN.match(filename):
+        return model.canonical_version(match["version"]), match["name"], match["direction"]
+    if match := _FLYWAY.match(filename):
+        direction = "up" if match["prefix"] == "V" else "down"
+        return model.canonical_version(match["version"]), match["name"], direction
+    if match := _PLAIN.match(filename):
+        return model.canonical_version(match["version"]), match["name"], "up"
+    return None
+
+
+def _migration(version: str, parts: _Parts) -> model.Migration:
+    assert parts.up is not None
+    raw = parts.up.read_bytes()
+    text = _decode(raw, parts.up)
+    sections = _dbmate_sections(text, parts.up)
+    if sections is not None:
+        up, down = sections
+    else:
+        up = _script(text, parts.up)
+        down = _script(_decode(parts.down.read_bytes(), parts.down), parts.down) if parts.down else None
+    return model.Migration(
+        version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest()
+    )
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise errors.UsageError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _script(text: str, path: Path, *, first_line: int = 1, transactional: bool | None = None) -> model.Script:
+    if transactional is None:
+        transactional = not _NO_TRANSACTION.search(_leading_comments(text))
+    return model.Script(sql=text, path=path, first_line=first_line, transactional=transactional)
+
+
+def _leading_comments(text: str) -> str:
+    """The comment lines before the first statement: where file-level directives are read from."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            break
+        lines.append(stripped)
+    return "\n".join(lines)
+
+
+def _dbmate_sections(text: str, path: Path) -> tuple[model.Script, model.Script | None] | None:
+    """dbmate's up and down sections, or None for a file that is not in dbmate's format."""
+    markers = list(_DBMATE_SECTION.finditer(text))
+    if not markers:
+        return None
+    sections: dict[str, model.Script] = {}
+    for index, marker in enumerate(markers):
+        end = markers[index + 1].start() if index + 1 < len(markers) else len(text)
+        body_start = marker.end()
+        direction = marker["direction"]
+        if direction in sections:
+            raise errors.UsageError(f"{path} has more than one `-- migrate:{direction}` section")
+        sections[direction] = _script(
+            text[body_start:end],
+            path,
+            first_line=text.count("\n", 0, body_start) + 1,
+            transactional="transaction:false" not in marker["options"].replace(" ", ""),
+        )
+    if "up" not in sections:
+        raise errors.UsageError(f"{path} has a `-- migrate:down` section but no `-- migrate:up` section")
+    down = sections.get("down")
+    return sections["up"], down if down is not None and down.sql.strip() else None

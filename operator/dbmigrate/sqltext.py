@@ -1,0 +1,68 @@
+"""Splitting migration SQL into statements, with the line each one starts on.
+
+Statements are split on the semicolons that sqlglot's tokenizer sees for the target dialect, so semicolons inside
+strings, quoted identifiers, comments and PostgreSQL dollar-quoted bodies (``DO $$ ... $$``) never split a
+statement. Each statement keeps the comments written just before it: that is where per-statement directives such as
+``-- dbmigrate:allow drop_column`` live.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import TokenError
+from sqlglot.tokens import TokenType
+
+#: Our dialect names mapped to sqlglot's.
+SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Statement:
+    """One SQL statement of a migration file.
+
+    ``line`` is the 1-based line of the statement's first token in the file (comments before it do not count), so
+    error messages point at the statement itself; ``text`` still includes those leading comments.
+    """
+
+    text: str
+    line: int
+
+
+def sqlglot_dialect(dialect: str) -> str:
+    """The sqlglot name of one of our dialect names (``postgresql``, ``mysql``, ``sqlite``)."""
+    return SQLGLOT_DIALECTS[dialect]
+
+
+def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> list[Statement]:
+    """Split ``sql`` into statements; ``first_line`` is the file line ``sql`` starts at (for sections of a file).
+
+    Text the tokenizer cannot read (an unterminated string, say) is returned as one statement, so that the database
+    reports the error in its own words instead of us guessing where statements end.
+    """
+    try:
+        tokens = Dialect.get_or_raise(sqlglot_dialect(dialect)).tokenize(sql)
+    except TokenError:
+        stripped = sql.strip()
+        leading_lines = sql[: len(sql) - len(sql.lstrip())].count("\n")
+        return [Statement(text=stripped, line=first_line + leading_lines)] if stripped else []
+
+    statements: list[Statement] = []
+    chunk_start = 0
+    first_token_line: int | None = None
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            if first_token_line is not None:
+                statements.append(_statement(sql[chunk_start : token.start], first_token_line, first_line))
+            chunk_start = token.end + 1
+            first_token_line = None
+        elif first_token_line is None:
+            first_token_line = token.line
+    if first_token_line is not None:
+        statements.append(_statement(sql[chunk_start:], first_token_line, first_line))
+    return statements
+
+
+def _statement(text: str, token_line: int, first_line: int) -> Statement:
+    return Statement(text=text.strip(), line=first_line + token_line - 1)

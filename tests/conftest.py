@@ -1,0 +1,3 @@
+"""Shared fixtures: real databases (tests/fixtures/databases.py)."""
+
+pytest_plugins = ["tests.fixtures.databases"]
