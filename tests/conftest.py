@@ -1,3 +1,3 @@
-"""Shared fixtures: real databases (tests/fixtures/databases.py)."""
+"""Shared fixtures: real databases (tests/fixtures/databases.py), migration directories."""
 
-pytest_plugins = ["tests.fixtures.databases"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.migrations"]

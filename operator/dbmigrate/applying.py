@@ -20,6 +20,8 @@ from dbmigrate.sqltext import Statement, split_statements
 
 _STATEMENT_PREVIEW = 200
 
+_VERBATIM = {"no_parameters": True}
+
 #: Applies or reverts one migration and returns how long it took (seconds).
 Step = Callable[[model.Migration], float]
 
@@ -165,14 +167,19 @@ class Applier:
                 hint=f"check the schema against {migration.filename}, fix it by hand, then run `dbmigrate repair`",
             )
         self._history.delete([migration.version])
-        return _migration_error(failed, undone="its down part was run to undo the statements already committed")
+        return _migration_error(
+            failed, undone="its down part was run to undo the statements already committed"
+        )
 
     def _run_statements(self, script: model.Script, *, retry_lock_timeouts: bool = False) -> None:
-        for statement in split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line):
+        for statement in split_statements(
+            script.sql, dialect=self._dialect.name, first_line=script.first_line
+        ):
             self._report.statement_started(statement)
             for attempt in range(self._options.lock_retries + 1):
                 try:
-                    self._conn.exec_driver_sql(statement.text)
+                    # no_parameters: send the text as written, so `%` and `:name` in SQL are never placeholders.
+                    self._conn.exec_driver_sql(statement.text, execution_options=_VERBATIM)
                     break
                 except sqlalchemy.exc.DBAPIError as exc:
                     failed = StatementFailed(
@@ -197,7 +204,9 @@ class Applier:
         return True
 
 
-def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None = None) -> errors.MigrationError:
+def _migration_error(
+    failed: StatementFailed, *, undone: str, hint: str | None = None
+) -> errors.MigrationError:
     """The error for a failed statement; a table-lock wait that outlived every retry is a lock timeout."""
     message = f"{failed.describe()}\n  {undone}"
     error: errors.MigrationError

@@ -113,7 +113,9 @@ def _run(
             raise
         result.history_updated = True
         report.migration_finished(seconds=seconds)
-        result.migrations.append(_result(migration, direction, "applied" if direction == "up" else "reverted", seconds))
+        result.migrations.append(
+            _result(migration, direction, "applied" if direction == "up" else "reverted", seconds)
+        )
 
 
 def _result(
@@ -195,7 +197,10 @@ def status(settings: config.Settings) -> outcome.Outcome:
 def history_rows(settings: config.Settings) -> outcome.Outcome:
     """The history table, oldest first, with each migration's execution time."""
     result = outcome.Outcome(action="history")
-    with session.capture(result), session.open_session(settings, result, lock=False) as (_conn, _dialect, table):
+    with (
+        session.capture(result),
+        session.open_session(settings, result, lock=False) as (_conn, _dialect, table),
+    ):
         result.details["history"] = [row.to_json() for row in table.rows()]
     return result
 
@@ -265,7 +270,9 @@ def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> 
         directory.mkdir(parents=True, exist_ok=True)
         up_path, down_path = _new_paths(directory, slug, timestamp=timestamp)
         up_path.write_text(f"-- {up_path.name}: {name}\n-- Write the schema change here.\n")
-        down_path.write_text(f"-- {down_path.name}: undoes {up_path.name}\n-- Write the reverse change here.\n")
+        down_path.write_text(
+            f"-- {down_path.name}: undoes {up_path.name}\n-- Write the reverse change here.\n"
+        )
         result.details["created"] = [str(up_path), str(down_path)]
     return result
 

@@ -71,7 +71,9 @@ def resolve(
     """Merge flags (the keyword arguments), the environment and the config file into validated settings."""
     environ = dict(os.environ) if environ is None else environ
     cwd = cwd or Path.cwd()
-    file_config = _read_file(Path(config_file) if config_file else cwd / CONFIG_FILE, required=bool(config_file))
+    file_config = _read_file(
+        Path(config_file) if config_file else cwd / CONFIG_FILE, required=bool(config_file)
+    )
     raw_url, url_source = _first(
         (database, "--database"),
         (environ.get("DATABASE_URL"), "DATABASE_URL"),
@@ -94,7 +96,9 @@ def resolve(
         apply=applying.Options(
             # 0 means "no bound", as in PostgreSQL's own settings.
             lock_timeout=_pick(lock_timeout, file_config.lock_timeout, defaults.lock_timeout) or None,
-            statement_timeout=_pick(statement_timeout, file_config.statement_timeout, defaults.statement_timeout)
+            statement_timeout=_pick(
+                statement_timeout, file_config.statement_timeout, defaults.statement_timeout
+            )
             or None,
             lock_retries=int(_pick(lock_retries, file_config.lock_retries, defaults.lock_retries) or 0),
         ),

@@ -37,7 +37,6 @@ def connect(url: URL) -> Iterator[tuple[sqlalchemy.Connection, base.Dialect]]:
         except sqlalchemy.exc.DBAPIError as exc:
             raise connection_error(url, exc) from None
         with conn:
-            dialect.prepare(conn)
             yield conn, dialect
     finally:
         engine.dispose()
@@ -54,7 +53,7 @@ def _connect_args(dialect_name: str) -> dict[str, object]:
 def driver_message(exc: BaseException) -> str:
     """The database's own message for a failed statement, without SQLAlchemy's wrapping and links."""
     orig = getattr(exc, "orig", None) or exc
-    args = getattr(orig, "args", ())
+    args: tuple[object, ...] = getattr(orig, "args", ())
     if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
         return f"({args[0]}) {args[1]}"
     return str(orig).strip()

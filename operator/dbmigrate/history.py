@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy
 
@@ -72,7 +73,9 @@ class History:
         """All rows, oldest first; an empty list when the table does not exist yet."""
         if not self.exists():
             return []
-        result = self._conn.exec_driver_sql(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
+        result = self._conn.exec_driver_sql(
+            f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version"
+        )
         return [_row(values) for values in result]
 
     def record(
@@ -125,8 +128,8 @@ class History:
             )
 
 
-def _row(values: sqlalchemy.Row[tuple[object, ...]]) -> Row:
-    version, name, kind, checksum, applied_at, ms, success, by, dirty = values
+def _row(values: sqlalchemy.Row[Any]) -> Row:
+    version, name, kind, checksum, applied_at, ms, success, by, dirty = tuple(values)
     stamp = applied_at.isoformat() if isinstance(applied_at, datetime) else str(applied_at)
     return Row(
         version=str(version),

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from sqlglot import TokenType
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
-from sqlglot.tokens import TokenType
 
 #: Our dialect names mapped to sqlglot's.
 SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}

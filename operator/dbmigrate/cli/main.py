@@ -28,7 +28,9 @@ EXIT_CODES_HELP = """exit codes:
 def _common_options() -> argparse.ArgumentParser:
     """Options every action takes, before or after the action name (SUPPRESS keeps either placement)."""
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("-d", "--database", help="database URL (default: $DATABASE_URL, dbmigrate.yaml, SQLite)")
+    common.add_argument(
+        "-d", "--database", help="database URL (default: $DATABASE_URL, dbmigrate.yaml, SQLite)"
+    )
     common.add_argument("--dir", dest="directory", help="migrations directory (default ./migrations)")
     common.add_argument(
         "--framework", choices=("auto", "sql", "alembic", "django", "rails", "flyway"), help="skip detection"
@@ -36,11 +38,17 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--history-table", help="history table name (default dbmigrate_history)")
     common.add_argument("--config", dest="config_file", help="config file (default ./dbmigrate.yaml)")
     common.add_argument("-o", "--output", choices=("text", "json"), help="report format (default text)")
-    common.add_argument("--lock-wait", type=float, help="seconds to wait for another runner's lock (default 60)")
     common.add_argument(
-        "--lock-timeout", type=float, help="seconds a statement may wait for a table lock (default 5; 0 = no limit)"
+        "--lock-wait", type=float, help="seconds to wait for another runner's lock (default 60)"
     )
-    common.add_argument("--statement-timeout", type=float, help="seconds a statement may run (default no limit)")
+    common.add_argument(
+        "--lock-timeout",
+        type=float,
+        help="seconds a statement may wait for a table lock (default 5; 0 = no limit)",
+    )
+    common.add_argument(
+        "--statement-timeout", type=float, help="seconds a statement may run (default no limit)"
+    )
     common.add_argument("--lock-retries", type=int, help="retries after a table lock timeout (default 3)")
     return common
 
@@ -57,15 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dbmigrate {__version__}")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = actions.add_parser("create", parents=[common], help="write the next migration's up and down files")
+    create = actions.add_parser(
+        "create", parents=[common], help="write the next migration's up and down files"
+    )
     create.add_argument("name")
     create.add_argument("--timestamp", action="store_true", help="version by UTC timestamp, not sequence")
 
     up = actions.add_parser("up", parents=[common], help="apply pending migrations (up to TARGET)")
     up.add_argument("target", nargs="?")
-    up.add_argument("--out-of-order", action="store_true", help="apply pending migrations older than applied ones")
+    up.add_argument(
+        "--out-of-order", action="store_true", help="apply pending migrations older than applied ones"
+    )
 
-    down = actions.add_parser("down", parents=[common], help="revert one migration, --steps N, or down to TARGET")
+    down = actions.add_parser(
+        "down", parents=[common], help="revert one migration, --steps N, or down to TARGET"
+    )
     down.add_argument("target", nargs="?", help="revert every migration above this version (0 = all)")
     down.add_argument("--steps", type=int)
 
@@ -121,7 +135,9 @@ _SETTING_KEYS = {
 }
 
 
-def _run_migrations(settings: config.Settings, options: dict[str, object], output: str, *, action: str) -> int:
+def _run_migrations(
+    settings: config.Settings, options: dict[str, object], output: str, *, action: str
+) -> int:
     from dbmigrate import commands
     from dbmigrate.cli import report
 
@@ -131,13 +147,17 @@ def _run_migrations(settings: config.Settings, options: dict[str, object], outpu
         progress = report.TextProgress(heading=heading)
     if action == "up":
         result = commands.up(
-            settings, target=_str(options.get("target")), out_of_order=bool(options.get("out_of_order")),
+            settings,
+            target=_str(options.get("target")),
+            out_of_order=bool(options.get("out_of_order")),
             report=progress,
         )
     else:
         steps = options.get("steps")
         result = commands.down(
-            settings, target=_str(options.get("target")), steps=int(str(steps)) if steps is not None else None,
+            settings,
+            target=_str(options.get("target")),
+            steps=int(str(steps)) if steps is not None else None,
             report=progress,
         )
     _emit(result, output=output, progress=progress)

@@ -70,7 +70,9 @@ class TextProgress:
         self._end(f"✓ Complete ({seconds:.1f}s)")
 
     def migration_failed(self, *, seconds: float, message: str) -> None:
-        self._end(f"✗ Failed ({seconds:.1f}s)\n" + "\n".join(f"      {line}" for line in message.splitlines()))
+        self._end(
+            f"✗ Failed ({seconds:.1f}s)\n" + "\n".join(f"      {line}" for line in message.splitlines())
+        )
 
     def notice(self, message: str) -> None:
         if self._live is not None:
@@ -117,7 +119,9 @@ def closing_lines(result: outcome.Outcome) -> list[str]:
 def error_lines(result: outcome.Outcome) -> list[str]:
     if result.error is None:
         return []
-    lines = [f"✗ {line}" if i == 0 else f"  {line}" for i, line in enumerate(result.error.message.splitlines())]
+    lines = [
+        f"✗ {line}" if i == 0 else f"  {line}" for i, line in enumerate(result.error.message.splitlines())
+    ]
     if result.error.hint:
         lines.append(f"  hint: {result.error.hint}")
     return lines

@@ -32,9 +32,6 @@ class Dialect(abc.ABC):
         """Extra ``create_engine`` options for this database."""
         return {}
 
-    def prepare(self, conn: sqlalchemy.Connection) -> None:
-        """Session settings applied once after connecting."""
-
     @abc.abstractmethod
     def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
         """Take the per-database migration lock, a session-level lock the server releases if we die.
@@ -55,6 +52,7 @@ class Dialect(abc.ABC):
     def rollback(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
 
+    @abc.abstractmethod
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
     ) -> None:

@@ -55,7 +55,7 @@ class MySQL(base.Dialect):
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", exc)
-        args = getattr(orig, "args", ())
+        args: tuple[object, ...] = getattr(orig, "args", ())
         return bool(args) and args[0] == _LOCK_WAIT_TIMEOUT
 
     def history_column_types(self) -> dict[str, str]:

@@ -26,8 +26,9 @@ class PostgreSQL(base.Dialect):
         deadline = time.monotonic() + timeout
         while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({lock_id})").scalar():
             if time.monotonic() >= deadline:
+                holder = self._holder(conn, lock_id)
                 raise errors.LockTimeoutError(
-                    f"timed out after {timeout:g}s waiting for the migration lock, held by {self._holder(conn, lock_id)}",
+                    f"timed out after {timeout:g}s waiting for the migration lock, held by {holder}",
                     hint="another dbmigrate run is applying migrations; wait for it, or raise --lock-wait",
                 )
             time.sleep(_POLL_SECONDS)
@@ -63,7 +64,8 @@ class PostgreSQL(base.Dialect):
         if row is None:
             return "another session (it has just released it)"
         pid, app, user, addr, age = row
-        return f"pid {pid} ({app or 'unknown application'}, user {user}, from {addr or 'local socket'}, connected {age}s)"
+        source = addr or "local socket"
+        return f"pid {pid} ({app or 'unknown application'}, user {user}, from {source}, connected {age}s)"
 
 
 def _millis(seconds: float | None) -> int:

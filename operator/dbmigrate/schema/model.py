@@ -1,9 +1,9 @@
 """A database schema as plain, frozen values: what a snapshot holds, compared and fingerprinted.
 
-Objects in the connection's own schema (PostgreSQL's current schema, MySQL's current database, SQLite's ``main``)
-carry ``schema=None`` and unqualified names, so that the same DDL applied to two databases gives equal snapshots
-whatever the databases are called. Every collection is kept sorted by name (columns by position), so snapshots do
-not depend on the order the catalog returned rows or objects were created in.
+Objects in the connection's own schema (PostgreSQL's current schema, MySQL's current database, SQLite's
+``main``) carry ``schema=None`` and unqualified names, so that the same DDL applied to two databases gives equal
+snapshots whatever the databases are called. Every collection is kept sorted by name (columns by position), so
+snapshots do not depend on the order the catalog returned rows in or objects were created in.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def qualify(schema: str | None, name: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Column:
-    """One table column; ``ordinal`` is its 1-based position among the live columns (dropped ones leave no gap)."""
+    """A table column; ``ordinal`` is its 1-based position among live columns (dropped ones leave no gap)."""
 
     name: str
     type: str
@@ -39,8 +39,8 @@ class Column:
 class Index:
     """An index that does not merely implement a primary key or unique constraint (those are constraints).
 
-    ``columns`` holds the key columns or expressions, with ``DESC``/``NULLS FIRST``/operator class when not the
-    default; ``valid`` is PostgreSQL's ``indisvalid`` (None elsewhere).
+    ``columns`` holds the key columns or expressions, with operator class and ``DESC``/``NULLS FIRST`` when
+    not the default; ``valid`` is PostgreSQL's ``indisvalid`` (None elsewhere).
     """
 
     name: str
@@ -56,7 +56,7 @@ class Index:
 class Constraint:
     """A table constraint; the fields that do not apply to its ``kind`` stay empty.
 
-    ``validated`` is PostgreSQL's ``convalidated`` (False for a constraint added ``NOT VALID``; None elsewhere).
+    ``validated`` is PostgreSQL's ``convalidated`` (False for a constraint added ``NOT VALID``, else None).
     """
 
     name: str
@@ -113,7 +113,7 @@ class View:
 
 @dataclasses.dataclass(frozen=True)
 class Sequence:
-    """A PostgreSQL sequence's definition; its current value is data, not schema, and is left out on purpose."""
+    """A PostgreSQL sequence's definition; its current value is data, not schema, so it is left out."""
 
     name: str
     schema: str | None

@@ -1,17 +1,22 @@
 """Reading a schema straight from each database's catalogs, one set-based query per kind of object.
 
-SQLAlchemy's ``inspect()`` asks per table, which takes minutes on schemas with thousands of tables; each dialect
-module here instead fetches all columns (all indexes, ...) of the schema at once into :class:`Parts`, and
-:func:`assemble` groups them by table, so the per-dialect code only knows its catalog.
+SQLAlchemy's ``inspect()`` asks per table, which takes minutes on schemas with thousands of tables; each
+dialect module here instead fetches all columns (all indexes, ...) of the schema at once into :class:`Parts`,
+and :func:`assemble` groups them by table, so the per-dialect code only knows its catalog.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
-from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy
 
 from dbmigrate.schema.model import Column, Constraint, Index, Schema, Sequence, Table, View, qualify
 
+#: A catalog query's row, read by position.
+Row = sqlalchemy.Row[*tuple[Any, ...]]
 #: A table as ``(schema or None for the connection's own, name)``.
 TableKey = tuple[str | None, str]
 
@@ -28,12 +33,14 @@ class Parts:
     sequences: list[Sequence] = dataclasses.field(default_factory=list)
 
 
-def assemble(parts: Parts, *, exclude_tables: Collection[str] = ()) -> Schema:
-    """The schema of ``parts`` without the ``exclude_tables`` (qualified names), their indexes, constraints and
-    the sequences they own; parts of tables not in ``parts.tables`` (views' columns, say) are ignored."""
+def assemble(parts: Parts, *, exclude_tables: collections.abc.Collection[str] = ()) -> Schema:
+    """The schema of ``parts`` without the ``exclude_tables`` (qualified names), their indexes, constraints
+    and the sequences they own; parts of tables not in ``parts.tables`` (views' columns, say) are ignored."""
     excluded = set(exclude_tables)
     keys = [key for key in parts.tables if qualify(*key) not in excluded]
-    members: dict[TableKey, tuple[list[Column], list[Index], list[Constraint]]] = {k: ([], [], []) for k in keys}
+    members: dict[TableKey, tuple[list[Column], list[Index], list[Constraint]]] = {
+        k: ([], [], []) for k in keys
+    }
     for key, column in parts.columns:
         if key in members:
             members[key][0].append(column)
@@ -51,3 +58,8 @@ def assemble(parts: Parts, *, exclude_tables: Collection[str] = ()) -> Schema:
         s for s in parts.sequences if s.owned_by is None or s.owned_by.rpartition(".")[0] not in excluded
     ]
     return Schema(tables=tuple(tables), views=tuple(parts.views), sequences=tuple(sequences))
+
+
+def rows(conn: sqlalchemy.Connection, sql: str, **params: object) -> collections.abc.Sequence[Row]:
+    """All rows of a catalog query (read by position: catalogs differ in how they spell column labels)."""
+    return conn.execute(sqlalchemy.text(sql), params).all()

@@ -1,16 +1,14 @@
 """The schema of a PostgreSQL database, from pg_catalog: every user schema, extension members left out.
 
 Names in ``current_schema()`` (``public`` by default) come back unqualified (``schema`` NULL), others as
-``schema.name``; definitions are printed by the server's own ``pg_get_*`` functions, so they read like ``\\d``.
+``schema.name``; definitions are printed by the server's own ``pg_get_*`` functions, as psql shows them.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 import sqlalchemy
 
-from dbmigrate.schema.catalog import Parts, TableKey
+from dbmigrate.schema.catalog import Parts, Row, rows
 from dbmigrate.schema.model import Column, Constraint, ConstraintKind, Index, Sequence, View, qualify
 
 #: The relation ``c`` (in namespace ``n``) is a user object: not in a system schema, not part of an extension.
@@ -46,12 +44,12 @@ _INDEXES = f"""
 SELECT NULLIF(n.nspname, current_schema()), c.relname, i.relname, x.indisunique, am.amname,
        pg_get_expr(x.indpred, x.indrelid, true), x.indisvalid,
        ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
+                    || CASE WHEN k <= x.indnkeyatts AND NOT oc.opcdefault THEN ' ' || oc.opcname ELSE '' END
                     || CASE WHEN k > x.indnkeyatts THEN ''
                             WHEN x.indoption[k - 1] & 3 = 3 THEN ' DESC'
                             WHEN x.indoption[k - 1] & 1 = 1 THEN ' DESC NULLS LAST'
                             WHEN x.indoption[k - 1] & 2 = 2 THEN ' NULLS FIRST'
                             ELSE '' END
-                    || CASE WHEN k <= x.indnkeyatts AND NOT oc.opcdefault THEN ' ' || oc.opcname ELSE '' END
              FROM generate_series(1, x.indnatts) AS k
              LEFT JOIN pg_opclass oc ON oc.oid = x.indclass[k - 1]
              ORDER BY k),
@@ -62,8 +60,8 @@ JOIN pg_am am ON am.oid = i.relam
 JOIN pg_class c ON c.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND {USER_RELATION}
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint k
-                  WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid
+                  AND k.contype IN ('p', 'u', 'x'))
 """
 
 _CONSTRAINTS = f"""
@@ -119,37 +117,59 @@ _FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null
 
 def read(conn: sqlalchemy.Connection) -> Parts:
     """All tables, columns, indexes, constraints, views and sequences of the database, in six queries."""
-
-    def rows(sql: str) -> list[sqlalchemy.Row[tuple[object, ...]]]:
-        return list(conn.execute(sqlalchemy.text(sql)).all())
-
-    parts = Parts(tables=[cast(TableKey, (r[0], r[1])) for r in rows(_TABLES)])
-    for r in rows(_COLUMNS):
-        column = Column(name=r[2], type=r[3], nullable=r[4], default=r[5], ordinal=r[6], identity=r[7], generated=r[8])
+    parts = Parts(tables=[(r[0], r[1]) for r in rows(conn, _TABLES)])
+    for r in rows(conn, _COLUMNS):
+        column = Column(
+            name=r[2], type=r[3], nullable=r[4], default=r[5], ordinal=r[6], identity=r[7], generated=r[8]
+        )
         parts.columns.append(((r[0], r[1]), column))
-    for r in rows(_INDEXES):
+    for r in rows(conn, _INDEXES):
         items, nkey = r[7], r[8]
         index = Index(
-            name=r[2], columns=tuple(items[:nkey]), unique=r[3], method=r[4], predicate=r[5],
-            include=tuple(items[nkey:]), valid=r[6],
-        )  # fmt: skip
+            name=r[2],
+            columns=tuple(items[:nkey]),
+            unique=r[3],
+            method=r[4],
+            predicate=r[5],
+            include=tuple(items[nkey:]),
+            valid=r[6],
+        )
         parts.indexes.append(((r[0], r[1]), index))
-    for r in rows(_CONSTRAINTS):
-        kind = _CONSTRAINT_KINDS[r[3]]
-        foreign = kind == "foreign key"
-        constraint = Constraint(
-            name=r[2], kind=kind, columns=tuple(r[4]) if kind in ("primary key", "unique", "foreign key") else (),
-            ref_table=qualify(r[5], r[6]) if foreign else None, ref_columns=tuple(r[7]),
-            on_delete=_FK_ACTIONS[r[8]] if foreign else None, on_update=_FK_ACTIONS[r[9]] if foreign else None,
-            expression=r[10], validated=r[11],
-        )  # fmt: skip
-        parts.constraints.append(((r[0], r[1]), constraint))
-    parts.views = [View(name=r[1], schema=r[0], definition=r[2], materialized=r[3]) for r in rows(_VIEWS)]
+    for r in rows(conn, _CONSTRAINTS):
+        parts.constraints.append(((r[0], r[1]), _constraint(r)))
+    parts.views = [
+        View(name=r[1], schema=r[0], definition=r[2], materialized=r[3]) for r in rows(conn, _VIEWS)
+    ]
     parts.sequences = [
         Sequence(
-            name=r[1], schema=r[0], data_type=r[2], start=r[3], increment=r[4], min_value=r[5], max_value=r[6],
-            cache=r[7], cycle=r[8], owned_by=f"{qualify(r[9], r[10])}.{r[11]}" if r[10] else None,
-        )  # fmt: skip
-        for r in rows(_SEQUENCES)
+            name=r[1],
+            schema=r[0],
+            data_type=r[2],
+            start=r[3],
+            increment=r[4],
+            min_value=r[5],
+            max_value=r[6],
+            cache=r[7],
+            cycle=r[8],
+            owned_by=f"{qualify(r[9], r[10])}.{r[11]}" if r[10] else None,
+        )
+        for r in rows(conn, _SEQUENCES)
     ]
     return parts
+
+
+def _constraint(r: Row) -> Constraint:
+    kind = _CONSTRAINT_KINDS[r[3]]
+    if kind == "foreign key":
+        return Constraint(
+            name=r[2],
+            kind=kind,
+            columns=tuple(r[4]),
+            ref_table=qualify(r[5], r[6]),
+            ref_columns=tuple(r[7]),
+            on_delete=_FK_ACTIONS[r[8]],
+            on_update=_FK_ACTIONS[r[9]],
+            validated=r[11],
+        )
+    columns = tuple(r[4]) if kind in ("primary key", "unique") else ()
+    return Constraint(name=r[2], kind=kind, columns=columns, expression=r[10], validated=r[11])

@@ -1,0 +1,170 @@
+"""The schema of an SQLite database's ``main`` schema, from sqlite_master and the table-valued pragmas.
+
+Joining ``sqlite_master`` with ``pragma_table_xinfo(name)`` (and the index and foreign-key pragmas) reads
+every table in one query per kind. SQLite keeps no names for most constraints, so they get PostgreSQL-like
+ones (``users_pkey``, ``users_email_key``, ``orders_user_id_fkey``, ``users_check1``), and no catalog entry for
+CHECK constraints, AUTOINCREMENT and index expressions: those are read from the stored ``CREATE`` statements.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import sqlalchemy
+from sqlglot import Token, TokenType
+from sqlglot.dialects.dialect import Dialect
+
+from dbmigrate.schema.catalog import Parts, Row, TableKey, rows
+from dbmigrate.schema.model import Column, Constraint, Index, View
+
+_USER_TABLES = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+
+_TABLES = f"SELECT m.name, m.sql FROM sqlite_master m WHERE {_USER_TABLES}"
+
+_COLUMNS = f"""
+SELECT m.name, p.cid, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden
+FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
+WHERE {_USER_TABLES}
+"""
+
+# Index columns in order; origin 'pk' is the primary key's own index (reported as the constraint), cid -2 an
+# expression, which only the index's CREATE statement spells.
+_INDEXES = f"""
+SELECT m.name, il.name, il."unique", il.origin, x.cid, x.name, x."desc", s.sql, il.partial
+FROM sqlite_master m
+JOIN pragma_index_list(m.name) il
+JOIN pragma_index_xinfo(il.name) x
+LEFT JOIN sqlite_master s ON s.type = 'index' AND s.name = il.name
+WHERE {_USER_TABLES} AND il.origin <> 'pk' AND x.key = 1
+ORDER BY m.name, il.name, x.seqno
+"""
+
+_FOREIGN_KEYS = f"""
+SELECT m.name, fk.id, fk."table", fk."from", fk."to", fk.on_delete, fk.on_update
+FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) fk
+WHERE {_USER_TABLES}
+ORDER BY m.name, fk.id, fk.seq
+"""
+
+_VIEWS = "SELECT name, sql FROM sqlite_master WHERE type = 'view'"
+
+_GENERATED = {2: "virtual", 3: "stored"}
+
+
+def read(conn: sqlalchemy.Connection) -> Parts:
+    """All tables, columns, indexes, constraints and views of ``main``, in five queries."""
+    tables = {r[0]: r[1] for r in rows(conn, _TABLES)}
+    parts = Parts(tables=[(None, name) for name in tables])
+    primary_keys: dict[str, list[tuple[int, str]]] = {}
+    for r in rows(conn, _COLUMNS):
+        autoincrement = r[6] == 1 and _autoincrement(tables[r[0]])
+        column = Column(
+            name=r[2],
+            type=r[3],
+            nullable=not r[4],
+            default=r[5],
+            ordinal=r[1] + 1,
+            identity="autoincrement" if autoincrement else None,
+            generated=_GENERATED.get(r[7]),
+        )
+        parts.columns.append(((None, r[0]), column))
+        if r[6]:
+            primary_keys.setdefault(r[0], []).append((r[6], r[2]))
+    pk_columns = {table: tuple(name for _, name in sorted(pk)) for table, pk in primary_keys.items()}
+    for table, columns in pk_columns.items():
+        parts.constraints.append(((None, table), Constraint(f"{table}_pkey", "primary key", columns)))
+    _read_indexes(conn, parts)
+    for (table, _), group in itertools.groupby(rows(conn, _FOREIGN_KEYS), key=lambda r: (r[0], r[1])):
+        parts.constraints.append(((None, table), _foreign_key(table, list(group), pk_columns)))
+    for table, sql in tables.items():
+        unnamed = itertools.count(1)
+        for name, expression in _checks(sql):
+            name = name or f"{table}_check{next(unnamed)}"
+            parts.constraints.append(((None, table), Constraint(name, "check", expression=expression)))
+    parts.views = [View(name=r[0], schema=None, definition=r[1]) for r in rows(conn, _VIEWS)]
+    return parts
+
+
+def _read_indexes(conn: sqlalchemy.Connection, parts: Parts) -> None:
+    """CREATE INDEX indexes into ``parts.indexes``, UNIQUE constraints' automatic indexes as constraints."""
+    for (table, name), group in itertools.groupby(rows(conn, _INDEXES), key=lambda r: (r[0], r[1])):
+        keys = list(group)
+        key: TableKey = (None, table)
+        unique, origin, sql = bool(keys[0][2]), keys[0][3], keys[0][7]
+        if origin == "u":
+            columns = tuple(k[5] for k in keys)
+            parts.constraints.append((key, Constraint(f"{table}_{'_'.join(columns)}_key", "unique", columns)))
+            continue
+        needs_sql = keys[0][8] or any(k[4] == -2 for k in keys)
+        written, predicate = _index_parts(sql) if needs_sql else ([], None)
+        items = tuple(
+            written[i] if k[4] == -2 else f"{k[5]}{' DESC' if k[6] else ''}" for i, k in enumerate(keys)
+        )
+        parts.indexes.append((key, Index(name=name, columns=items, unique=unique, predicate=predicate)))
+
+
+def _foreign_key(table: str, keys: list[Row], pk_columns: dict[str, tuple[str, ...]]) -> Constraint:
+    columns = tuple(k[3] for k in keys)
+    ref_table = keys[0][2]
+    # A reference without columns means the referenced table's primary key.
+    ref_columns = tuple(k[4] for k in keys) if keys[0][4] is not None else pk_columns.get(ref_table, ())
+    return Constraint(
+        name=f"{table}_{'_'.join(columns)}_fkey",
+        kind="foreign key",
+        columns=columns,
+        ref_table=ref_table,
+        ref_columns=ref_columns,
+        on_delete=keys[0][5].lower(),
+        on_update=keys[0][6].lower(),
+    )
+
+
+def _tokens(sql: str) -> list[Token]:
+    return Dialect.get_or_raise("sqlite").tokenize(sql)
+
+
+def _autoincrement(create_table: str) -> bool:
+    return "autoincrement" in create_table.lower() and any(
+        t.token_type == TokenType.AUTO_INCREMENT for t in _tokens(create_table)
+    )
+
+
+def _checks(create_table: str) -> list[tuple[str | None, str]]:
+    """``(name or None, expression)`` of each CHECK constraint in a CREATE TABLE statement, in written order."""
+    if "check" not in create_table.lower():
+        return []
+    tokens = _tokens(create_table)
+    checks = []
+    for i, token in enumerate(tokens[:-1]):
+        is_check = token.token_type == TokenType.VAR and token.text.upper() == "CHECK"
+        if is_check and tokens[i + 1].token_type == TokenType.L_PAREN:
+            end = _closing_paren(tokens, i + 1)
+            named = i >= 2 and tokens[i - 2].token_type == TokenType.CONSTRAINT
+            expression = create_table[tokens[i + 1].end + 1 : tokens[end].start].strip()
+            checks.append((tokens[i - 1].text if named else None, expression))
+    return checks
+
+
+def _index_parts(create_index: str) -> tuple[list[str], str | None]:
+    """The key items as written and the WHERE predicate of a CREATE INDEX statement."""
+    tokens = _tokens(create_index)
+    start = next(i for i, t in enumerate(tokens) if t.token_type == TokenType.L_PAREN)
+    end = _closing_paren(tokens, start)
+    items, item_start, depth = [], tokens[start].end + 1, 0
+    for token in tokens[start + 1 : end]:
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            items.append(create_index[item_start : token.start].strip())
+            item_start = token.end + 1
+    items.append(create_index[item_start : tokens[end].start].strip())
+    where = next((t for t in tokens[end:] if t.token_type == TokenType.WHERE), None)
+    return items, create_index[where.end + 1 :].strip() if where else None
+
+
+def _closing_paren(tokens: list[Token], open_at: int) -> int:
+    depth = 0
+    for i in range(open_at, len(tokens)):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[i].token_type, 0)
+        if depth == 0:
+            return i
+    raise ValueError("unbalanced parentheses in a statement SQLite stored")

@@ -1,0 +1,86 @@
+"""Leftovers of interrupted or partial DDL that a schema check should flag (PostgreSQL only).
+
+A failed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index behind: the planner ignores it, yet every
+write still maintains it, and a unique one still rejects rows. A constraint added ``NOT VALID`` (the safe first
+step of adding a foreign key or check to a big table) is not enforced on existing rows until ``VALIDATE
+CONSTRAINT`` runs. MySQL and SQLite have neither state, so they never report anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import sqlalchemy
+
+from dbmigrate.schema.catalog import rows
+from dbmigrate.schema.catalog.postgresql import USER_RELATION
+from dbmigrate.schema.model import qualify
+
+ProblemKind = Literal["invalid_index", "unvalidated_constraint"]
+
+# An index still being built concurrently is invalid too, but not (yet) a problem.
+_INVALID_INDEXES = f"""
+SELECT NULLIF(n.nspname, current_schema()), c.relname, i.relname, x.indexrelid::regclass::text
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class c ON c.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT x.indisvalid AND {USER_RELATION}
+  AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = x.indexrelid)
+ORDER BY 1, 2, 3
+"""
+
+_UNVALIDATED_CONSTRAINTS = f"""
+SELECT NULLIF(n.nspname, current_schema()), c.relname, k.conname, c.oid::regclass::text,
+       quote_ident(k.conname)
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT k.convalidated AND {USER_RELATION}
+ORDER BY 1, 2, 3
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class IntegrityProblem:
+    """One problem: ``name`` is ``table.index`` or ``table.constraint``; ``message`` says what to do."""
+
+    kind: ProblemKind
+    name: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def problems(conn: sqlalchemy.Connection, *, dialect: str) -> list[IntegrityProblem]:
+    """Invalid indexes and NOT VALID constraints in the user schemas; always empty off PostgreSQL."""
+    if dialect != "postgresql":
+        return []
+    found = []
+    # Messages name objects as SQL needs them written (quoted where necessary), for copying into a migration.
+    for schema, table, index, index_sql in rows(conn, _INVALID_INDEXES):
+        found.append(
+            IntegrityProblem(
+                kind="invalid_index",
+                name=f"{qualify(schema, table)}.{index}",
+                message=(
+                    f"index {index_sql} is invalid (a CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY "
+                    "failed): queries do not use it but writes still maintain it; run "
+                    f"DROP INDEX CONCURRENTLY {index_sql} and create it again"
+                ),
+            )
+        )
+    for schema, table, constraint, table_sql, constraint_sql in rows(conn, _UNVALIDATED_CONSTRAINTS):
+        found.append(
+            IntegrityProblem(
+                kind="unvalidated_constraint",
+                name=f"{qualify(schema, table)}.{constraint}",
+                message=(
+                    f"constraint {constraint_sql} on {table_sql} is NOT VALID: existing rows were never "
+                    f"checked; run ALTER TABLE {table_sql} VALIDATE CONSTRAINT {constraint_sql}"
+                ),
+            )
+        )
+    return found

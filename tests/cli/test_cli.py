@@ -1,0 +1,109 @@
+"""The `dbmigrate` command as users run it: the report to the character, JSON, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from tests.fixtures.migrations import run_cli, write
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def demo_project(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "examples" / "demo" / "migrations", tmp_path / "migrations")
+    return tmp_path
+
+
+def test_up_prints_the_migration_status_report(tmp_path: Path) -> None:
+    project = demo_project(tmp_path)
+    result = run_cli("up", cwd=project)
+    assert result.returncode == 0, result.stderr
+    report = re.sub(r"\(\d+\.\ds\)", "(T)", result.stdout)
+    assert report == (
+        "MIGRATION STATUS\n"
+        "━━━━━━━━━━━━━━━━\n"
+        "- Backup not checked (no backup policy configured)\n"
+        "✓ 3 pending migrations\n"
+        "\n"
+        "APPLYING MIGRATIONS:\n"
+        "[1/3] 001_add_users_table.sql... ✓ Complete (T)\n"
+        "[2/3] 002_add_indexes.sql... ✓ Complete (T)\n"
+        "[3/3] 003_update_schema.sql... ✓ Complete (T)\n"
+        "\n"
+        "Schema integrity: - Not checked\n"
+        "Migration history: Updated\n"
+    )
+    assert (project / "dbmigrate.sqlite3").is_file()  # the embedded default database
+
+
+def test_json_output_is_one_parseable_document(tmp_path: Path) -> None:
+    project = demo_project(tmp_path)
+    up = json.loads(run_cli("up", "--output", "json", cwd=project).stdout)
+    assert up["schema_version"] == 1 and up["ok"] is True and up["exit_code"] == 0
+    assert [m["file"] for m in up["migrations"]] == [
+        "001_add_users_table.sql",
+        "002_add_indexes.sql",
+        "003_update_schema.sql",
+    ]
+    assert up["database"]["dialect"] == "sqlite" and up["database"]["source"] == "default"
+    status = json.loads(run_cli("status", "-o", "json", cwd=project).stdout)
+    assert status["status"]["current_version"] == "3" and status["status"]["pending"] == []
+    history = json.loads(run_cli("-o", "json", "history", cwd=project).stdout)
+    assert [row["version"] for row in history["history"]] == ["1", "2", "3"]
+
+
+def test_failure_prints_the_file_line_statement_and_database_message(tmp_path: Path) -> None:
+    write(
+        tmp_path / "migrations", {"001_ok.sql": "CREATE TABLE a (id INTEGER);", "002_bad.sql": "\nSELEC 1;"}
+    )
+    result = run_cli("up", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "[2/2] 002_bad.sql... ✗ Failed" in result.stdout
+    assert "002_bad.sql:2: SELEC 1" in result.stdout and 'near "SELEC": syntax error' in result.stdout
+    assert "Migration history: Updated" in result.stdout
+
+
+def test_create_numbers_the_next_migration(tmp_path: Path) -> None:
+    assert run_cli("create", "Add users", cwd=tmp_path).returncode == 0
+    assert run_cli("create", "add-index", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "migrations").iterdir()) == [
+        "001_add_users.down.sql",
+        "001_add_users.up.sql",
+        "002_add_index.down.sql",
+        "002_add_index.up.sql",
+    ]
+    result = run_cli("create", "ts", "--timestamp", cwd=tmp_path)
+    assert re.search(r"Created .*/\d{14}_ts\.up\.sql", result.stdout)
+
+
+def test_wrong_password_exits_6_and_never_prints_the_password(tmp_path: Path, pg_url: str) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
+    bad = pg_url.replace("dbmigrate:dbmigrate@", "dbmigrate:Sup3rS3cret@")
+    for output in ("text", "json"):
+        result = run_cli("up", "-o", output, cwd=tmp_path, env={"DATABASE_URL": bad})
+        assert result.returncode == 6
+        assert "Sup3rS3cret" not in result.stdout + result.stderr
+        assert (
+            "refused the credentials" in result.stdout and "password authentication failed" in result.stdout
+        )
+
+
+def test_unreachable_server_exits_6_with_a_hint(tmp_path: Path) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
+    result = run_cli("status", "--database", "postgresql://u:pw@127.0.0.1:1/db", cwd=tmp_path)
+    assert result.returncode == 6
+    assert "cannot reach postgresql at 127.0.0.1:1" in result.stdout and "hint:" in result.stdout
+
+
+def test_missing_migrations_directory_exits_2(tmp_path: Path) -> None:
+    result = run_cli("up", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "migrations directory" in result.stdout and "does not exist" in result.stdout
+
+
+def test_bad_arguments_exit_2(tmp_path: Path) -> None:
+    assert run_cli("frobnicate", cwd=tmp_path).returncode == 2
+    assert run_cli("--version", cwd=tmp_path).stdout.startswith("dbmigrate ")

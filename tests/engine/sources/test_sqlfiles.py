@@ -1,0 +1,111 @@
+"""Reading SQL migration directories in every supported layout, and refusing ambiguous ones."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from dbmigrate import errors
+from dbmigrate.sources import sqlfiles
+from tests.fixtures.migrations import write
+
+
+def test_up_down_pairs_and_lone_files_sorted_numerically(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "010_ten.up.sql": "CREATE TABLE ten (id int);",
+            "010_ten.down.sql": "DROP TABLE ten;",
+            "002_two.sql": "CREATE TABLE two (id int);",
+            "README.md": "not a migration",
+        },
+    )
+    migrations = sqlfiles.load(migrations_dir)
+    assert [(m.version, m.name) for m in migrations] == [("2", "two"), ("10", "ten")]
+    assert migrations[0].down is None
+    assert migrations[1].down is not None and migrations[1].down.sql == "DROP TABLE ten;"
+    assert migrations[1].checksum == hashlib.sha256(b"CREATE TABLE ten (id int);").hexdigest()
+
+
+def test_dbmate_sections_with_line_offsets_and_transaction_option(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "20240101120000_users.sql": "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (c);\n"
+            "\n-- migrate:down\nDROP INDEX i;\n"
+        },
+    )
+    (migration,) = sqlfiles.load(migrations_dir)
+    assert migration.version == "20240101120000"
+    assert migration.up.transactional is False
+    assert migration.up.first_line == 1 and "CREATE INDEX CONCURRENTLY" in migration.up.sql
+    assert migration.down is not None and migration.down.first_line == 4
+
+
+def test_flyway_versions_with_undo_files(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "V1__init.sql": "CREATE TABLE a (id int);",
+            "V1.1__more.sql": "CREATE TABLE b (id int);",
+            "U1.1__more.sql": "DROP TABLE b;",
+            "V1_10__later.sql": "CREATE TABLE c (id int);",
+        },
+    )
+    migrations = sqlfiles.load(migrations_dir)
+    assert [m.version for m in migrations] == ["1", "1.1", "1.10"]
+    assert migrations[1].down is not None and migrations[2].down is None
+
+
+def test_no_transaction_directive_in_leading_comments_only(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_a.sql": "-- creates an index\n-- dbmigrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
+            "002_b.sql": "CREATE TABLE t2 (id int);\n-- dbmigrate:no-transaction\n",
+        },
+    )
+    first, second = sqlfiles.load(migrations_dir)
+    assert first.up.transactional is False
+    assert second.up.transactional is True
+
+
+def test_missing_directory_is_a_usage_error_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(errors.UsageError, match="does not exist") as caught:
+        sqlfiles.load(tmp_path / "nope")
+    assert caught.value.hint and "dbmigrate create" in caught.value.hint
+
+
+def test_empty_directory_is_a_usage_error(migrations_dir: Path) -> None:
+    migrations_dir.mkdir()
+    with pytest.raises(errors.UsageError, match="no migrations found"):
+        sqlfiles.load(migrations_dir)
+
+
+def test_duplicate_versions_are_listed(migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "SELECT 1;", "1_b.up.sql": "SELECT 2;", "002_c.sql": "SELECT 3;"})
+    with pytest.raises(errors.UsageError, match="same version") as caught:
+        sqlfiles.load(migrations_dir)
+    assert "1_b.up.sql" in caught.value.message or "001_a.sql" in caught.value.message
+
+
+def test_unparseable_names_are_all_listed(migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_ok.sql": "SELECT 1;", "add_users.sql": "x", "R__view.sql": "x"})
+    with pytest.raises(errors.UsageError, match="cannot read the version") as caught:
+        sqlfiles.load(migrations_dir)
+    assert "add_users.sql" in caught.value.message and "R__view.sql" in caught.value.message
+
+
+def test_down_file_without_up_file_is_refused(migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_ok.sql": "SELECT 1;", "002_gone.down.sql": "DROP TABLE x;"})
+    with pytest.raises(errors.UsageError, match=r"002_gone\.down\.sql"):
+        sqlfiles.load(migrations_dir)
+
+
+def test_invalid_utf8_names_the_file(migrations_dir: Path) -> None:
+    migrations_dir.mkdir()
+    (migrations_dir / "001_bad.sql").write_bytes(b"SELECT '\xff';")
+    with pytest.raises(errors.UsageError, match=r"001_bad\.sql is not valid UTF-8"):
+        sqlfiles.load(migrations_dir)

@@ -1,0 +1,225 @@
+"""The actions on real PostgreSQL, MariaDB and SQLite: apply, revert, targets, history, drift, repair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from dbmigrate import commands, dburl, errors
+from tests.fixtures.migrations import settings, write
+
+THREE = {
+    "001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));",
+    "001_users.down.sql": "DROP TABLE users;",
+    "002_posts.up.sql": "CREATE TABLE posts (id INTEGER PRIMARY KEY, body VARCHAR(50));\n"
+    "INSERT INTO posts (id, body) VALUES (1, '50% off: :today; -- not a comment');",
+    "002_posts.down.sql": "DROP TABLE posts;",
+    "003_tags.up.sql": "CREATE TABLE tags (id INTEGER PRIMARY KEY);",
+    "003_tags.down.sql": "DROP TABLE tags;",
+}
+
+
+def tables(url: str) -> set[str]:
+    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(sqlalchemy.inspect(conn).get_table_names()) - {"dbmigrate_history"}
+    finally:
+        engine.dispose()
+
+
+def scalar(url: str, sql: str) -> object:
+    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(sql).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_up_applies_everything_once_with_history_and_timings(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    result = commands.up(settings(db_url, migrations_dir))
+    assert result.error is None
+    assert [(m.version, m.status) for m in result.migrations] == [
+        ("1", "applied"),
+        ("2", "applied"),
+        ("3", "applied"),
+    ]
+    assert tables(db_url) == {"users", "posts", "tags"}
+    assert scalar(db_url, "SELECT body FROM posts") == "50% off: :today; -- not a comment"
+
+    again = commands.up(settings(db_url, migrations_dir))
+    assert again.error is None and again.migrations == [] and not again.history_updated
+
+    rows = commands.history_rows(settings(db_url, migrations_dir)).details["history"]
+    assert [r["version"] for r in rows] == ["1", "2", "3"]
+    assert all(len(r["checksum"]) == 64 and r["success"] and not r["dirty"] for r in rows)
+    assert all(r["execution_ms"] >= 0 and r["applied_by"].startswith("dbmigrate@") for r in rows)
+
+
+def test_up_to_target_then_status(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    assert commands.up(settings(db_url, migrations_dir), target="002").error is None
+    assert tables(db_url) == {"users", "posts"}
+    status = commands.status(settings(db_url, migrations_dir)).details["status"]
+    assert status["current_version"] == "2"
+    assert status["applied"] == ["1", "2"]
+    assert [p["file"] for p in status["pending"]] == ["003_tags.up.sql"]
+
+
+def test_unknown_target_is_a_usage_error_and_applies_nothing(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    result = commands.up(settings(db_url, migrations_dir), target="7")
+    assert isinstance(result.error, errors.UsageError) and "unknown target version 7" in result.error.message
+    assert result.exit_code == 2
+    assert tables(db_url) == set()
+
+
+def test_down_one_step_steps_and_target(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    commands.up(settings(db_url, migrations_dir))
+    one = commands.down(settings(db_url, migrations_dir))
+    assert [(m.version, m.status, m.file) for m in one.migrations] == [("3", "reverted", "003_tags.down.sql")]
+    assert tables(db_url) == {"users", "posts"}
+    commands.up(settings(db_url, migrations_dir))
+    assert [m.version for m in commands.down(settings(db_url, migrations_dir), steps=2).migrations] == [
+        "3",
+        "2",
+    ]
+    commands.up(settings(db_url, migrations_dir))
+    assert [m.version for m in commands.down(settings(db_url, migrations_dir), target="1").migrations] == [
+        "3",
+        "2",
+    ]
+    assert tables(db_url) == {"users"}
+    assert [m.version for m in commands.down(settings(db_url, migrations_dir), target="0").migrations] == [
+        "1"
+    ]
+    assert tables(db_url) == set()
+
+
+def test_down_without_down_part_is_refused_and_keeps_the_data(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);"})
+    commands.up(settings(db_url, migrations_dir))
+    result = commands.down(settings(db_url, migrations_dir))
+    assert isinstance(result.error, errors.MigrationError) and "irreversible" in result.error.message
+    assert tables(db_url) == {"users"}
+
+
+def test_sql_error_in_the_middle_of_a_transactional_migration_leaves_nothing(
+    request: pytest.FixtureRequest, migrations_dir: Path
+) -> None:
+    for name in ("sqlite_url", "pg_url"):
+        url: str = request.getfixturevalue(name)
+        write(
+            migrations_dir,
+            {
+                "001_ok.sql": "CREATE TABLE ok (id INTEGER);",
+                "002_broken.sql": "CREATE TABLE half (id INTEGER);\nINSERT INTO half VALUES (1);\n"
+                "INSERT INTO missing_table VALUES (1);\nCREATE TABLE never (id INTEGER);",
+            },
+        )
+        result = commands.up(settings(url, migrations_dir))
+        assert isinstance(result.error, errors.MigrationError)
+        assert "002_broken.sql:3: INSERT INTO missing_table VALUES (1)" in result.error.message
+        assert "missing_table" in result.error.message and "rolled back" in result.error.message
+        assert [(m.version, m.status) for m in result.migrations] == [("1", "applied"), ("2", "failed")]
+        assert tables(url) == {"ok"}
+        status = commands.status(settings(url, migrations_dir)).details["status"]
+        assert status["applied"] == ["1"] and status["dirty"] == []
+
+
+def test_mysql_failure_runs_the_down_part_and_forgets_the_migration(
+    mysql_url: str, migrations_dir: Path
+) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_two.up.sql": "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nALTER TABLE nope ADD c INT;",
+            "001_two.down.sql": "DROP TABLE IF EXISTS b;\nDROP TABLE IF EXISTS a;",
+        },
+    )
+    result = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(result.error, errors.MigrationError)
+    assert "down part was run" in result.error.message
+    assert tables(mysql_url) == set()
+    assert commands.status(settings(mysql_url, migrations_dir)).details["status"]["dirty"] == []
+
+
+def test_mysql_failure_without_down_part_leaves_dirty_until_repair(
+    mysql_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, {"001_two.sql": "CREATE TABLE a (id INT);\nALTER TABLE nope ADD c INT;"})
+    failed = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(failed.error, errors.MigrationError) and "DIRTY at version 1" in failed.error.message
+    assert failed.error.hint and "dbmigrate repair" in failed.error.hint
+
+    refused = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(refused.error, errors.DriftError) and refused.exit_code == 5
+    assert "dirty" in refused.error.message
+
+    write(migrations_dir, {"001_two.sql": "CREATE TABLE IF NOT EXISTS a (id INT);"})
+    repaired = commands.repair(settings(mysql_url, migrations_dir))
+    assert repaired.details["repaired"] == ["version 1: dirty record removed; it will run again on `up`"]
+    assert commands.up(settings(mysql_url, migrations_dir)).error is None
+    assert tables(mysql_url) == {"a"}
+
+
+def test_repair_mark_applied_keeps_the_row(mysql_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_two.sql": "CREATE TABLE a (id INT);\nALTER TABLE nope ADD c INT;"})
+    commands.up(settings(mysql_url, migrations_dir))
+    repaired = commands.repair(settings(mysql_url, migrations_dir), mark_applied=True)
+    assert repaired.details["repaired"] == ["version 1: dirty mark cleared, recorded as applied"]
+    assert commands.status(settings(mysql_url, migrations_dir)).details["status"]["applied"] == ["1"]
+
+
+def test_edited_applied_migration_is_refused_until_repair(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    commands.up(settings(db_url, migrations_dir), target="2")
+    write(migrations_dir, {"001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"})
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.DriftError) and "001_users.up.sql" in refused.error.message
+    assert tables(db_url) == {"users", "posts"}
+    repaired = commands.repair(settings(db_url, migrations_dir))
+    assert len(repaired.details["repaired"]) == 1 and "checksum" in repaired.details["repaired"][0]
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    assert "tags" in tables(db_url)
+
+
+def test_out_of_order_pending_is_refused_unless_allowed(db_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {"001_a.sql": "CREATE TABLE a (id INTEGER);", "003_c.sql": "CREATE TABLE c (id INTEGER);"},
+    )
+    commands.up(settings(db_url, migrations_dir))
+    write(migrations_dir, {"002_b.sql": "CREATE TABLE b (id INTEGER);"})
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.DriftError) and "002_b.sql" in refused.error.message
+    assert refused.error.hint and "--out-of-order" in refused.error.hint
+    allowed = commands.up(settings(db_url, migrations_dir), out_of_order=True)
+    assert [m.version for m in allowed.migrations] == ["2"]
+
+
+def test_baseline_adopts_an_existing_database(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    engine = sqlalchemy.create_engine(dburl.parse(db_url), poolclass=sqlalchemy.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100))")
+    engine.dispose()
+    assert commands.baseline(settings(db_url, migrations_dir), version="1").error is None
+    applied = commands.up(settings(db_url, migrations_dir))
+    assert [m.version for m in applied.migrations] == ["2", "3"]
+    below = commands.down(settings(db_url, migrations_dir), target="0")
+    assert isinstance(below.error, errors.UsageError) and "baseline" in below.error.message
+    again = commands.baseline(settings(db_url, migrations_dir), version="2")
+    assert isinstance(again.error, errors.UsageError) and "not empty" in again.error.message
+
+
+def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    result = commands.up(settings(db_url, migrations_dir, history_table="schema_log"))
+    assert result.error is None
+    assert scalar(db_url, "SELECT COUNT(*) FROM schema_log") == 3

@@ -1,0 +1,49 @@
+"""Where settings come from: flags over DATABASE_URL over dbmigrate.yaml over the SQLite default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dbmigrate import config, errors
+
+
+def test_default_is_an_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
+    settings = config.resolve(environ={}, cwd=tmp_path)
+    assert settings.url_source == "default"
+    assert settings.url.database == str(tmp_path / "dbmigrate.sqlite3")
+    assert settings.migrations_dir == tmp_path / "migrations"
+    assert settings.history_table == "dbmigrate_history"
+
+
+def test_precedence_flag_env_file(tmp_path: Path) -> None:
+    (tmp_path / "dbmigrate.yaml").write_text("database: mysql://u:p@h/file\ndir: sql\nlock_timeout: 2\n")
+    env = {"DATABASE_URL": "postgres://u:p@h/env"}
+    assert config.resolve(environ={}, cwd=tmp_path).url.database == "file"
+    from_env = config.resolve(environ=env, cwd=tmp_path)
+    assert (from_env.url.database, from_env.url_source) == ("env", "DATABASE_URL")
+    assert from_env.migrations_dir == tmp_path / "sql"
+    assert from_env.apply.lock_timeout == 2
+    flagged = config.resolve(database="sqlite:///x.db", lock_timeout=0, environ=env, cwd=tmp_path)
+    assert flagged.url_source == "--database"
+    assert flagged.apply.lock_timeout is None  # 0 means no limit
+
+
+def test_unknown_keys_in_the_config_file_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "dbmigrate.yaml").write_text("databse: sqlite:///typo.db\n")
+    with pytest.raises(errors.UsageError, match="databse"):
+        config.resolve(environ={}, cwd=tmp_path)
+
+
+def test_malformed_yaml_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "dbmigrate.yaml").write_text("database: [unclosed\n")
+    with pytest.raises(errors.UsageError, match="not valid YAML"):
+        config.resolve(environ={}, cwd=tmp_path)
+
+
+def test_invalid_history_table_name_is_refused(tmp_path: Path) -> None:
+    from dbmigrate.dialects import base
+
+    with pytest.raises(errors.UsageError, match="invalid table name"):
+        base.validate_identifier("history; DROP TABLE users")

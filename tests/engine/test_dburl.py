@@ -1,0 +1,38 @@
+"""The URL forms users already have map to the drivers we ship, and passwords never leak."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbmigrate import dburl, errors
+
+
+@pytest.mark.parametrize(
+    ("raw", "driver", "dialect"),
+    [
+        ("postgresql://u:p@h:5432/db", "postgresql+psycopg", "postgresql"),
+        ("postgres://u:p@h/db", "postgresql+psycopg", "postgresql"),
+        ("postgresql+psycopg://u:p@h/db", "postgresql+psycopg", "postgresql"),
+        ("mysql://u:p@h:3306/db", "mysql+pymysql", "mysql"),
+        ("mariadb://u:p@h/db", "mariadb+pymysql", "mysql"),
+        ("mysql+pymysql://u:p@h/db", "mysql+pymysql", "mysql"),
+        ("sqlite:///relative.db", "sqlite", "sqlite"),
+        ("sqlite:////abs/path.db", "sqlite", "sqlite"),
+    ],
+)
+def test_accepted_forms(raw: str, driver: str, dialect: str) -> None:
+    url = dburl.parse(raw)
+    assert url.drivername == driver
+    assert dburl.dialect_of(url) == dialect
+
+
+def test_redacted_hides_the_password() -> None:
+    shown = dburl.redacted(dburl.parse("postgresql://app:s3cr3t@db:5432/prod"))
+    assert "s3cr3t" not in shown and "app:***@db" in shown
+
+
+@pytest.mark.parametrize("raw", ["oracle://u:p@h/db", "not a url at all", "mssql+pyodbc://u:hunter2@h/db"])
+def test_unsupported_or_malformed_urls_are_usage_errors_without_the_password(raw: str) -> None:
+    with pytest.raises(errors.UsageError) as caught:
+        dburl.parse(raw)
+    assert "hunter2" not in str(caught.value)

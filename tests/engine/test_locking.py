@@ -1,0 +1,111 @@
+"""The run lock: a second runner waits and times out naming the holder, a dead runner's lock goes away, and ten
+concurrent runners apply each migration exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from dbmigrate import commands, database, dburl, errors
+from tests.fixtures.migrations import run_cli, settings, write
+
+HOLDER_WORDS = {"postgresql": "pid", "mysql": "connection", "sqlite": "pid"}
+
+
+def test_second_runner_times_out_naming_the_holder(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER);"})
+    config = settings(db_url, migrations_dir, lock_wait=1.0)
+    with database.connect(config.url) as (conn, dialect):
+        dialect.acquire_lock(conn, key="dbmigrate:dbmigrate_history", timeout=5)
+        started = time.monotonic()
+        result = commands.up(config)
+        waited = time.monotonic() - started
+        dialect.release_lock(conn, key="dbmigrate:dbmigrate_history")
+    assert isinstance(result.error, errors.LockTimeoutError) and result.exit_code == 4
+    assert f"held by {HOLDER_WORDS[dialect.name]}" in result.error.message
+    assert 0.9 <= waited < 5
+    assert commands.up(config).error is None
+
+
+_HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time
+    from dbmigrate import database, dburl
+    with database.connect(dburl.parse(sys.argv[1])) as (conn, dialect):
+        dialect.acquire_lock(conn, key="dbmigrate:dbmigrate_history", timeout=5)
+        print("locked", flush=True)
+        time.sleep(60)
+    """
+)
+
+
+def test_lock_of_a_killed_runner_is_released_by_the_database(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER);"})
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, db_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        blocked = commands.up(settings(db_url, migrations_dir, lock_wait=0.5))
+        assert isinstance(blocked.error, errors.LockTimeoutError)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        result = commands.up(settings(db_url, migrations_dir, lock_wait=10.0))
+        assert result.error is None and [m.version for m in result.migrations] == ["1"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_create_index_concurrently_under_the_session_lock_does_not_deadlock(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_t.sql": "CREATE TABLE t (id INTEGER, v TEXT);\n"
+            "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 1000) g;",
+            "002_idx.sql": "-- dbmigrate:no-transaction\nCREATE INDEX CONCURRENTLY t_v_idx ON t (v);",
+        },
+    )
+    result = commands.up(settings(pg_url, migrations_dir, statement_timeout=20.0))
+    assert result.error is None, result.error
+    engine = sqlalchemy.create_engine(dburl.parse(pg_url), poolclass=sqlalchemy.NullPool)
+    with engine.connect() as conn:
+        valid = conn.exec_driver_sql(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass"
+        ).scalar()
+    engine.dispose()
+    assert valid is True
+
+
+@pytest.mark.timeout(180)
+def test_ten_concurrent_runners_apply_each_migration_exactly_once(db_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    files = {"000_log.sql": "CREATE TABLE applied_log (version INTEGER NOT NULL);"}
+    for n in range(1, 21):
+        files[f"{n:03d}_m{n}.sql"] = f"CREATE TABLE t{n} (id INTEGER);\nINSERT INTO applied_log VALUES ({n});"
+    write(directory, files)
+
+    def run(_: int) -> subprocess.CompletedProcess[str]:
+        return run_cli("up", "--database", db_url, "--lock-wait", "120", cwd=tmp_path)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(run, range(10)))
+    assert [r.returncode for r in results] == [0] * 10, [r.stdout + r.stderr for r in results if r.returncode]
+    applied_counts = [r.stdout.count("✓ Complete") for r in results]
+    assert sum(applied_counts) == 21
+    engine = sqlalchemy.create_engine(dburl.parse(db_url), poolclass=sqlalchemy.NullPool)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT version, COUNT(*) FROM applied_log GROUP BY version").all()
+        history = conn.exec_driver_sql("SELECT COUNT(*) FROM dbmigrate_history").scalar()
+    engine.dispose()
+    assert sorted(rows) == [(n, 1) for n in range(1, 21)]
+    assert history == 21
