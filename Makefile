@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 ## demo: apply the sample migrations to an embedded SQLite database and print the report
 demo: $(STAMP)
-	rm -f $(DEMO_DB) $(DEMO_DB).dbmigrate-lock
-	$(BIN)/dbmigrate up --database sqlite:///$(DEMO_DB) --dir examples/demo/migrations
+	rm -rf $(DEMO_DB) $(DEMO_DB).dbmigrate-lock $(DEMO_DB)-backups
+	$(BIN)/dbmigrate up --database sqlite:///$(DEMO_DB) --dir examples/demo/migrations \
+		--backup-policy create --backup-dir $(DEMO_DB)-backups
 	$(BIN)/dbmigrate status --database sqlite:///$(DEMO_DB) --dir examples/demo/migrations
 
 ## services: install (if missing) and start PostgreSQL 15 and MariaDB 10.11 on loopback

@@ -13,6 +13,7 @@ OUT="${CACHE_ROOT}/${K8S_VERSION}"
 BINARIES=(kube-apiserver kube-controller-manager etcd)
 
 log() { printf '[controlplane-build %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+trap 'log "FAILED at line ${LINENO}: ${BASH_COMMAND}"' ERR
 
 missing=0
 for b in "${BINARIES[@]}"; do [[ -x "${OUT}/${b}" ]] || missing=1; done
@@ -23,10 +24,10 @@ if [[ "${missing}" == 0 ]]; then
 fi
 
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
-[[ -x "${GO}" ]] || { log "no Go toolchain found (set GO=/path/to/go)"; exit 1; }
+go_version="$("${GO}" version)" || { log "no working Go toolchain at ${GO} (set GO=/path/to/go)"; exit 1; }
 export GOPROXY="${GOPROXY:-https://proxy.golang.org}" GOFLAGS="${GOFLAGS:--mod=mod}" CGO_ENABLED=0
 start=$(date +%s)
-log "building Kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} with $("${GO}" version) into ${OUT}"
+log "building Kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} with ${go_version} into ${OUT}"
 
 cd "${HERE}"
 # Regenerate go.mod from the release's own go.mod when the pinned versions change:
@@ -82,7 +83,7 @@ tmp="$(mktemp -d "${OUT}/.build.XXXXXX")"
 trap 'rm -rf "${tmp}"' EXIT
 for target in kube-apiserver kube-controller-manager; do
   t0=$(date +%s)
-  log "go build ${target} (cold builds take 10-30 minutes on 2 cores)"
+  log "go build ${target} (a cold build takes ~6 minutes on 2 cores)"
   "${GO}" build -trimpath -ldflags "${k8s_ldflags}" -o "${tmp}/${target}" "k8s.io/kubernetes/cmd/${target}"
   log "built ${target} in $(( $(date +%s) - t0 ))s"
 done

@@ -39,9 +39,7 @@ class Options:
 class StatementFailed(Exception):
     """A statement failed; carries what the report needs (file, line, statement, database message)."""
 
-    def __init__(
-        self, *, script: model.Script, statement: Statement, cause: BaseException, lock_timeout: bool
-    ) -> None:
+    def __init__(self, *, script: model.Script, statement: Statement, cause: BaseException, lock_timeout: bool) -> None:
         super().__init__(database.driver_message(cause))
         self.script = script
         self.statement = statement
@@ -167,14 +165,10 @@ class Applier:
                 hint=f"check the schema against {migration.filename}, fix it by hand, then run `dbmigrate repair`",
             )
         self._history.delete([migration.version])
-        return _migration_error(
-            failed, undone="its down part was run to undo the statements already committed"
-        )
+        return _migration_error(failed, undone="its down part was run to undo the statements already committed")
 
     def _run_statements(self, script: model.Script, *, retry_lock_timeouts: bool = False) -> None:
-        for statement in split_statements(
-            script.sql, dialect=self._dialect.name, first_line=script.first_line
-        ):
+        for statement in split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line):
             self._report.statement_started(statement)
             for attempt in range(self._options.lock_retries + 1):
                 try:
@@ -204,9 +198,7 @@ class Applier:
         return True
 
 
-def _migration_error(
-    failed: StatementFailed, *, undone: str, hint: str | None = None
-) -> errors.MigrationError:
+def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None = None) -> errors.MigrationError:
     """The error for a failed statement; a table-lock wait that outlived every retry is a lock timeout."""
     message = f"{failed.describe()}\n  {undone}"
     error: errors.MigrationError

@@ -5,11 +5,12 @@ This is the engine's public surface: the CLI renders outcomes, the operator's Jo
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dbmigrate import applying, config, database, errors, history, outcome, progress, session, state
+from dbmigrate import config, database, errors, history, migrating, outcome, progress, session, state, verification
 from dbmigrate.sources import detect, model, sqlfiles
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -32,154 +33,73 @@ def _load(settings: config.Settings, result: outcome.Outcome) -> list[model.Migr
 def up(
     settings: config.Settings,
     *,
-    target: str | None = None,
-    out_of_order: bool = False,
+    options: migrating.RunOptions | None = None,
     report: progress.Progress | None = None,
 ) -> outcome.Outcome:
-    """Apply pending migrations up to ``target`` (all when None)."""
-    report = report or progress.Silent()
-    result = outcome.Outcome(action="up")
-    with session.capture(result):
-        migrations = _load(settings, result)
-        wanted = _target_key(target, migrations) if target else None
-        with session.open_session(settings, result, lock=True) as (conn, dialect, table):
-            current = state.compute(migrations, table.rows())
-            current.check_clean(allow_out_of_order=out_of_order)
-            todo = [m for m in current.pending if wanted is None or m.sort_key <= wanted]
-            result.checks.append(_backup_not_checked())
-            result.checks.append(outcome.Check("pending", True, _pending_text(len(todo))))
-            report.checks(result.checks)
-            dialect.set_timeouts(
-                conn,
-                lock_timeout=settings.apply.lock_timeout,
-                statement_timeout=settings.apply.statement_timeout,
-            )
-            applier = applying.Applier(
-                conn=conn, dialect=dialect, table=table, options=settings.apply, report=report
-            )
-            _run(todo, direction="up", step=applier.up, result=result, report=report)
-    return result
+    """Apply pending migrations up to ``options.target`` (all when None), behind every safety gate."""
+    return _migrate(settings, direction="up", action="up", options=options or migrating.RunOptions(), report=report)
 
 
 def down(
     settings: config.Settings,
     *,
-    target: str | None = None,
-    steps: int | None = None,
+    options: migrating.RunOptions | None = None,
     report: progress.Progress | None = None,
 ) -> outcome.Outcome:
-    """Revert the newest ``steps`` applied migrations (default one), or all applied above ``target``."""
-    report = report or progress.Silent()
-    result = outcome.Outcome(action="down")
+    """Revert the newest ``options.steps`` applied migrations (default one), or all above ``options.target``."""
+    return _migrate(settings, direction="down", action="down", options=options or migrating.RunOptions(), report=report)
+
+
+def plan(
+    settings: config.Settings, *, options: migrating.RunOptions | None = None, direction: str = "up"
+) -> outcome.Outcome:
+    """What ``up`` (or ``down``) would do: migrations, findings, plan hash; executed and rolled back where the
+    database has transactional DDL. Never changes anything, and never fails because of what it finds."""
+    options = dataclasses.replace(options or migrating.RunOptions(), dry_run=True)
+    return _migrate(settings, direction=direction, action="plan", options=options, report=None)
+
+
+def _migrate(
+    settings: config.Settings,
+    *,
+    direction: str,
+    action: str,
+    options: migrating.RunOptions,
+    report: progress.Progress | None,
+) -> outcome.Outcome:
+    result = outcome.Outcome(action=action)
     with session.capture(result):
         migrations = _load(settings, result)
-        with session.open_session(settings, result, lock=True) as (conn, dialect, table):
-            current = state.compute(migrations, table.rows())
-            current.check_clean(allow_out_of_order=True)
-            todo = _to_revert(current, migrations, target=target, steps=steps)
-            result.checks.append(outcome.Check("revert", True, f"{len(todo)} migration(s) to revert"))
-            report.checks(result.checks)
-            dialect.set_timeouts(
-                conn,
-                lock_timeout=settings.apply.lock_timeout,
-                statement_timeout=settings.apply.statement_timeout,
-            )
-            applier = applying.Applier(
-                conn=conn, dialect=dialect, table=table, options=settings.apply, report=report
-            )
-            _run(todo, direction="down", step=applier.down, result=result, report=report)
+        migrating.migrate(
+            settings,
+            migrations,
+            direction=direction,
+            options=options,
+            result=result,
+            report=report or progress.Silent(),
+        )
     return result
 
 
-def _run(
-    todo: list[model.Migration],
-    *,
-    direction: str,
-    step: applying.Step,
-    result: outcome.Outcome,
-    report: progress.Progress,
-) -> None:
-    for index, migration in enumerate(todo, start=1):
-        script = migration.up if direction == "up" else migration.down
-        label = script.path.name if script is not None else migration.filename
-        report.migration_started(index=index, total=len(todo), label=label)
-        started = datetime.now(UTC)
-        try:
-            seconds = step(migration)
-        except errors.MigrationError as exc:
-            elapsed = (datetime.now(UTC) - started).total_seconds()
-            report.migration_failed(seconds=elapsed, message=exc.message)
-            result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
-            raise
-        result.history_updated = True
-        report.migration_finished(seconds=seconds)
-        result.migrations.append(
-            _result(migration, direction, "applied" if direction == "up" else "reverted", seconds)
-        )
-
-
-def _result(
-    migration: model.Migration, direction: str, status: str, seconds: float, *, error: str | None = None
-) -> outcome.MigrationResult:
-    return outcome.MigrationResult(
-        version=migration.version,
-        name=migration.name,
-        file=migration.filename if direction == "up" or migration.down is None else migration.down.path.name,
-        direction=direction,
-        status=status,
-        seconds=round(seconds, 3),
-        error=error,
-    )
-
-
-def _to_revert(
-    current: state.State, migrations: list[model.Migration], *, target: str | None, steps: int | None
-) -> list[model.Migration]:
-    applied = sorted(current.applied, key=lambda m: m.sort_key, reverse=True)
-    if current.missing:
-        newest_missing = max(current.missing, key=lambda row: model.version_key(row.version))
-        raise errors.UsageError(
-            f"applied migration {newest_missing.version} has no file any more, so it cannot be reverted",
-            hint="restore the migration file (with its down part) before going down",
-        )
-    if target is None:
-        count = 1 if steps is None else steps
-        if count < 1:
-            raise errors.UsageError("--steps must be at least 1")
-        if count > len(applied):
-            raise errors.UsageError(f"only {len(applied)} applied migration(s) can be reverted, not {count}")
-        return applied[:count]
-    wanted = (0,) if target == "0" else _target_key(target, migrations)
-    if current.baseline is not None and wanted < model.version_key(current.baseline.version):
-        raise errors.UsageError(
-            f"refusing to go below the baseline {current.baseline.version}: "
-            "migrations up to it were never run by dbmigrate and cannot be reverted"
-        )
-    return [m for m in applied if m.sort_key > wanted]
-
-
-def _target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...]:
-    try:
-        key = model.version_key(model.canonical_version(target))
-    except ValueError:
-        raise errors.UsageError(f"target {target!r} is not a version number") from None
-    if not any(m.sort_key == key for m in migrations):
-        newest = migrations[-1].version if migrations else "none"
-        raise errors.UsageError(
-            f"unknown target version {target}: no migration file has that version (newest is {newest})",
-            hint="run `dbmigrate status` to list the versions",
-        )
-    return key
-
-
-def _pending_text(count: int) -> str:
-    if count == 0:
-        return "No pending migrations (up to date)"
-    return f"{count} pending migration{'s' if count != 1 else ''}"
-
-
-def _backup_not_checked() -> outcome.Check:
-    return outcome.Check("backup", None, "Backup not checked (no backup policy configured)")
+def verify(settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False) -> outcome.Outcome:
+    """Check the live schema: history against files, catalog problems, expected fingerprint, drift."""
+    result = outcome.Outcome(action="verify")
+    with session.capture(result):
+        migrations = _load(settings, result)
+        with session.open_session(settings, result, lock=False) as (conn, dialect, table):
+            current = state.compute(migrations, table.rows())
+            verified = verification.verify(
+                conn, dialect, history_table=settings.history_table, current=current, expected=expected
+            )
+        drift = verification.drift_check(live=verified.fingerprint, recorded=verified.recorded)
+        result.checks += [drift, verified.check()]
+        result.details["verify"] = verified.to_json()
+        result.details["current_version"] = current.current_version
+        if not verified.ok:
+            raise errors.DriftError(f"✗ Schema integrity: {verified.check().message}")
+        if drift.ok is False and fail_on_drift:
+            raise errors.DriftError(f"✗ {drift.message}")
+    return result
 
 
 def status(settings: config.Settings) -> outcome.Outcome:
@@ -210,7 +130,7 @@ def baseline(settings: config.Settings, *, version: str) -> outcome.Outcome:
     result = outcome.Outcome(action="baseline")
     with session.capture(result):
         migrations = _load(settings, result)
-        key = _target_key(version, migrations)
+        key = migrating.target_key(version, migrations)
         with session.open_session(settings, result, lock=True) as (_conn, _dialect, table):
             if table.rows():
                 raise errors.UsageError(
@@ -270,9 +190,7 @@ def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> 
         directory.mkdir(parents=True, exist_ok=True)
         up_path, down_path = _new_paths(directory, slug, timestamp=timestamp)
         up_path.write_text(f"-- {up_path.name}: {name}\n-- Write the schema change here.\n")
-        down_path.write_text(
-            f"-- {down_path.name}: undoes {up_path.name}\n-- Write the reverse change here.\n"
-        )
+        down_path.write_text(f"-- {down_path.name}: undoes {up_path.name}\n-- Write the reverse change here.\n")
         result.details["created"] = [str(up_path), str(down_path)]
     return result
 

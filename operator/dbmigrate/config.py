@@ -8,33 +8,31 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import pydantic
-import yaml
 from sqlalchemy.engine import URL
 
 from dbmigrate import applying, dburl, errors, history
+from dbmigrate.backups import gate
+
+if TYPE_CHECKING:
+    from dbmigrate.config_file import FileConfig
 
 CONFIG_FILE = "dbmigrate.yaml"
 DEFAULT_DATABASE = "sqlite:///dbmigrate.sqlite3"
 FRAMEWORKS = ("auto", "sql", "alembic", "django", "rails", "flyway")
 
 
-class FileConfig(pydantic.BaseModel):
-    """The accepted keys of ``dbmigrate.yaml``; unknown keys are errors, so a typo never silently does nothing."""
+@dataclasses.dataclass(frozen=True)
+class BackupSettings:
+    """The backup gate: ``policy`` None means none was configured (reported as not checked, never as passed)."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    database: str | None = None
-    dir: str | None = None
-    framework: Literal["auto", "sql", "alembic", "django", "rails", "flyway"] | None = None
-    history_table: str | None = None
-    lock_wait: float | None = pydantic.Field(default=None, gt=0)
-    lock_timeout: float | None = pydantic.Field(default=None, ge=0)
-    statement_timeout: float | None = pydantic.Field(default=None, ge=0)
-    lock_retries: int | None = pydantic.Field(default=None, ge=0)
+    policy: str | None = None
+    max_age: timedelta = timedelta(hours=1)
+    directory: Path | None = None
+    command: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +46,7 @@ class Settings:
     history_table: str
     lock_wait: float
     apply: applying.Options
+    backup: BackupSettings = BackupSettings()
 
     @property
     def dialect(self) -> str:
@@ -65,18 +64,22 @@ def resolve(
     lock_timeout: float | None = None,
     statement_timeout: float | None = None,
     lock_retries: int | None = None,
+    backup_policy: str | None = None,
+    backup_max_age: str | None = None,
+    backup_dir: str | None = None,
+    backup_command: str | None = None,
     environ: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
     """Merge flags (the keyword arguments), the environment and the config file into validated settings."""
     environ = dict(os.environ) if environ is None else environ
     cwd = cwd or Path.cwd()
-    file_config = _read_file(
-        Path(config_file) if config_file else cwd / CONFIG_FILE, required=bool(config_file)
-    )
+    read = _read_file(Path(config_file) if config_file else cwd / CONFIG_FILE, required=bool(config_file))
+    file_config: Any = read if read is not None else _NoFile()
     raw_url, url_source = _first(
         (database, "--database"),
         (environ.get("DATABASE_URL"), "DATABASE_URL"),
+        (_url_from_parts(environ), "DBMIGRATE_DB_* variables"),
         (file_config.database, CONFIG_FILE),
         (DEFAULT_DATABASE, "default"),
     )
@@ -84,6 +87,15 @@ def resolve(
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
         url = url.set(database=str(cwd / url.database))
     migrations_dir = Path(directory or file_config.dir or "migrations")
+    backup_directory = backup_dir or file_config.backup_dir
+    backup = BackupSettings(
+        policy=backup_policy or file_config.backup_policy,
+        max_age=gate.parse_duration(backup_max_age or file_config.backup_max_age or "1h"),
+        directory=None if backup_directory is None else cwd / backup_directory,
+        command=backup_command or file_config.backup_command,
+    )
+    if backup.policy not in (None, *gate.POLICIES):
+        raise errors.UsageError(f"--backup-policy must be one of {', '.join(gate.POLICIES)}")
     defaults = applying.Options()
     return Settings(
         url=url,
@@ -96,20 +108,25 @@ def resolve(
         apply=applying.Options(
             # 0 means "no bound", as in PostgreSQL's own settings.
             lock_timeout=_pick(lock_timeout, file_config.lock_timeout, defaults.lock_timeout) or None,
-            statement_timeout=_pick(
-                statement_timeout, file_config.statement_timeout, defaults.statement_timeout
-            )
+            statement_timeout=_pick(statement_timeout, file_config.statement_timeout, defaults.statement_timeout)
             or None,
             lock_retries=int(_pick(lock_retries, file_config.lock_retries, defaults.lock_retries) or 0),
         ),
+        backup=backup,
     )
 
 
-def _read_file(path: Path, *, required: bool) -> FileConfig:
+def _read_file(path: Path, *, required: bool) -> FileConfig | None:
+    """The config file's settings; YAML and pydantic load only when there is a file to read."""
     if not path.is_file():
         if required:
             raise errors.UsageError(f"config file {path} does not exist")
-        return FileConfig()
+        return None
+    import pydantic
+    import yaml
+
+    from dbmigrate.config_file import FileConfig
+
     try:
         data: Any = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -119,6 +136,29 @@ def _read_file(path: Path, *, required: bool) -> FileConfig:
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
         raise errors.UsageError(f"{path}: {problems}") from None
+
+
+def _url_from_parts(environ: dict[str, str]) -> str | None:
+    """A URL from DBMIGRATE_DB_ENGINE/HOST/PORT/NAME/USER/PASSWORD (how Kubernetes Secrets with separate keys arrive)."""
+    host = environ.get("DBMIGRATE_DB_HOST")
+    if not host:
+        return None
+    url = URL.create(
+        environ.get("DBMIGRATE_DB_ENGINE", "postgresql"),
+        username=environ.get("DBMIGRATE_DB_USER"),
+        password=environ.get("DBMIGRATE_DB_PASSWORD"),
+        host=host,
+        port=int(environ["DBMIGRATE_DB_PORT"]) if environ.get("DBMIGRATE_DB_PORT") else None,
+        database=environ.get("DBMIGRATE_DB_NAME"),
+    )
+    return url.render_as_string(hide_password=False)
+
+
+class _NoFile:
+    """Stands in for an absent config file: every key unset."""
+
+    def __getattr__(self, name: str) -> None:
+        return None
 
 
 def _first(*candidates: tuple[str | None, str]) -> tuple[str, str]:

@@ -73,9 +73,7 @@ class History:
         """All rows, oldest first; an empty list when the table does not exist yet."""
         if not self.exists():
             return []
-        result = self._conn.exec_driver_sql(
-            f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version"
-        )
+        result = self._conn.exec_driver_sql(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
         return [_row(values) for values in result]
 
     def record(
@@ -123,9 +121,7 @@ class History:
 
     def delete(self, versions: Iterable[str]) -> None:
         for version in versions:
-            self._conn.execute(
-                sqlalchemy.text(f"DELETE FROM {self._quoted} WHERE version = :v"), {"v": version}
-            )
+            self._conn.execute(sqlalchemy.text(f"DELETE FROM {self._quoted} WHERE version = :v"), {"v": version})
 
 
 def _row(values: sqlalchemy.Row[Any]) -> Row:

@@ -21,10 +21,12 @@ class Check:
     name: str
     ok: bool | None
     message: str
+    #: Passed, but worth a look (risky statements, drift without --fail-on-drift): shown with ⚠.
+    warning: bool = False
 
     def to_json(self) -> dict[str, object]:
         status = {True: "passed", False: "failed", None: "not_run"}[self.ok]
-        return {"name": self.name, "status": status, "message": self.message}
+        return {"name": self.name, "status": "warning" if self.warning else status, "message": self.message}
 
 
 @dataclasses.dataclass

@@ -9,10 +9,12 @@ statement. Each statement keeps the comments written just before it: that is whe
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import TYPE_CHECKING
 
-from sqlglot import TokenType
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import TokenError
+if TYPE_CHECKING:
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import Token
 
 #: Our dialect names mapped to sqlglot's.
 SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
@@ -41,8 +43,11 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> list[Sta
     Text the tokenizer cannot read (an unterminated string, say) is returned as one statement, so that the database
     reports the error in its own words instead of us guessing where statements end.
     """
+    from sqlglot import TokenType
+    from sqlglot.errors import TokenError
+
     try:
-        tokens = Dialect.get_or_raise(sqlglot_dialect(dialect)).tokenize(sql)
+        tokens = _tokenize(sql, dialect)
     except TokenError:
         stripped = sql.strip()
         leading_lines = sql[: len(sql) - len(sql.lstrip())].count("\n")
@@ -62,6 +67,18 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> list[Sta
     if first_token_line is not None:
         statements.append(_statement(sql[chunk_start:], first_token_line, first_line))
     return statements
+
+
+def _tokenize(sql: str, dialect: str) -> list[Token]:
+    """sqlglot is imported here, not at module level: it costs ~0.1 s and `status` never splits SQL."""
+    return _sqlglot_dialect(dialect).tokenize(sql)
+
+
+@functools.cache
+def _sqlglot_dialect(dialect: str) -> Dialect:
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise(sqlglot_dialect(dialect))
 
 
 def _statement(text: str, token_line: int, first_line: int) -> Statement:

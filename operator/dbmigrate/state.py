@@ -78,9 +78,7 @@ def compute(migrations: list[model.Migration], rows: list[history.Row]) -> State
     baseline_key = model.version_key(baseline.version) if baseline else None
 
     def covered(migration: model.Migration) -> bool:
-        return migration.version in recorded or (
-            baseline_key is not None and migration.sort_key <= baseline_key
-        )
+        return migration.version in recorded or (baseline_key is not None and migration.sort_key <= baseline_key)
 
     applied = [m for m in migrations if m.version in recorded and not recorded[m.version].dirty]
     pending = [m for m in migrations if not covered(m)]

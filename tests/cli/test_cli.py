@@ -19,13 +19,13 @@ def demo_project(tmp_path: Path) -> Path:
 
 def test_up_prints_the_migration_status_report(tmp_path: Path) -> None:
     project = demo_project(tmp_path)
-    result = run_cli("up", cwd=project)
+    result = run_cli("up", "--backup-policy", "create", "--backup-dir", "backups", cwd=project)
     assert result.returncode == 0, result.stderr
     report = re.sub(r"\(\d+\.\ds\)", "(T)", result.stdout)
     assert report == (
         "MIGRATION STATUS\n"
         "━━━━━━━━━━━━━━━━\n"
-        "- Backup not checked (no backup policy configured)\n"
+        "✓ Backup verified (just now)\n"
         "✓ 3 pending migrations\n"
         "\n"
         "APPLYING MIGRATIONS:\n"
@@ -33,10 +33,18 @@ def test_up_prints_the_migration_status_report(tmp_path: Path) -> None:
         "[2/3] 002_add_indexes.sql... ✓ Complete (T)\n"
         "[3/3] 003_update_schema.sql... ✓ Complete (T)\n"
         "\n"
-        "Schema integrity: - Not checked\n"
+        "Schema integrity: ✓ Valid\n"
         "Migration history: Updated\n"
     )
     assert (project / "dbmigrate.sqlite3").is_file()  # the embedded default database
+    (dump,) = (project / "backups").iterdir()
+    assert dump.name.startswith("dbmigrate-") and dump.suffix == ".sqlite3" and dump.stat().st_size > 0
+
+
+def test_without_a_backup_policy_the_report_says_it_did_not_check(tmp_path: Path) -> None:
+    result = run_cli("up", cwd=demo_project(tmp_path))
+    assert result.returncode == 0
+    assert "- Backup not checked (no backup policy configured)\n✓ 3 pending migrations\n" in result.stdout
 
 
 def test_json_output_is_one_parseable_document(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel
+
 from tests.fixtures.controlplane import TestKubelet
 
 pytestmark = pytest.mark.e2e
@@ -318,3 +319,36 @@ def test_dbmigrate_image_runs_the_local_install(
 
     assert finished["status"]["phase"] == "Succeeded"
     assert kubelet.logs(k8s_namespace, "local").strip().startswith(sys.prefix)
+
+
+def test_job_pod_restarts_on_failure_after_its_init_container(
+    k8s_api: client.ApiClient, k8s_namespace: str, kubelet: TestKubelet
+) -> None:
+    batch, core = client.BatchV1Api(k8s_api), client.CoreV1Api(k8s_api)
+    # Fails on the first run, succeeds on the second: the emptyDir outlives a container restart.
+    script = "cat /work/greeting; [ -f /work/tried ] && exit 0; touch /work/tried; exit 1"
+    mount = [{"name": "work", "mountPath": "/work"}]
+    spec = {
+        "restartPolicy": "OnFailure",
+        "volumes": [{"name": "work", "emptyDir": {}}],
+        "initContainers": [
+            {
+                "name": "init",
+                "image": "busybox:1.36",
+                "command": ["sh", "-c", "echo hi > /work/greeting"],
+                "volumeMounts": mount,
+            }
+        ],
+        "containers": [
+            {"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", script], "volumeMounts": mount}
+        ],
+    }
+    body = {"metadata": {"name": "retry"}, "spec": {"backoffLimit": 2, "template": {"spec": spec}}}
+    batch.create_namespaced_job(k8s_namespace, client.V1Job.model_validate(body))
+
+    condition = wait_for("the Job to finish", lambda: finished_condition(batch, k8s_namespace, "retry"))
+
+    assert condition["type"] == "Complete"
+    (only,) = job_pods(core, k8s_namespace, "retry")
+    assert only["status"]["containerStatuses"][0]["restartCount"] == 1
+    assert kubelet.logs(k8s_namespace, only["metadata"]["name"]) == "hi\nhi\n"

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy
 
 from dbmigrate import commands, dburl, errors
+from dbmigrate.migrating import RunOptions
 from tests.fixtures.migrations import settings, write
 
 THREE = {
@@ -25,7 +26,7 @@ def tables(url: str) -> set[str]:
     engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as conn:
-            return set(sqlalchemy.inspect(conn).get_table_names()) - {"dbmigrate_history"}
+            return set(sqlalchemy.inspect(conn).get_table_names()) - {"dbmigrate_history", "dbmigrate_history_state"}
     finally:
         engine.dispose()
 
@@ -62,7 +63,7 @@ def test_up_applies_everything_once_with_history_and_timings(db_url: str, migrat
 
 def test_up_to_target_then_status(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
-    assert commands.up(settings(db_url, migrations_dir), target="002").error is None
+    assert commands.up(settings(db_url, migrations_dir), options=RunOptions(target="002")).error is None
     assert tables(db_url) == {"users", "posts"}
     status = commands.status(settings(db_url, migrations_dir)).details["status"]
     assert status["current_version"] == "2"
@@ -72,7 +73,7 @@ def test_up_to_target_then_status(db_url: str, migrations_dir: Path) -> None:
 
 def test_unknown_target_is_a_usage_error_and_applies_nothing(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
-    result = commands.up(settings(db_url, migrations_dir), target="7")
+    result = commands.up(settings(db_url, migrations_dir), options=RunOptions(target="7", allow_destructive=True))
     assert isinstance(result.error, errors.UsageError) and "unknown target version 7" in result.error.message
     assert result.exit_code == 2
     assert tables(db_url) == set()
@@ -81,30 +82,34 @@ def test_unknown_target_is_a_usage_error_and_applies_nothing(db_url: str, migrat
 def test_down_one_step_steps_and_target(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
     commands.up(settings(db_url, migrations_dir))
-    one = commands.down(settings(db_url, migrations_dir))
+    one = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
     assert [(m.version, m.status, m.file) for m in one.migrations] == [("3", "reverted", "003_tags.down.sql")]
     assert tables(db_url) == {"users", "posts"}
     commands.up(settings(db_url, migrations_dir))
-    assert [m.version for m in commands.down(settings(db_url, migrations_dir), steps=2).migrations] == [
+    assert [
+        m.version for m in commands.down(settings(db_url, migrations_dir), options=RunOptions(steps=2, allow_destructive=True)).migrations
+    ] == [
         "3",
         "2",
     ]
     commands.up(settings(db_url, migrations_dir))
-    assert [m.version for m in commands.down(settings(db_url, migrations_dir), target="1").migrations] == [
+    assert [
+        m.version for m in commands.down(settings(db_url, migrations_dir), options=RunOptions(target="1", allow_destructive=True)).migrations
+    ] == [
         "3",
         "2",
     ]
     assert tables(db_url) == {"users"}
-    assert [m.version for m in commands.down(settings(db_url, migrations_dir), target="0").migrations] == [
-        "1"
-    ]
+    assert [
+        m.version for m in commands.down(settings(db_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True)).migrations
+    ] == ["1"]
     assert tables(db_url) == set()
 
 
 def test_down_without_down_part_is_refused_and_keeps_the_data(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, {"001_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);"})
     commands.up(settings(db_url, migrations_dir))
-    result = commands.down(settings(db_url, migrations_dir))
+    result = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
     assert isinstance(result.error, errors.MigrationError) and "irreversible" in result.error.message
     assert tables(db_url) == {"users"}
 
@@ -132,9 +137,7 @@ def test_sql_error_in_the_middle_of_a_transactional_migration_leaves_nothing(
         assert status["applied"] == ["1"] and status["dirty"] == []
 
 
-def test_mysql_failure_runs_the_down_part_and_forgets_the_migration(
-    mysql_url: str, migrations_dir: Path
-) -> None:
+def test_mysql_failure_runs_the_down_part_and_forgets_the_migration(mysql_url: str, migrations_dir: Path) -> None:
     write(
         migrations_dir,
         {
@@ -149,9 +152,7 @@ def test_mysql_failure_runs_the_down_part_and_forgets_the_migration(
     assert commands.status(settings(mysql_url, migrations_dir)).details["status"]["dirty"] == []
 
 
-def test_mysql_failure_without_down_part_leaves_dirty_until_repair(
-    mysql_url: str, migrations_dir: Path
-) -> None:
+def test_mysql_failure_without_down_part_leaves_dirty_until_repair(mysql_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, {"001_two.sql": "CREATE TABLE a (id INT);\nALTER TABLE nope ADD c INT;"})
     failed = commands.up(settings(mysql_url, migrations_dir))
     assert isinstance(failed.error, errors.MigrationError) and "DIRTY at version 1" in failed.error.message
@@ -178,7 +179,7 @@ def test_repair_mark_applied_keeps_the_row(mysql_url: str, migrations_dir: Path)
 
 def test_edited_applied_migration_is_refused_until_repair(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
-    commands.up(settings(db_url, migrations_dir), target="2")
+    commands.up(settings(db_url, migrations_dir), options=RunOptions(target="2", allow_destructive=True))
     write(migrations_dir, {"001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"})
     refused = commands.up(settings(db_url, migrations_dir))
     assert isinstance(refused.error, errors.DriftError) and "001_users.up.sql" in refused.error.message
@@ -199,7 +200,7 @@ def test_out_of_order_pending_is_refused_unless_allowed(db_url: str, migrations_
     refused = commands.up(settings(db_url, migrations_dir))
     assert isinstance(refused.error, errors.DriftError) and "002_b.sql" in refused.error.message
     assert refused.error.hint and "--out-of-order" in refused.error.hint
-    allowed = commands.up(settings(db_url, migrations_dir), out_of_order=True)
+    allowed = commands.up(settings(db_url, migrations_dir), options=RunOptions(out_of_order=True))
     assert [m.version for m in allowed.migrations] == ["2"]
 
 
@@ -212,7 +213,7 @@ def test_baseline_adopts_an_existing_database(db_url: str, migrations_dir: Path)
     assert commands.baseline(settings(db_url, migrations_dir), version="1").error is None
     applied = commands.up(settings(db_url, migrations_dir))
     assert [m.version for m in applied.migrations] == ["2", "3"]
-    below = commands.down(settings(db_url, migrations_dir), target="0")
+    below = commands.down(settings(db_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True))
     assert isinstance(below.error, errors.UsageError) and "baseline" in below.error.message
     again = commands.baseline(settings(db_url, migrations_dir), version="2")
     assert isinstance(again.error, errors.UsageError) and "not empty" in again.error.message

@@ -28,9 +28,7 @@ EXIT_CODES_HELP = """exit codes:
 def _common_options() -> argparse.ArgumentParser:
     """Options every action takes, before or after the action name (SUPPRESS keeps either placement)."""
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument(
-        "-d", "--database", help="database URL (default: $DATABASE_URL, dbmigrate.yaml, SQLite)"
-    )
+    common.add_argument("-d", "--database", help="database URL (default: $DATABASE_URL, dbmigrate.yaml, SQLite)")
     common.add_argument("--dir", dest="directory", help="migrations directory (default ./migrations)")
     common.add_argument(
         "--framework", choices=("auto", "sql", "alembic", "django", "rails", "flyway"), help="skip detection"
@@ -38,23 +36,44 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--history-table", help="history table name (default dbmigrate_history)")
     common.add_argument("--config", dest="config_file", help="config file (default ./dbmigrate.yaml)")
     common.add_argument("-o", "--output", choices=("text", "json"), help="report format (default text)")
-    common.add_argument(
-        "--lock-wait", type=float, help="seconds to wait for another runner's lock (default 60)"
-    )
+    common.add_argument("--lock-wait", type=float, help="seconds to wait for another runner's lock (default 60)")
     common.add_argument(
         "--lock-timeout",
         type=float,
         help="seconds a statement may wait for a table lock (default 5; 0 = no limit)",
     )
-    common.add_argument(
-        "--statement-timeout", type=float, help="seconds a statement may run (default no limit)"
-    )
+    common.add_argument("--statement-timeout", type=float, help="seconds a statement may run (default no limit)")
     common.add_argument("--lock-retries", type=int, help="retries after a table lock timeout (default 3)")
+    common.add_argument(
+        "--termination-log", help="also write a compact JSON summary (< 4 KiB) here, e.g. /dev/termination-log"
+    )
     return common
+
+
+def _safety_options() -> argparse.ArgumentParser:
+    """The gates of a run that changes the schema (up, down, plan)."""
+    safety = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    safety.add_argument("--backup-policy", choices=("require", "create", "skip"), help="backup freshness gate")
+    safety.add_argument("--backup-max-age", help="newest backup must be younger than this (default 1h)")
+    safety.add_argument("--backup-dir", help="directory of pg_dump/mysqldump files; `create` writes dumps here")
+    safety.add_argument("--backup-command", help="shell command printing the time of the last backup")
+    safety.add_argument("--allow-destructive", action="store_true", help="run destructive changes without approval")
+    safety.add_argument("--approve", metavar="PLAN_HASH", help="run only if the plan still has this hash")
+    safety.add_argument(
+        "--no-rollback-on-failure",
+        dest="rollback_on_failure",
+        action="store_false",
+        help="keep migrations applied earlier in a run that fails (default: roll them back)",
+    )
+    safety.add_argument("--fail-on-drift", action="store_true", help="refuse if the schema changed outside dbmigrate")
+    safety.add_argument("--expected-fingerprint", help="fail verification unless the schema has this fingerprint")
+    safety.add_argument("--out-of-order", action="store_true", help="apply pending migrations older than applied ones")
+    return safety
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
+    safety = _safety_options()
     parser = argparse.ArgumentParser(
         prog="dbmigrate",
         description="Safe database schema migrations for PostgreSQL, MySQL/MariaDB and SQLite.",
@@ -65,23 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dbmigrate {__version__}")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = actions.add_parser(
-        "create", parents=[common], help="write the next migration's up and down files"
-    )
+    create = actions.add_parser("create", parents=[common], help="write the next migration's up and down files")
     create.add_argument("name")
     create.add_argument("--timestamp", action="store_true", help="version by UTC timestamp, not sequence")
 
-    up = actions.add_parser("up", parents=[common], help="apply pending migrations (up to TARGET)")
+    up = actions.add_parser("up", parents=[common, safety], help="apply pending migrations (up to TARGET)")
     up.add_argument("target", nargs="?")
-    up.add_argument(
-        "--out-of-order", action="store_true", help="apply pending migrations older than applied ones"
-    )
+    up.add_argument("--dry-run", action="store_true", help="run in a transaction that is rolled back (= plan)")
 
     down = actions.add_parser(
-        "down", parents=[common], help="revert one migration, --steps N, or down to TARGET"
+        "down", parents=[common, safety], help="revert one migration, --steps N, or down to TARGET"
     )
     down.add_argument("target", nargs="?", help="revert every migration above this version (0 = all)")
     down.add_argument("--steps", type=int)
+    down.add_argument("--dry-run", action="store_true", help="run in a transaction that is rolled back (= plan)")
+
+    plan = actions.add_parser(
+        "plan", parents=[common, safety], help="dry run: what would run, findings, schema changes, plan hash"
+    )
+    plan.add_argument("target", nargs="?")
+    plan.add_argument("--down", action="store_true", help="plan a downgrade to TARGET instead")
+    plan.add_argument("--steps", type=int, help="with --down: plan reverting N migrations")
+
+    verify = actions.add_parser("verify", parents=[common], help="check schema integrity and drift")
+    verify.add_argument("--fail-on-drift", action="store_true", help="exit 5 if the schema changed outside dbmigrate")
+    verify.add_argument("--expected-fingerprint", help="fail unless the schema has this fingerprint")
 
     actions.add_parser("status", parents=[common], help="applied, pending, dirty and edited migrations")
     actions.add_parser("history", parents=[common], help="the history table with timings")
@@ -103,23 +130,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    options = vars(args)
+    options = vars(build_parser().parse_args(argv))
     output = options.pop("output", "text")
     action = options.pop("action")
+    termination_log = options.pop("termination_log", None)
 
     from dbmigrate import config, errors
     from dbmigrate.outcome import Outcome
 
     try:
-        settings = config.resolve(
-            **{k: options.pop(k) for k in list(options) if k in _SETTING_KEYS},
-        )
+        settings = config.resolve(**{k: options.pop(k) for k in list(options) if k in _SETTING_KEYS})
     except errors.DbmigrateError as exc:
         result = Outcome(action=action, error=exc)
         _emit(result, output=output, progress=None)
-        return result.exit_code
-    return _ACTIONS[action](settings, options, output)
+    else:
+        result = _ACTIONS[action](settings, options, output)
+    if termination_log:
+        from dbmigrate.cli import summary
+
+        summary.write(result, termination_log)
+    return result.exit_code
 
 
 _SETTING_KEYS = {
@@ -132,43 +162,54 @@ _SETTING_KEYS = {
     "lock_timeout",
     "statement_timeout",
     "lock_retries",
+    "backup_policy",
+    "backup_max_age",
+    "backup_dir",
+    "backup_command",
+}
+
+_RUN_OPTION_KEYS = {
+    "target",
+    "steps",
+    "out_of_order",
+    "dry_run",
+    "allow_destructive",
+    "approve",
+    "rollback_on_failure",
+    "fail_on_drift",
+    "expected_fingerprint",
 }
 
 
 def _run_migrations(
     settings: config.Settings, options: dict[str, object], output: str, *, action: str
-) -> int:
-    from dbmigrate import commands
+) -> outcome.Outcome:
+    from dbmigrate import commands, migrating
     from dbmigrate.cli import report
 
+    run_options = migrating.RunOptions(**{k: v for k, v in options.items() if k in _RUN_OPTION_KEYS})  # type: ignore[arg-type]
     progress = None
-    if output == "text":
-        heading = "APPLYING MIGRATIONS:" if action == "up" else "REVERTING MIGRATIONS:"
-        progress = report.TextProgress(heading=heading)
-    if action == "up":
-        result = commands.up(
-            settings,
-            target=_str(options.get("target")),
-            out_of_order=bool(options.get("out_of_order")),
-            report=progress,
-        )
+    dry_run = action == "plan" or run_options.dry_run
+    if output == "text" and not dry_run:
+        progress = report.TextProgress(heading="APPLYING MIGRATIONS:" if action == "up" else "REVERTING MIGRATIONS:")
+    if dry_run:
+        direction = "down" if action == "down" or options.get("down") else "up"
+        result = commands.plan(settings, options=run_options, direction=direction)
+    elif action == "up":
+        result = commands.up(settings, options=run_options, report=progress)
     else:
-        steps = options.get("steps")
-        result = commands.down(
-            settings,
-            target=_str(options.get("target")),
-            steps=int(str(steps)) if steps is not None else None,
-            report=progress,
-        )
+        result = commands.down(settings, options=run_options, report=progress)
     _emit(result, output=output, progress=progress)
-    return result.exit_code
+    return result
 
 
-def _simple(run: Callable[[config.Settings, dict[str, object]], outcome.Outcome]) -> Callable[..., int]:
-    def action(settings: config.Settings, options: dict[str, object], output: str) -> int:
+def _simple(
+    run: Callable[[config.Settings, dict[str, object]], outcome.Outcome],
+) -> Callable[[config.Settings, dict[str, object], str], outcome.Outcome]:
+    def action(settings: config.Settings, options: dict[str, object], output: str) -> outcome.Outcome:
         result = run(settings, options)
         _emit(result, output=output, progress=None)
-        return result.exit_code
+        return result
 
     return action
 
@@ -217,9 +258,21 @@ def _repair(settings: config.Settings, options: dict[str, object]) -> outcome.Ou
     return commands.repair(settings, mark_applied=bool(options.get("mark_applied")))
 
 
-_ACTIONS: dict[str, Callable[[config.Settings, dict[str, object], str], int]] = {
+def _verify(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
+    from dbmigrate import commands
+
+    return commands.verify(
+        settings,
+        expected=_str(options.get("expected_fingerprint")),
+        fail_on_drift=bool(options.get("fail_on_drift")),
+    )
+
+
+_ACTIONS: dict[str, Callable[[config.Settings, dict[str, object], str], outcome.Outcome]] = {
     "up": lambda s, o, out: _run_migrations(s, o, out, action="up"),
     "down": lambda s, o, out: _run_migrations(s, o, out, action="down"),
+    "plan": lambda s, o, out: _run_migrations(s, o, out, action="plan"),
+    "verify": _simple(_verify),
     "status": _simple(_status),
     "history": _simple(_history),
     "create": _simple(_create),

@@ -14,6 +14,7 @@ def text(result: outcome.Outcome, *, header_printed: bool) -> None:
     lines: list[str] = []
     if not header_printed and result.action in _TITLED:
         lines += [report.TITLE, report.RULE]
+        lines += [report.check_line(check) for check in result.checks if check.name not in _CLOSING_CHECKS]
     renderer = _RENDERERS.get(result.action)
     if renderer is not None:
         lines += renderer(result)
@@ -82,6 +83,52 @@ def _history(result: outcome.Outcome) -> list[str]:
     return lines
 
 
+def _plan(result: outcome.Outcome) -> list[str]:
+    plan: dict[str, Any] | None = result.details.get("plan")
+    if plan is None:
+        return []
+    lines = ["", f"PLAN ({plan['direction']}, {plan['note']}):"]
+    for item in plan["pending"]:
+        flag = "" if item["reversible"] else "  (irreversible: no down part)"
+        lines.append(f"  • {item['file']}{flag}")
+    if plan["statements"]:
+        lines += ["", "STATEMENTS:"]
+        symbols = {"ok": "✓", "error": "✗", "skipped": "-"}
+        for run in plan["statements"]:
+            lines.append(
+                f"  {symbols[run['status']]} {run['file']}:{run['line']} {run['statement'][:80]} ({run['seconds']:.3f}s)"
+            )
+            if run["error"]:
+                lines.append(f"      {run['error']}")
+    if plan["schema_changes"]:
+        lines += ["", "SCHEMA CHANGES:"]
+        signs = {"added": "+", "changed": "~", "dropped": "-"}
+        lines += [f"  {signs[c['kind']]} {c['object_type']} {c['name']}: {c['detail']}" for c in plan["schema_changes"]]
+    if plan["findings"]:
+        lines += ["", "FINDINGS:"]
+        for finding in plan["findings"]:
+            allowed = " (allowed by comment)" if finding["allowed"] else ""
+            lines.append(
+                f"  [{finding['severity']}] {finding['file']}:{finding['line']} {finding['rule']}{allowed}: "
+                f"{finding['reason']}"
+            )
+    lines += ["", f"Plan hash: {plan['hash']}"]
+    if plan["blocking"]:
+        lines.append(f"  {plan['blocking']} destructive change(s): apply with `dbmigrate up --approve {plan['hash']}`")
+    return lines
+
+
+def _verified(result: outcome.Outcome) -> list[str]:
+    verify: dict[str, Any] | None = result.details.get("verify")
+    if verify is None:
+        return []
+    integrity = result.check("integrity")
+    lines = [f"Fingerprint: {verify['fingerprint']}"]
+    if integrity is not None:
+        lines.append(f"Schema integrity: {report.check_line(integrity)}")
+    return lines
+
+
 def _created(result: outcome.Outcome) -> list[str]:
     return [f"Created {path}" for path in result.details.get("created", [])]
 
@@ -98,10 +145,15 @@ def _repaired(result: outcome.Outcome) -> list[str]:
     return [f"✓ {change}" for change in changes] or ["✓ Nothing to repair"]
 
 
+#: Checks shown in the closing lines rather than the preamble.
+_CLOSING_CHECKS = {"integrity", "rollback"}
+
 #: Actions whose output is the MIGRATION STATUS report (the others print a listing or a one-line result).
 _TITLED = {"up", "down", "status", "plan", "verify"}
 
 _RENDERERS = {
+    "plan": _plan,
+    "verify": _verified,
     "status": _status,
     "history": _history,
     "create": _created,

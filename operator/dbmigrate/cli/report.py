@@ -24,7 +24,7 @@ _SYMBOL = {True: "✓", False: "✗", None: "-"}
 
 
 def check_line(check: outcome.Check) -> str:
-    return f"{_SYMBOL[check.ok]} {check.message}"
+    return f"{'⚠' if check.warning else _SYMBOL[check.ok]} {check.message}"
 
 
 class TextProgress:
@@ -70,9 +70,7 @@ class TextProgress:
         self._end(f"✓ Complete ({seconds:.1f}s)")
 
     def migration_failed(self, *, seconds: float, message: str) -> None:
-        self._end(
-            f"✗ Failed ({seconds:.1f}s)\n" + "\n".join(f"      {line}" for line in message.splitlines())
-        )
+        self._end(f"✗ Failed ({seconds:.1f}s)\n" + "\n".join(f"      {line}" for line in message.splitlines()))
 
     def notice(self, message: str) -> None:
         if self._live is not None:
@@ -113,15 +111,17 @@ def closing_lines(result: outcome.Outcome) -> list[str]:
     else:
         lines.append(f"Schema integrity: {_SYMBOL[integrity.ok]} {integrity.message}")
     lines.append(f"Migration history: {'Updated' if result.history_updated else 'Unchanged'}")
+    rollback = result.check("rollback")
+    if rollback is not None:
+        lines.append(f"Rollback: {check_line(rollback)}")
     return lines
 
 
 def error_lines(result: outcome.Outcome) -> list[str]:
     if result.error is None:
         return []
-    lines = [
-        f"✗ {line}" if i == 0 else f"  {line}" for i, line in enumerate(result.error.message.splitlines())
-    ]
+    message = result.error.message.removeprefix("✗ ")
+    lines = [f"✗ {line}" if i == 0 else f"  {line}" for i, line in enumerate(message.splitlines())]
     if result.error.hint:
         lines.append(f"  hint: {result.error.hint}")
     return lines

@@ -66,9 +66,7 @@ class SQLite(base.Dialect):
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
     ) -> None:
-        conn.exec_driver_sql(
-            f"PRAGMA busy_timeout = {0 if lock_timeout is None else int(lock_timeout * 1000)}"
-        )
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {0 if lock_timeout is None else int(lock_timeout * 1000)}")
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return "database is locked" in str(getattr(exc, "orig", exc))

@@ -4,15 +4,16 @@ dbmigrate hands the project's ``env.py`` the database twice, and env.py should h
 
 * ``sqlalchemy.url`` (the main option) is set to our URL, which the stock env.py reads with
   ``engine_from_config``;
-* ``config.attributes["connection"]`` holds an open SQLAlchemy connection (Alembic's "sharing a connection"
-  cookbook recipe): an env.py that uses it when present runs on dbmigrate's connection and needs no URL at all.
+* ``config.attributes["connection"]`` holds an open SQLAlchemy connection (Alembic's "sharing a
+  connection" cookbook recipe): an env.py that uses it when present needs no URL at all.
 
-An env.py that ignores both (say, it reads its own environment variable) migrates whatever database *it* names.
+An env.py that ignores both (say, it reads its own environment variable) migrates the database *it* names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
 from dbmigrate import config, errors
@@ -33,7 +35,7 @@ _BASE_TARGETS = ("base", "0")
 
 @contextlib.contextmanager
 def adapter(settings: config.Settings, detection: detect.Detection) -> Iterator[base.Adapter]:
-    """An adapter on a connection of its own (not dbmigrate's autocommit one, so revisions run in transactions)."""
+    """An adapter on a connection of its own, not dbmigrate's autocommit one: revisions get transactions."""
     engine = sqlalchemy.create_engine(settings.url, poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as conn:
@@ -47,7 +49,9 @@ def _config(settings: config.Settings, conn: sqlalchemy.Connection) -> Config:
     # Alembic prints to stdout; keep it for the JSON document.
     cfg = Config(str(ini), stdout=sys.stderr, attributes={"connection": conn})
     # ConfigParser interpolates %, which URL-escaped passwords contain.
-    cfg.set_main_option("sqlalchemy.url", settings.url.render_as_string(hide_password=False).replace("%", "%%"))
+    cfg.set_main_option(
+        "sqlalchemy.url", settings.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
     location = cfg.get_main_option("script_location")
     if location is None:
         raise errors.UsageError(f"{ini} has no script_location", hint="add `script_location = alembic` to it")
@@ -67,15 +71,25 @@ class AlembicAdapter:
             self._script = ScriptDirectory.from_config(cfg)
         except CommandError as exc:
             raise errors.UsageError(f"cannot read the Alembic scripts: {exc}") from None
-        self._transactional = conn.dialect.name != "mysql"
+        # Alembic treats only PostgreSQL's DDL as transactional (SQLite's ALTERs are emulated outside one).
+        self._transactional = conn.dialect.name == "postgresql"
 
     def current(self) -> list[str]:
-        heads = MigrationContext.configure(self._conn).get_current_heads()
+        log = logging.getLogger("alembic.runtime.migration")
+        level = log.level
+        log.setLevel(logging.WARNING)  # our reads are not the project's migrations: no "Context impl" lines
+        try:
+            heads = MigrationContext.configure(self._conn).get_current_heads()
+        finally:
+            log.setLevel(level)
         self._conn.rollback()  # end the read's implicit transaction: env.py must find none open
         return list(heads)
 
     def applied(self) -> list[str]:
         return [script.revision for script in reversed(self._applied_newest_first())]
+
+    def describe(self) -> str | None:
+        return None
 
     def steps_pending(self, target: str | None) -> list[base.Step]:
         done = set(self.applied())
@@ -97,8 +111,8 @@ class AlembicAdapter:
         parent = down.down_revision if down is not None else None
         if isinstance(parent, tuple | list):
             raise errors.UsageError(
-                f"revision {step.key} merges {', '.join(parent)}; dbmigrate reverts one parent chain at a time",
-                hint=f"run `alembic downgrade` to the parent you want, or `dbmigrate down --target {parent[0]}`",
+                f"revision {step.key} merges {', '.join(parent)}; dbmigrate reverts one chain at a time",
+                hint=f"run `alembic downgrade` to a parent, or `dbmigrate down --target {parent[0]}`",
             )
         self._run(command.downgrade, parent or "base")
 
@@ -120,7 +134,7 @@ class AlembicAdapter:
         """``upper`` and everything below it, newest first (dependencies after their dependents)."""
         try:
             return list(self._script.iterate_revisions(upper, "base"))
-        except CommandError as exc:
+        except (CommandError, RevisionError) as exc:
             raise errors.UsageError(f"unknown Alembic revision {upper!r}: {exc}") from None
 
     def _step(self, script: Script) -> base.Step:

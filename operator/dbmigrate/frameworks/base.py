@@ -11,7 +11,7 @@ from dbmigrate import errors
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One unit the report times separately: an Alembic revision, a Django migration or one delegated CLI run."""
+    """What the report times separately: an Alembic revision, a Django migration or one delegated CLI run."""
 
     #: What the framework calls it: a revision id, ``app.0001_initial``, or the delegated command.
     key: str
@@ -41,7 +41,11 @@ class Adapter(Protocol):
         ...
 
     def steps_to_revert(self, target: str | None, steps: int | None) -> list[Step]:
-        """What ``down`` would revert, newest first: ``steps`` of them (default one), or all above ``target``."""
+        """What ``down`` would revert, newest first: ``steps`` of them (default 1) or all above ``target``."""
+        ...
+
+    def describe(self) -> str | None:
+        """The framework's own status listing, for delegated tools whose history dbmigrate does not read."""
         ...
 
     def apply(self, step: Step) -> None: ...
@@ -55,5 +59,7 @@ def newest(applied_newest_first: list[Step], steps: int | None) -> list[Step]:
     if count < 1:
         raise errors.UsageError("--steps must be at least 1")
     if count > len(applied_newest_first):
-        raise errors.UsageError(f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}")
+        raise errors.UsageError(
+            f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}"
+        )
     return applied_newest_first[:count]

@@ -14,8 +14,12 @@ from dbmigrate.schema.model import Schema
 
 
 def canonical_json(schema: Schema) -> str:
-    """The exact text the fingerprint is computed over."""
-    return json.dumps(schema.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The exact text the fingerprint is computed over: ``schema.to_json()`` with sorted keys, no whitespace.
+
+    Encoded straight from the dataclasses (``default=vars``) rather than through ``to_json()``, which would
+    build the same dicts first: on thousands of tables that is most of the fingerprint's cost.
+    """
+    return json.dumps(schema, default=vars, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def fingerprint(schema: Schema) -> str:

@@ -16,9 +16,7 @@ _READERS: dict[str, Callable[[sqlalchemy.Connection], Parts]] = {
 }
 
 
-def read_schema(
-    conn: sqlalchemy.Connection, *, dialect: str, exclude_tables: Collection[str] = ()
-) -> Schema:
+def read_schema(conn: sqlalchemy.Connection, *, dialect: str, exclude_tables: Collection[str] = ()) -> Schema:
     """The schema of the database ``conn`` is connected to, read from its catalogs.
 
     ``exclude_tables`` (named as :attr:`Table.qualified_name` spells them) are left out with all they own, so

@@ -31,9 +31,7 @@ def detect(*, project_dir: Path, migrations_dir: Path, forced: str = "auto") -> 
     settings_module = _django_settings(project_dir)
     if forced != "auto":
         if forced == "django" and settings_module is None:
-            raise errors.UsageError(
-                f"--framework django given but {project_dir}/manage.py names no settings module"
-            )
+            raise errors.UsageError(f"--framework django given but {project_dir}/manage.py names no settings module")
         return Detection(framework=forced, reason="chosen with --framework", settings_module=settings_module)
     if (project_dir / "alembic.ini").is_file():
         return Detection(framework="alembic", reason=f"found {project_dir / 'alembic.ini'}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -50,22 +51,22 @@ def load(directory: Path) -> list[model.Migration]:
     found: dict[str, _Parts] = {}
     unreadable: list[str] = []
     duplicates: list[str] = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix != ".sql" or not path.is_file():
-            continue
-        parsed = _parse_name(path.name)
+    # os.scandir, not Path.iterdir + is_file: one syscall per directory instead of one stat per file.
+    with os.scandir(directory) as entries:
+        names = sorted(entry.name for entry in entries if entry.name.endswith(".sql") and entry.is_file())
+    for filename in names:
+        parsed = _parse_name(filename)
         if parsed is None:
-            unreadable.append(path.name)
+            unreadable.append(filename)
             continue
         version, name, direction = parsed
         parts = found.setdefault(version, _Parts(name=name))
         if getattr(parts, direction) is not None or (direction == "up" and parts.name != name):
-            duplicates.append(f"{version}: {path.name}")
-        setattr(parts, direction, path)
+            duplicates.append(f"{version}: {filename}")
+        setattr(parts, direction, directory / filename)
     if unreadable:
         raise errors.UsageError(
-            f"cannot read the version from {len(unreadable)} file name(s) in {directory}: "
-            + ", ".join(unreadable),
+            f"cannot read the version from {len(unreadable)} file name(s) in {directory}: " + ", ".join(unreadable),
             hint="name files NNN_name.up.sql / NNN_name.down.sql, NNN_name.sql (dbmate sections allowed) "
             "or V1__name.sql / U1__name.sql",
         )
@@ -108,9 +109,7 @@ def _migration(version: str, parts: _Parts) -> model.Migration:
     else:
         up = _script(text, parts.up)
         down = _script(_decode(parts.down.read_bytes(), parts.down), parts.down) if parts.down else None
-    return model.Migration(
-        version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest()
-    )
+    return model.Migration(version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest())
 
 
 def _decode(raw: bytes, path: Path) -> str:

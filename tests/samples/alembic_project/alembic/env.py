@@ -1,4 +1,4 @@
-"""Runs on the connection dbmigrate passes in ``config.attributes["connection"]``, else on ``sqlalchemy.url``."""
+"""Runs on the connection dbmigrate passes in config.attributes["connection"], else on sqlalchemy.url."""
 
 from logging.config import fileConfig
 
@@ -21,8 +21,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    engine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
-                                poolclass=pool.NullPool)
+    engine = engine_from_config(
+        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
     with engine.connect() as conn:
         run_migrations(conn)
 

@@ -3,6 +3,7 @@
 Revision ID: 1975ea83b712
 Revises: ae1027a6acf
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -3,6 +3,7 @@
 Revision ID: 27c6a30d7c24
 Revises: 1975ea83b712
 """
+
 from alembic import op
 
 revision = "27c6a30d7c24"

@@ -3,6 +3,7 @@
 Revision ID: ae1027a6acf
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,0 +1,297 @@
+"""A migration run from start to end: choose the migrations, pass the safety gates, apply, roll back, verify.
+
+Order matters and is the safety model: everything that can refuse (drift, backup, destructive changes, a changed
+plan) refuses before the first statement runs; once running, a failure rolls the whole run back through the down
+parts and proves it by comparing schema fingerprints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import sqlalchemy
+
+from dbmigrate import applying, backups, config, errors, history, outcome, planning, progress, session, state
+from dbmigrate import verification
+from dbmigrate.backups import gate
+from dbmigrate.dialects import base
+from dbmigrate.schema import diff as schema_diff
+from dbmigrate.schema import fingerprint as fingerprints
+from dbmigrate.schema import model as schema_model
+from dbmigrate.sources import model
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """What the user asked of this run, beyond the settings shared by every action."""
+
+    target: str | None = None
+    steps: int | None = None
+    out_of_order: bool = False
+    dry_run: bool = False
+    allow_destructive: bool = False
+    approve: str | None = None
+    rollback_on_failure: bool = True
+    fail_on_drift: bool = False
+    expected_fingerprint: str | None = None
+
+
+def migrate(
+    settings: config.Settings,
+    migrations: list[model.Migration],
+    *,
+    direction: str,
+    options: RunOptions,
+    result: outcome.Outcome,
+    report: progress.Progress,
+) -> None:
+    """Run ``migrations`` (all known files) ``up`` or ``down`` as ``options`` say, filling ``result``."""
+    with session.open_session(settings, result, lock=True) as (conn, dialect, table):
+        current = state.compute(migrations, table.rows())
+        current.check_clean(allow_out_of_order=options.out_of_order or direction == "down")
+        todo = select(current, migrations, direction=direction, options=options)
+        schema_before = verification.read(conn, dialect, history_table=settings.history_table)
+        plan = planning.build(
+            url=settings.url, dialect=dialect.name, direction=direction, migrations=todo, schema=schema_before
+        )
+        result.details["plan"] = plan.to_json()
+        fingerprint_before = fingerprints.fingerprint(schema_before)
+        _gates(settings, conn, dialect, plan=plan, options=options, fingerprint=fingerprint_before, result=result)
+        report.checks(result.checks)
+        if options.dry_run:
+            planning.dry_run(
+                conn,
+                dialect,
+                plan=plan,
+                read_schema=lambda: verification.read(conn, dialect, history_table=settings.history_table),
+            )
+            result.details["plan"] = plan.to_json()
+            return
+        dialect.set_timeouts(
+            conn, lock_timeout=settings.apply.lock_timeout, statement_timeout=settings.apply.statement_timeout
+        )
+        applier = applying.Applier(conn=conn, dialect=dialect, table=table, options=settings.apply, report=report)
+        applied: list[model.Migration] = []
+        try:
+            _apply(todo, direction=direction, applier=applier, result=result, report=report, applied=applied)
+        except errors.MigrationError:
+            if options.rollback_on_failure and direction == "up" and applied:
+                _roll_back(
+                    conn, dialect, settings, applier=applier, applied=applied, result=result, before=schema_before
+                )
+            raise
+        finally:
+            _verify(conn, dialect, settings, table=table, migrations=migrations, options=options, result=result)
+
+
+def _gates(
+    settings: config.Settings,
+    conn: sqlalchemy.Connection,
+    dialect: base.Dialect,
+    *,
+    plan: planning.Plan,
+    options: RunOptions,
+    fingerprint: str,
+    result: outcome.Outcome,
+) -> None:
+    """Every check that may refuse the run, in the order the report shows them."""
+    drift = verification.drift_check(
+        live=fingerprint, recorded=verification.recorded_fingerprint(conn, dialect, settings.history_table)
+    )
+    if drift.ok is False and options.fail_on_drift:
+        raise errors.DriftError(f"✗ {drift.message}", hint="inspect the change, then run without --fail-on-drift")
+    result.checks.append(_backup_check(settings, plan=plan, options=options, result=result))
+    noun = "pending migration" if plan.direction == "up" else "migration to revert"
+    count = len(plan.migrations)
+    if count == 0 and plan.direction == "up":
+        result.checks.append(outcome.Check("pending", True, "No pending migrations (up to date)"))
+    else:
+        result.checks.append(outcome.Check("pending", True, f"{count} {noun}{'s' if count != 1 else ''}"))
+    if plan.findings:
+        approval = planning.enforce_approval(
+            plan, allow_destructive=options.allow_destructive or options.dry_run, approve=options.approve
+        )
+        result.checks.append(outcome.Check("destructive", True, approval))
+        risky = [f for f in plan.findings if f.severity != "destructive" or f.allowed]
+        if risky:
+            rules = ", ".join(sorted({f.rule for f in risky}))
+            result.checks.append(
+                outcome.Check("risky", True, f"{len(risky)} risky statement(s): {rules}", warning=True)
+            )
+    elif options.approve is not None:
+        planning.enforce_approval(plan, allow_destructive=False, approve=options.approve)
+    if drift.ok is False:
+        result.checks.append(dataclasses.replace(drift, warning=True))
+
+
+def _backup_check(
+    settings: config.Settings, *, plan: planning.Plan, options: RunOptions, result: outcome.Outcome
+) -> outcome.Check:
+    """The backup gate; with nothing configured it says so rather than pretending a check passed."""
+    provider = backups.provider_for(settings)
+    policy = settings.backup.policy or ("require" if provider else None)
+    if policy is None:
+        return outcome.Check("backup", None, "Backup not checked (no backup policy configured)")
+    if not plan.migrations or options.dry_run:
+        return outcome.Check("backup", None, "Backup not checked (nothing will be changed)")
+    check, backup = gate.check(provider, policy=policy, max_age=settings.backup.max_age)
+    if backup is not None:
+        result.details["backup"] = backup.to_json()
+    return check
+
+
+def _apply(
+    todo: list[model.Migration],
+    *,
+    direction: str,
+    applier: applying.Applier,
+    result: outcome.Outcome,
+    report: progress.Progress,
+    applied: list[model.Migration],
+) -> None:
+    """Run ``todo`` in order, appending each one that completed to ``applied`` (what a rollback must undo)."""
+    step = applier.up if direction == "up" else applier.down
+    for index, migration in enumerate(todo, start=1):
+        report.migration_started(index=index, total=len(todo), label=_label(migration, direction))
+        started = time.monotonic()
+        try:
+            seconds = step(migration)
+        except errors.MigrationError as exc:
+            elapsed = time.monotonic() - started
+            report.migration_failed(seconds=elapsed, message=exc.message)
+            result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
+            raise
+        applied.append(migration)
+        result.history_updated = True
+        report.migration_finished(seconds=seconds)
+        result.migrations.append(_result(migration, direction, "applied" if direction == "up" else "reverted", seconds))
+
+
+def _roll_back(
+    conn: sqlalchemy.Connection,
+    dialect: base.Dialect,
+    settings: config.Settings,
+    *,
+    applier: applying.Applier,
+    applied: list[model.Migration],
+    result: outcome.Outcome,
+    before: schema_model.Schema,
+) -> None:
+    """Undo the migrations this run applied, newest first, then prove the schema is back where it started."""
+    results = {r.version: r for r in result.migrations if r.status == "applied"}
+    reverted: list[str] = []
+    for migration in reversed(applied):
+        try:
+            seconds = applier.down(migration)
+        except errors.MigrationError as exc:
+            result.checks.append(
+                outcome.Check("rollback", False, f"Rollback stopped at {migration.filename}: {exc.message}")
+            )
+            return
+        results[migration.version].status = "rolled_back"
+        result.migrations.append(_result(migration, "down", "reverted", seconds))
+        reverted.append(migration.version)
+    after = verification.read(conn, dialect, history_table=settings.history_table)
+    changes = schema_diff.diff(before, after)
+    if changes:
+        message = f"Rolled back {len(reverted)} migration(s) but the schema differs: {schema_diff.summarize(changes)}"
+        result.checks.append(outcome.Check("rollback", False, message))
+    elif reverted:
+        result.checks.append(
+            outcome.Check("rollback", True, f"Rolled back {len(reverted)} migration(s); schema matches the start")
+        )
+    result.details["rolled_back"] = reverted
+
+
+def _verify(
+    conn: sqlalchemy.Connection,
+    dialect: base.Dialect,
+    settings: config.Settings,
+    *,
+    table: history.History,
+    migrations: list[model.Migration],
+    options: RunOptions,
+    result: outcome.Outcome,
+) -> None:
+    """Verify after every run (also a failed one: the report must say what state it left) and record the fingerprint."""
+    try:
+        current = state.compute(migrations, table.rows())
+        verified = verification.verify(
+            conn, dialect, history_table=settings.history_table, current=current, expected=options.expected_fingerprint
+        )
+        verification.record_fingerprint(conn, dialect, history_table=settings.history_table, value=verified.fingerprint)
+    except sqlalchemy.exc.DBAPIError:
+        return  # the connection is gone; the run's own error says why
+    result.checks.append(verified.check())
+    result.details["verify"] = verified.to_json()
+    result.details["current_version"] = current.current_version
+
+
+def select(
+    current: state.State, migrations: list[model.Migration], *, direction: str, options: RunOptions
+) -> list[model.Migration]:
+    """The migrations this run will apply (pending up to the target) or revert (newest first)."""
+    if direction == "up":
+        wanted = target_key(options.target, migrations) if options.target else None
+        return [m for m in current.pending if wanted is None or m.sort_key <= wanted]
+    return _to_revert(current, migrations, target=options.target, steps=options.steps)
+
+
+def _to_revert(
+    current: state.State, migrations: list[model.Migration], *, target: str | None, steps: int | None
+) -> list[model.Migration]:
+    applied = sorted(current.applied, key=lambda m: m.sort_key, reverse=True)
+    if current.missing:
+        newest_missing = max(current.missing, key=lambda row: model.version_key(row.version))
+        raise errors.UsageError(
+            f"applied migration {newest_missing.version} has no file any more, so it cannot be reverted",
+            hint="restore the migration file (with its down part) before going down",
+        )
+    if target is None:
+        count = 1 if steps is None else steps
+        if count < 1:
+            raise errors.UsageError("--steps must be at least 1")
+        if count > len(applied):
+            raise errors.UsageError(f"only {len(applied)} applied migration(s) can be reverted, not {count}")
+        return applied[:count]
+    wanted = (0,) if target == "0" else target_key(target, migrations)
+    if current.baseline is not None and wanted < model.version_key(current.baseline.version):
+        raise errors.UsageError(
+            f"refusing to go below the baseline {current.baseline.version}: "
+            "migrations up to it were never run by dbmigrate and cannot be reverted"
+        )
+    return [m for m in applied if m.sort_key > wanted]
+
+
+def target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...]:
+    try:
+        key = model.version_key(model.canonical_version(target))
+    except ValueError:
+        raise errors.UsageError(f"target {target!r} is not a version number") from None
+    if not any(m.sort_key == key for m in migrations):
+        newest = migrations[-1].version if migrations else "none"
+        raise errors.UsageError(
+            f"unknown target version {target}: no migration file has that version (newest is {newest})",
+            hint="run `dbmigrate status` to list the versions",
+        )
+    return key
+
+
+def _label(migration: model.Migration, direction: str) -> str:
+    script = migration.up if direction == "up" else migration.down
+    return script.path.name if script is not None else migration.filename
+
+
+def _result(
+    migration: model.Migration, direction: str, status: str, seconds: float, *, error: str | None = None
+) -> outcome.MigrationResult:
+    return outcome.MigrationResult(
+        version=migration.version,
+        name=migration.name,
+        file=_label(migration, direction),
+        direction=direction,
+        status=status,
+        seconds=round(seconds, 3),
+        error=error,
+    )

@@ -1,0 +1,231 @@
+"""The plan of a run: which migrations, what the analysis found, the plan hash approvals bind to, and the dry run.
+
+The plan hash digests the database identity, the direction and the ordered (version, checksum) pairs to run, so an
+approval given for one plan never applies another: a new or edited migration, or another database, changes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy.engine import URL
+
+from dbmigrate import database, dburl, errors
+from dbmigrate.dialects import base
+from dbmigrate.safety import lint
+from dbmigrate.schema import diff as schema_diff
+from dbmigrate.schema import model as schema_model
+from dbmigrate.sources import model
+from dbmigrate.sqltext import split_statements
+
+
+def identity(url: URL) -> str:
+    """What makes two runs target the same database: dialect, host, port and database (never the credentials)."""
+    dialect = dburl.dialect_of(url)
+    if dialect == "sqlite":
+        return f"sqlite:{Path(url.database or ':memory:').resolve()}"
+    return f"{dialect}://{url.host or 'localhost'}:{url.port or ''}/{url.database or ''}"
+
+
+def plan_hash(*, url: URL, direction: str, migrations: Iterable[model.Migration]) -> str:
+    payload = {
+        "database": identity(url),
+        "direction": direction,
+        "migrations": [[m.version, m.checksum] for m in migrations],
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclasses.dataclass
+class StatementRun:
+    """One statement of a dry run: ``ok``, ``error``, or ``skipped`` (cannot run inside a transaction)."""
+
+    file: str
+    line: int
+    statement: str
+    status: str
+    seconds: float
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Plan:
+    direction: str
+    hash: str
+    migrations: list[model.Migration]
+    findings: list[lint.Finding]
+    executed: bool = False
+    note: str = "not executed (static analysis only)"
+    statements: list[StatementRun] = dataclasses.field(default_factory=list)
+    schema_changes: list[schema_diff.SchemaChange] = dataclasses.field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[lint.Finding]:
+        return lint.blocking(self.findings)
+
+    @property
+    def irreversible(self) -> list[model.Migration]:
+        return [m for m in self.migrations if m.down is None]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "hash": self.hash,
+            "direction": self.direction,
+            "executed": self.executed,
+            "note": self.note,
+            "pending": [
+                {
+                    "version": m.version,
+                    "name": m.name,
+                    "file": m.filename,
+                    "checksum": m.checksum,
+                    "reversible": m.down is not None,
+                    "transactional": m.up.transactional,
+                }
+                for m in self.migrations
+            ],
+            "findings": [f.to_json() for f in self.findings],
+            "blocking": len(self.blocking),
+            "irreversible": [m.version for m in self.irreversible],
+            "statements": [s.to_json() for s in self.statements],
+            "schema_changes": [c.to_json() for c in self.schema_changes],
+        }
+
+
+def build(
+    *,
+    url: URL,
+    dialect: str,
+    direction: str,
+    migrations: list[model.Migration],
+    schema: schema_model.Schema | None = None,
+) -> Plan:
+    """The plan for running ``migrations`` in ``direction``, with every script analysed for dangerous changes."""
+    column_types = _column_types(schema) if schema is not None else None
+    findings: list[lint.Finding] = []
+    for migration in migrations:
+        script = migration.up if direction == "up" else migration.down
+        if script is None:
+            continue
+        findings += lint.lint_sql(
+            script.sql,
+            dialect=dialect,
+            file=script.path.name,
+            first_line=script.first_line,
+            column_types=column_types,
+        )
+    return Plan(
+        direction=direction,
+        hash=plan_hash(url=url, direction=direction, migrations=migrations),
+        migrations=migrations,
+        findings=findings,
+    )
+
+
+def _column_types(schema: schema_model.Schema) -> dict[tuple[str, str], str]:
+    return {(table.name, column.name): column.type for table in schema.tables for column in table.columns}
+
+
+def enforce_approval(plan: Plan, *, allow_destructive: bool, approve: str | None) -> str:
+    """Refuse destructive plans unless confirmed; an approval names the exact plan hash it was given for.
+
+    Returns the report line saying how destructive findings were handled.
+    """
+    if approve is not None and approve != plan.hash:
+        raise errors.SafetyGateError(
+            f"✗ The plan changed since it was approved (approved {approve}, current {plan.hash})",
+            hint="review the new plan with `dbmigrate plan` and approve its hash",
+        )
+    blocking = plan.blocking
+    if not blocking:
+        return "No destructive changes"
+    if approve is not None:
+        return f"{len(blocking)} destructive change(s) approved (plan {plan.hash[:19]}…)"
+    if allow_destructive:
+        return f"{len(blocking)} destructive change(s) allowed (--allow-destructive)"
+    listed = "\n".join(f"  {f.file}:{f.line} {f.rule}: {f.reason}" for f in blocking)
+    raise errors.SafetyGateError(
+        f"✗ {len(blocking)} destructive change(s) need confirmation:\n{listed}",
+        hint=f"review them, then pass --approve {plan.hash} (or --allow-destructive), "
+        "or mark an intended one with a `-- dbmigrate:allow <rule>` comment",
+    )
+
+
+def dry_run(
+    conn: sqlalchemy.Connection,
+    dialect: base.Dialect,
+    *,
+    plan: Plan,
+    read_schema: Callable[[], schema_model.Schema],
+) -> None:
+    """Execute the plan inside one transaction that is always rolled back, recording each statement.
+
+    Sequences are not transactional in PostgreSQL (``nextval`` survives a rollback), so their positions are saved
+    first and restored after the rollback: nothing of a dry run persists.
+    """
+    if not dialect.transactional_ddl:
+        plan.note = f"not executed: {dialect.name} commits DDL implicitly, so this is a static plan from parsing"
+        return
+    before = read_schema()
+    sequences = _sequence_positions(conn) if dialect.name == "postgresql" else []
+    dialect.begin(conn)
+    try:
+        _execute_plan(conn, dialect, plan)
+        plan.schema_changes = schema_diff.diff(before, read_schema())
+    finally:
+        dialect.rollback(conn)
+        _restore_sequences(conn, sequences)
+    plan.executed = True
+    plan.note = "executed in a transaction that was rolled back"
+
+
+def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan) -> None:
+    for migration in plan.migrations:
+        script = migration.up if plan.direction == "up" else migration.down
+        if script is None:
+            continue
+        for statement in split_statements(script.sql, dialect=dialect.name, first_line=script.first_line):
+            preview = " ".join(statement.text.split())[:200]
+            if not script.transactional:
+                plan.statements.append(StatementRun(script.path.name, statement.line, preview, "skipped", 0.0))
+                continue
+            started = time.monotonic()
+            try:
+                conn.exec_driver_sql(statement.text, execution_options={"no_parameters": True})
+            except sqlalchemy.exc.DBAPIError as exc:
+                plan.statements.append(
+                    StatementRun(
+                        script.path.name,
+                        statement.line,
+                        preview,
+                        "error",
+                        time.monotonic() - started,
+                        database.driver_message(exc),
+                    )
+                )
+                return
+            plan.statements.append(
+                StatementRun(script.path.name, statement.line, preview, "ok", time.monotonic() - started)
+            )
+
+
+def _sequence_positions(conn: sqlalchemy.Connection) -> list[tuple[str, int, bool]]:
+    rows = conn.exec_driver_sql(
+        "SELECT format('%I.%I', schemaname, sequencename), COALESCE(last_value, start_value), last_value IS NOT NULL "
+        "FROM pg_sequences"
+    ).all()
+    return [(str(name), int(value), bool(called)) for name, value, called in rows]
+
+
+def _restore_sequences(conn: sqlalchemy.Connection, positions: list[tuple[str, int, bool]]) -> None:
+    for name, value, called in positions:
+        conn.execute(sqlalchemy.text("SELECT setval(:n, :v, :c)"), {"n": name, "v": value, "c": called})

@@ -1,0 +1,1 @@
+"""Migration safety checks: finding destructive or risky changes in migration SQL before it runs."""

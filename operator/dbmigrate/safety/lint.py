@@ -1,0 +1,234 @@
+"""Finding destructive and risky changes in migration SQL, statement by statement, with a real SQL parser.
+
+Each statement is tokenized and parsed once by sqlglot for the target dialect and its syntax tree is checked by
+the rules in :mod:`dbmigrate.safety.rules`; statements sqlglot keeps as raw text or cannot parse are read from
+their tokens (:mod:`dbmigrate.safety.commands`) so an unmodelled DROP still counts, and anything left unread is
+reported (``unanalyzed``, ``unparseable``), never passed as safe. SQL text is never pattern-matched: only the
+opt-out comments are, and only comment tokens are searched.
+
+Opt-out: ``-- dbmigrate:allow drop_column`` (several rules separated by commas or spaces, or ``all``) in a comment
+just before the statement, inside it, or after its semicolon on the same line marks that statement's findings of
+those rules ``allowed``: still reported, no longer blocking. Words after the rule list are free text.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.parser import Parser
+from sqlglot.tokenizer_core import Token
+
+from dbmigrate.safety.commands import read_tokens
+from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
+from dbmigrate.safety.rules import Context, SchemaState, check_tree
+from dbmigrate.sqltext import Statement, split_statements, sqlglot_dialect
+
+__all__ = ["RULES", "Finding", "Severity", "blocking", "lint_sql"]
+
+STATEMENT_DISPLAY_CHARS = 200
+
+_ALLOW = re.compile(r"dbmigrate:allow\b", re.IGNORECASE)
+_ALLOW_WORD = re.compile(r"\s*(,?)\s*([A-Za-z_]\w*)")
+_LINTING = contextvars.ContextVar("dbmigrate_linting", default=False)
+
+
+class _QuietWhileLinting(logging.Filter):
+    """Drops sqlglot's "falling back to a Command" warnings while we parse: we report those statements ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _LINTING.get()
+
+
+logging.getLogger("sqlglot").addFilter(_QuietWhileLinting())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    """A statement to analyse; ``trailing`` is a comment after its semicolon on the same line."""
+
+    text: str
+    line: int
+    trailing: str
+
+
+def lint_sql(
+    sql: str,
+    *,
+    dialect: str,
+    file: str,
+    first_line: int = 1,
+    column_types: Mapping[tuple[str, str], str] | None = None,
+) -> list[Finding]:
+    """Every finding in ``sql`` (a migration file or a section of one starting at ``first_line``), in order.
+
+    ``column_types`` maps (table, column) to the column's current type as the database names it (table bare or
+    schema-qualified, e.g. ``("users", "email"): "character varying(255)"``); with it type changes are judged
+    narrowing or widening, without it they are reported as possibly narrowing.
+    """
+    sqlglot = Dialect.get_or_raise(sqlglot_dialect(dialect))
+    ctx = Context(SchemaState(dialect, column_types))
+    parser = sqlglot.parser()
+    statements = split_statements(sql, dialect=dialect, first_line=first_line)
+    findings: list[Finding] = []
+    for unit in _units(sql, statements, sqlglot):
+        findings.extend(_lint_unit(unit, sqlglot=sqlglot, parser=parser, ctx=ctx, file=file))
+    return findings
+
+
+def blocking(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings that must stop a run: destructive ones no allow comment covers."""
+    return [finding for finding in findings if finding.severity is Severity.DESTRUCTIVE and not finding.allowed]
+
+
+def _units(sql: str, statements: Iterable[Statement], sqlglot: Dialect) -> Iterator[_Unit]:
+    """Statements with their own trailing comments: ``DROP TABLE a; -- dbmigrate:allow drop_table`` belongs to
+    the DROP, although :func:`split_statements` puts the comment at the start of the next statement's text."""
+    cursor, carried_until = 0, -1
+    for statement in statements:
+        start = sql.find(statement.text, cursor)
+        end = start + len(statement.text)
+        text = statement.text
+        if 0 <= start < carried_until:
+            text = sql[carried_until:end].lstrip()
+        trailing, carried_until = _trailing_comment(sql, end, sqlglot) if start >= 0 else ("", -1)
+        cursor = max(end, cursor)
+        yield _Unit(text=text, line=statement.line, trailing=trailing)
+
+
+def _trailing_comment(sql: str, end: int, sqlglot: Dialect) -> tuple[str, int]:
+    """The comment-only rest of the line after the semicolon that ends at ``end``, and where that line ends."""
+    after = len(sql) - len(sql[end:].lstrip())
+    if not sql.startswith(";", after):
+        return "", -1
+    line_end = sql.find("\n", after)
+    line_end = len(sql) if line_end < 0 else line_end
+    rest = sql[after + 1 : line_end]
+    if not rest.strip():
+        return "", -1
+    try:
+        only_comments = not sqlglot.tokenize(rest)
+    except TokenError:
+        return "", -1
+    return (rest, line_end) if only_comments else ("", -1)
+
+
+def _lint_unit(unit: _Unit, *, sqlglot: Dialect, parser: Parser, ctx: Context, file: str) -> list[Finding]:
+    try:
+        tokens = sqlglot.tokenize(unit.text)
+    except TokenError:
+        hits, comments, shown = [_unreadable("its text could not be tokenized")], [unit.trailing], unit.text
+    else:
+        if not tokens:
+            return []
+        hits = _analyze(tokens, unit.text, parser=parser, ctx=ctx)
+        comments = [comment for token in tokens for comment in token.comments] + [unit.trailing]
+        shown = unit.text[tokens[0].start :]
+    allowed, unknown = _allowed_rules(comments)
+    hits += [_unknown_allow(word) for word in unknown]
+    statement = _display(shown)
+    return [
+        Finding(
+            rule=hit.rule,
+            severity=hit.severity,
+            file=file,
+            line=unit.line,
+            statement=statement,
+            reason=hit.reason,
+            allowed="all" in allowed or hit.rule in allowed,
+        )
+        for hit in hits
+    ]
+
+
+def _analyze(tokens: list[Token], text: str, *, parser: Parser, ctx: Context) -> list[Hit]:
+    linting = _LINTING.set(True)
+    try:
+        roots = [root for root in parser.parse(tokens, text) if root is not None]
+    except ParseError as error:
+        reading = read_tokens(tokens, text, ctx)
+        return reading.hits if reading.understood else [*reading.hits, _unreadable(_describe(error))]
+    finally:
+        _LINTING.reset(linting)
+    return [hit for root in roots for hit in _analyze_root(root, tokens, text, ctx)]
+
+
+def _analyze_root(root: exp.Expr, tokens: list[Token], text: str, ctx: Context) -> list[Hit]:
+    if isinstance(root, exp.Command):
+        return _analyze_command(root, tokens, text, ctx)
+    if isinstance(root, (exp.Condition, exp.Alias)) and not isinstance(root, exp.Query):
+        return [_unreadable("it is an expression, not a statement")]
+    return check_tree(root, ctx)
+
+
+def _analyze_command(root: exp.Command, tokens: list[Token], text: str, ctx: Context) -> list[Hit]:
+    """A statement sqlglot keeps as raw text: read it from its tokens, and say so when that is not enough."""
+    head = str(root.this).upper()
+    if head == "DO":
+        reason = "The body of a DO block is opaque to the analysis (it is a string); review what it does by hand."
+        return [Hit("unanalyzed", reason)]
+    reading = read_tokens(tokens, text, ctx)
+    if reading.understood:
+        return reading.hits
+    reason = f"sqlglot does not model this {head} statement, so it is not analyzed; review it by hand."
+    return [*reading.hits, Hit("unanalyzed", reason)]
+
+
+def _unreadable(why: str) -> Hit:
+    return Hit(
+        "unparseable",
+        f"The analysis could not read this statement ({why}), so it cannot be called safe; check the SQL, or "
+        "review it by hand and allow it.",
+    )
+
+
+def _describe(error: ParseError) -> str:
+    """sqlglot's first error description, without its highlighted excerpt."""
+    details = error.errors[0] if error.errors else {}
+    return str(details.get("description") or "syntax error").rstrip(".")
+
+
+def _allowed_rules(comments: Iterable[str]) -> tuple[set[str], list[str]]:
+    """The rules (or ``all``) the statement's ``dbmigrate:allow`` comments name, and any names that are not rules."""
+    allowed: set[str] = set()
+    unknown: list[str] = []
+    for comment in comments:
+        for match in _ALLOW.finditer(comment):
+            _read_allow_list(comment, match.end(), allowed=allowed, unknown=unknown)
+    return allowed, unknown
+
+
+def _read_allow_list(comment: str, pos: int, *, allowed: set[str], unknown: list[str]) -> None:
+    """Rule names until the first word that is not one; that word is a typo if it comes first or after a comma."""
+    first = True
+    while match := _ALLOW_WORD.match(comment, pos):
+        comma, word = match.group(1), match.group(2).lower()
+        if word != "all" and word not in RULES:
+            if first or comma:
+                unknown.append(word)
+            return
+        allowed.add(word)
+        pos, first = match.end(), False
+    if first:
+        unknown.append(comment[pos:].strip()[:40] or "(nothing)")
+
+
+def _unknown_allow(word: str) -> Hit:
+    return Hit(
+        "unknown_allow_rule",
+        f"The dbmigrate:allow comment names {word!r}, which is not a rule, so it allows nothing; use the rule "
+        "names shown in the findings, or 'all'.",
+    )
+
+
+def _display(text: str) -> str:
+    collapsed = " ".join(text.split())
+    if len(collapsed) <= STATEMENT_DISPLAY_CHARS:
+        return collapsed
+    return collapsed[: STATEMENT_DISPLAY_CHARS - 1] + "…"

@@ -1,0 +1,512 @@
+"""The rule checkers that run on parsed statements, one per sqlglot node type, and the state they share.
+
+Each checker looks at one node of a statement's syntax tree (a DROP, an ALTER action, a DELETE...) and returns the
+rules it breaks. A statement is walked once, in source order, so schema facts learnt from earlier statements and
+actions (tables created in this file, declared column types) are known when later ones are judged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from dbmigrate.safety.coltypes import Change, compare, rewrites_table
+from dbmigrate.safety.findings import Hit
+from dbmigrate.sqltext import sqlglot_dialect
+
+_DESTRUCTIVE_DROPS = {"TABLE": "drop_table", "SCHEMA": "drop_schema", "DATABASE": "drop_database"}
+#: Kinds whose DROP removes definitions, not rows (CASCADE aside): reported for information.
+_DEFINITION_DROPS = frozenset(
+    {
+        "FUNCTION", "PROCEDURE", "TRIGGER", "SEQUENCE", "TYPE", "DOMAIN", "POLICY", "RULE", "EXTENSION", "ROLE",
+        "USER", "GROUP", "PUBLICATION", "SUBSCRIPTION", "COLLATION", "AGGREGATE", "CAST", "EVENT", "OPERATOR",
+        "STATISTICS", "SERVER", "TABLESPACE", "CONVERSION", "LANGUAGE", "TRANSFORM", "ACCESS", "TEXT", "FOREIGN",
+    }
+)  # fmt: skip
+#: DROP kinds inside ALTER TABLE that remove a constraint or index, not data.
+_CONSTRAINT_DROPS = frozenset({"CONSTRAINT", "FOREIGN KEY", "INDEX", "KEY", "CHECK", "PRIMARY KEY"})
+
+
+class SchemaState:
+    """What the analysis knows about the schema while it walks one SQL text.
+
+    Column types come from the caller (``column_types``, keyed by table — bare or schema-qualified — and column, as
+    the database stores the names) and from CREATE TABLE / ADD COLUMN / type changes earlier in the same text.
+    Tables created earlier in the text (plain CREATE TABLE, not IF NOT EXISTS or AS SELECT) are known to be empty
+    and unseen by running app versions, so lock and rewrite risks on them do not matter.
+    """
+
+    def __init__(self, dialect: str, column_types: Mapping[tuple[str, str], str] | None) -> None:
+        self.dialect = dialect
+        self._sqlglot = sqlglot_dialect(dialect)
+        self._given = {(self._fold(t), self._fold(c)): ty for (t, c), ty in (column_types or {}).items()}
+        self._given_unqualified = _unqualified(self._given)
+        self._declared: dict[str, dict[str, exp.DataType]] = {}
+        self._new: set[str] = set()
+
+    def _fold(self, name: str) -> str:
+        """PostgreSQL names are exact (unquoted ones were folded when written); MySQL/SQLite ignore case."""
+        return name if self.dialect == "postgresql" else name.lower()
+
+    def ident(self, node: exp.Expr) -> str:
+        """The name an identifier (or a column reference) denotes in the database."""
+        ident = node.this if isinstance(node, exp.Column) else node
+        if self.dialect == "postgresql" and isinstance(ident, exp.Identifier) and ident.quoted:
+            return ident.name
+        return ident.name.lower()
+
+    def table_key(self, table: exp.Table) -> str:
+        return ".".join(self.ident(part) for part in table.parts)
+
+    def is_new(self, table: exp.Table) -> bool:
+        return self.table_key(table) in self._new
+
+    def created(self, create: exp.Create) -> None:
+        """Record a CREATE TABLE: a new empty table (unless IF NOT EXISTS or AS SELECT) and its column types."""
+        schema = create.this
+        table = schema.this if isinstance(schema, exp.Schema) else schema
+        if not isinstance(table, exp.Table) or create.args.get("exists") or create.expression is not None:
+            return
+        key = self.table_key(table)
+        self._new.add(key)
+        columns = schema.expressions if isinstance(schema, exp.Schema) else []
+        self._declared[key] = {
+            self.ident(col.this): col.args["kind"]
+            for col in columns
+            if isinstance(col, exp.ColumnDef) and isinstance(col.args.get("kind"), exp.DataType)
+        }
+
+    def column_type(self, table: exp.Table, column: exp.Expr) -> exp.DataType | None:
+        """The column's current type: declared earlier in this text, else given by the caller, else unknown."""
+        key, name = self.table_key(table), self.ident(column)
+        declared = self._declared.get(key, {}).get(name)
+        if declared is not None:
+            return declared
+        bare = (self.ident(table.this), name)
+        given = self._given.get((key, name)) or self._given.get(bare) or self._given_unqualified.get(bare)
+        if given is None:
+            return None
+        try:
+            return exp.DataType.build(given, dialect=self._sqlglot)
+        except (ParseError, ValueError):
+            return None
+
+    def set_type(self, table: exp.Table, column: exp.Expr, dtype: exp.DataType) -> None:
+        self._declared.setdefault(self.table_key(table), {})[self.ident(column)] = dtype
+
+    def rename_column(self, table: exp.Table, old: exp.Expr, new: exp.Expr) -> None:
+        columns = self._declared.get(self.table_key(table), {})
+        if self.ident(old) in columns:
+            columns[self.ident(new)] = columns.pop(self.ident(old))
+
+    def rename_table(self, old: exp.Table, new: exp.Table) -> None:
+        old_key, new_key = self.table_key(old), self.table_key(new)
+        if old_key in self._declared:
+            self._declared[new_key] = self._declared.pop(old_key)
+        if old_key in self._new:
+            self._new.discard(old_key)
+            self._new.add(new_key)
+
+
+def _unqualified(types: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """Schema-qualified entries by bare table name, so ``ALTER TABLE users`` finds ``public.users``; a name found
+    in several schemas is left out rather than guessed."""
+    found: dict[tuple[str, str], str | None] = {}
+    for (table, column), dtype in types.items():
+        if "." in table:
+            key = (table.rsplit(".", 1)[1], column)
+            found[key] = dtype if key not in found else None
+    return {key: dtype for key, dtype in found.items() if dtype is not None}
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What every checker gets besides its node: the dialect and the schema state of this SQL text."""
+
+    schema: SchemaState
+
+    @property
+    def dialect(self) -> str:
+        return self.schema.dialect
+
+    def sql(self, node: exp.Expr) -> str:
+        """``node`` as SQL text for messages (a table without its MySQL-style joins)."""
+        if isinstance(node, exp.Table):
+            return ".".join(part.sql(dialect=sqlglot_dialect(self.dialect)) for part in node.parts)
+        return node.sql(dialect=sqlglot_dialect(self.dialect))
+
+    def risky(self, table: exp.Table | None, rule: str, reason: str) -> list[Hit]:
+        """A risky hit, unless it is about a table created earlier in this text (empty, unseen by the app)."""
+        if table is not None and self.schema.is_new(table):
+            return []
+        return [Hit(rule, reason)]
+
+
+def check_tree(root: exp.Expr, ctx: Context) -> list[Hit]:
+    """Run the checker of every node of a parsed statement, in source order; VALUES lists are not descended."""
+    hits: list[Hit] = []
+    for node in root.dfs(prune=lambda node: isinstance(node, exp.Values)):
+        checker = _CHECKERS.get(type(node))
+        if checker is not None:
+            hits.extend(checker(node, ctx))
+    return hits
+
+
+def drop_hits(kind: str, *, names: str, cascade: bool, concurrently: bool, ctx: Context) -> list[Hit]:
+    """The hits of a top-level ``DROP <kind> <names>``; shared with the token-level reading of unparsed DROPs."""
+    hits = [*_drop_kind_hits(kind, names=names, concurrently=concurrently, ctx=ctx)]
+    if cascade and kind not in _DESTRUCTIVE_DROPS:
+        reason = (
+            f"DROP {kind} {names} CASCADE also drops everything that depends on it, which can include columns, "
+            "constraints and views; drop the dependent objects explicitly instead."
+        )
+        hits.append(Hit("drop_cascade", reason))
+    return hits
+
+
+def _drop_kind_hits(kind: str, *, names: str, concurrently: bool, ctx: Context) -> list[Hit]:
+    if kind in _DESTRUCTIVE_DROPS:
+        reason = (
+            f"DROP {kind} {names} deletes the data for good and breaks app versions still using it; drop only once "
+            "no deployed version uses it, with a tested backup."
+        )
+        return [Hit(_DESTRUCTIVE_DROPS[kind], reason)]
+    if kind == "INDEX":
+        if ctx.dialect != "postgresql" or concurrently:
+            return []
+        reason = (
+            f"DROP INDEX {names} without CONCURRENTLY locks its table against reads and writes until it is done; "
+            "use DROP INDEX CONCURRENTLY (outside a transaction)."
+        )
+        return [Hit("drop_index_not_concurrently", reason)]
+    if kind == "VIEW":
+        return [Hit("drop_view", f"Dropping view {names} breaks queries that still use it.")]
+    if kind in _DEFINITION_DROPS:
+        return [Hit("drop_object", f"DROP {kind} {names} removes an object that code or other objects may use.")]
+    reason = (
+        f"The analysis does not know what DROP {kind} removes, so it counts as destructive; "
+        "check it and allow it explicitly if intended."
+    )
+    return [Hit("drop_unknown", reason)]
+
+
+def _check_drop(node: exp.Drop, ctx: Context) -> list[Hit]:
+    kind = str(node.args.get("kind") or "").upper()
+    names = ", ".join(ctx.sql(target) for target in node.args.get("tables") or [])
+    if isinstance(node.parent, exp.Alter):
+        return _alter_drop_hits(kind, names=names, alter=node.parent, ctx=ctx)
+    if node.args.get("temporary"):
+        return []  # a temporary table lives only as long as the session that made it
+    return drop_hits(
+        kind, names=names, cascade=bool(node.args.get("cascade")),
+        concurrently=bool(node.args.get("concurrently")), ctx=ctx,
+    )  # fmt: skip
+
+
+def _alter_drop_hits(kind: str, *, names: str, alter: exp.Alter, ctx: Context) -> list[Hit]:
+    table = ctx.sql(alter.this)
+    if kind == "COLUMN":
+        reason = (
+            f"Dropping column {names} of {table} deletes its data and breaks app versions that still use it; "
+            "stop using it in the app and deploy first, then drop it in a later migration (expand/contract)."
+        )
+        return [Hit("drop_column", reason)]
+    if kind in _CONSTRAINT_DROPS:
+        reason = f"Dropping {kind.lower()} {names} of {table} removes a guarantee or index the app may rely on."
+        return [Hit("drop_constraint", reason)]
+    reason = f"The analysis does not know what DROP {kind} removes from {table}, so it counts as destructive."
+    return [Hit("drop_unknown", reason)]
+
+
+def _check_drop_primary_key(node: exp.DropPrimaryKey, ctx: Context) -> list[Hit]:
+    table = ctx.sql(node.parent.this) if isinstance(node.parent, exp.Alter) else "the table"
+    return [Hit("drop_constraint", f"Dropping the primary key of {table} removes its uniqueness guarantee.")]
+
+
+def _check_truncate(node: exp.TruncateTable, ctx: Context) -> list[Hit]:
+    names = ", ".join(ctx.sql(table) for table in node.expressions)
+    return [Hit("truncate", truncate_reason(names))]
+
+
+def truncate_reason(names: str) -> str:
+    return (
+        f"TRUNCATE {names} deletes every row (MySQL cannot roll it back); if emptying it is really intended, "
+        "allow it explicitly."
+    )
+
+
+def _check_delete(node: exp.Delete, ctx: Context) -> list[Hit]:
+    if not _unfiltered(node, ctx):
+        return []
+    reason = (
+        f"DELETE from {ctx.sql(node.this)} has no WHERE clause, so it deletes every row; add a WHERE clause, "
+        "or allow it if emptying the table is intended."
+    )
+    return [Hit("delete_without_where", reason)]
+
+
+def _check_update(node: exp.Update, ctx: Context) -> list[Hit]:
+    if not _unfiltered(node, ctx):
+        return []
+    reason = (
+        f"UPDATE of {ctx.sql(node.this)} has no WHERE clause, so it overwrites every row; add a WHERE clause, "
+        "or allow it if changing every row is intended."
+    )
+    return [Hit("update_without_where", reason)]
+
+
+def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
+    """No WHERE and no joined-with-a-condition target (MySQL multi-table form): every row is affected.
+
+    PostgreSQL's ``USING``/``FROM`` without WHERE is a cross join, so it filters nothing; MySQL's ``USING`` lists the
+    joined target itself, so its join condition does filter.
+    """
+    if node.args.get("where") is not None:
+        return False
+    sources = [node.this, *(node.args.get("using") or [] if ctx.dialect == "mysql" else [])]
+    joins = [join for source in sources if source is not None for join in source.args.get("joins") or []]
+    return not any(join.args.get("on") is not None or join.args.get("using") for join in joins)
+
+
+def _check_create(node: exp.Create, ctx: Context) -> list[Hit]:
+    kind = str(node.args.get("kind") or "").upper()
+    if kind == "TABLE":
+        ctx.schema.created(node)
+        return []
+    table = node.this.args.get("table") if isinstance(node.this, exp.Index) else None
+    if kind != "INDEX" or ctx.dialect != "postgresql" or node.args.get("concurrently"):
+        return []
+    return create_index_hits(table, ctx=ctx, label=ctx.sql(table) if table is not None else "its table")
+
+
+def create_index_hits(table: exp.Table | None, *, ctx: Context, label: str) -> list[Hit]:
+    """A PostgreSQL CREATE INDEX without CONCURRENTLY (shared with the token-level reading)."""
+    reason = (
+        f"CREATE INDEX on {label} without CONCURRENTLY blocks writes to the table until the index is built; "
+        "use CREATE INDEX CONCURRENTLY (outside a transaction)."
+    )
+    return ctx.risky(table, "create_index_not_concurrently", reason)
+
+
+def _alter_table(node: exp.Expr) -> exp.Table:
+    """The table an ALTER action belongs to (checkers only run on actions whose parent is an Alter)."""
+    alter = node.parent
+    assert isinstance(alter, exp.Alter) and isinstance(alter.this, exp.Table)
+    return alter.this
+
+
+def _check_add_column(node: exp.ColumnDef, ctx: Context) -> list[Hit]:
+    """ADD COLUMN (a ColumnDef directly under an Alter; CREATE TABLE and MODIFY columns are handled elsewhere)."""
+    if not isinstance(node.parent, exp.Alter):
+        return []
+    table = _alter_table(node)
+    column = f"{ctx.sql(table)}.{ctx.sql(node.this)}"
+    kinds = [constraint.kind for constraint in node.constraints]
+    hits: list[Hit] = []
+    if _needs_value(node, kinds):
+        reason = (
+            f"Adding NOT NULL column {column} without a DEFAULT fails on a table with rows (MySQL fills in 0 or '') "
+            "and breaks inserts from app versions that do not set it; add it with a DEFAULT, or nullable and "
+            "backfill, then set NOT NULL."
+        )
+        hits += ctx.risky(table, "add_column_not_null", reason)
+    if ctx.dialect == "postgresql" and any(isinstance(kind, exp.Reference) for kind in kinds):
+        hits += ctx.risky(table, "add_foreign_key", foreign_key_reason(ctx.sql(table)))
+    if isinstance(node.args.get("kind"), exp.DataType):
+        ctx.schema.set_type(table, node.this, node.args["kind"])
+    return hits
+
+
+_VALUE_SOURCES = (
+    exp.DefaultColumnConstraint,
+    exp.ComputedColumnConstraint,
+    exp.GeneratedAsIdentityColumnConstraint,
+    exp.AutoIncrementColumnConstraint,
+)
+_SERIALS = {exp.DataType.Type.SMALLSERIAL, exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL}
+
+
+def _needs_value(node: exp.ColumnDef, kinds: Sequence[exp.Expr]) -> bool:
+    """NOT NULL (or PRIMARY KEY) and nothing that fills existing rows: no DEFAULT, identity, serial or generation."""
+    required = any(
+        (isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"))
+        or isinstance(kind, exp.PrimaryKeyColumnConstraint)
+        for kind in kinds
+    )
+    dtype = node.args.get("kind")
+    filled = any(isinstance(kind, _VALUE_SOURCES) for kind in kinds) or (
+        isinstance(dtype, exp.DataType) and dtype.this in _SERIALS
+    )
+    return required and not filled
+
+
+def _check_alter_column(node: exp.AlterColumn, ctx: Context) -> list[Hit]:
+    table = _alter_table(node)
+    dtype = node.args.get("dtype")
+    if isinstance(dtype, exp.DataType):
+        return type_change_hits(table, node.this, dtype, ctx=ctx)
+    if node.args.get("allow_null") is False and not node.args.get("drop"):
+        column = f"{ctx.sql(table)}.{ctx.sql(node.this)}"
+        reason = (
+            f"SET NOT NULL on {column} scans the whole table under an ACCESS EXCLUSIVE lock; add CHECK "
+            f"({ctx.sql(node.this)} IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips "
+            "the scan)."
+        )
+        return ctx.risky(table, "set_not_null", reason)
+    return []
+
+
+def type_change_hits(table: exp.Table, column: exp.Expr, new: exp.DataType, *, ctx: Context) -> list[Hit]:
+    """Judge a column type change against the column's known type, then remember the new type."""
+    old = ctx.schema.column_type(table, column)
+    ctx.schema.set_type(table, column, new)
+    label, new_sql = f"{ctx.sql(table)}.{ctx.sql(column)}", ctx.sql(new)
+    if old is None:
+        reason = (
+            f"Changing {label} to {new_sql} may narrow it (its current type is unknown) and usually rewrites the "
+            "table under a lock; check the current type, or add a new column and backfill it instead."
+        )
+        return ctx.risky(table, "change_column_type", reason)
+    change, old_sql = compare(old, new, dialect=ctx.dialect), ctx.sql(old)
+    if change is Change.NARROWER:
+        reason = (
+            f"Changing {label} from {old_sql} to {new_sql} narrows it: existing values that do not fit are rejected "
+            "or silently cut; add a new column, backfill and check it, then switch over."
+        )
+        return [Hit("narrow_column_type", reason)]
+    if change is Change.UNKNOWN:
+        reason = (
+            f"Cannot tell whether every {old_sql} value of {label} converts to {new_sql}; the conversion may fail or "
+            "change values, so add a new column and backfill it instead."
+        )
+        return ctx.risky(table, "change_column_type", reason)
+    if change is Change.WIDER and rewrites_table(old, new, dialect=ctx.dialect):
+        reason = (
+            f"Changing {label} from {old_sql} to {new_sql} rewrites the whole table while blocking writes; on a "
+            "big table add a new column and backfill it in batches instead."
+        )
+        return ctx.risky(table, "change_column_type", reason)
+    return []
+
+
+def _check_modify_column(node: exp.ModifyColumn, ctx: Context) -> list[Hit]:
+    """MySQL MODIFY / CHANGE [COLUMN]: a full new definition, possibly under a new name."""
+    table, definition = _alter_table(node), node.this
+    old_name = node.args.get("rename_from") or definition.this
+    hits: list[Hit] = []
+    if isinstance(definition.args.get("kind"), exp.DataType):
+        hits += type_change_hits(table, old_name, definition.args["kind"], ctx=ctx)
+    if ctx.schema.ident(old_name) != ctx.schema.ident(definition.this):
+        hits += rename_column_hits(table, old_name, definition.this, ctx=ctx)
+    return hits
+
+
+def _check_rename_column(node: exp.RenameColumn, ctx: Context) -> list[Hit]:
+    return rename_column_hits(_alter_table(node), node.this, node.args["to"], ctx=ctx)
+
+
+def rename_column_hits(table: exp.Table, old: exp.Expr, new: exp.Expr, *, ctx: Context) -> list[Hit]:
+    reason = (
+        f"Renaming column {ctx.sql(table)}.{ctx.sql(old)} to {ctx.sql(new)} breaks app versions still running "
+        "against the old name; use expand/contract: add the new column, write both, backfill, move reads, then "
+        "drop the old one."
+    )
+    hits = ctx.risky(table, "rename_column", reason)
+    ctx.schema.rename_column(table, old, new)
+    return hits
+
+
+def _check_alter_rename(node: exp.AlterRename, ctx: Context) -> list[Hit]:
+    alter = node.parent
+    if not isinstance(alter, exp.Alter) or str(alter.args.get("kind")).upper() not in ("TABLE", "VIEW"):
+        return []  # renaming an index or sequence breaks no query
+    old, new = alter.this, node.this
+    hits = ctx.risky(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
+    ctx.schema.rename_table(old, new)
+    return hits
+
+
+def rename_table_reason(old: str, new: str) -> str:
+    return (
+        f"Renaming {old} to {new} breaks app versions still running against the old name; use expand/contract "
+        "(e.g. rename and leave a view under the old name, move the app, then drop the view)."
+    )
+
+
+def foreign_key_reason(table: str) -> str:
+    return (
+        f"Adding a foreign key to {table} without NOT VALID checks every row while blocking writes to both "
+        "tables; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement."
+    )
+
+
+def _check_add_constraint(node: exp.AddConstraint, ctx: Context) -> list[Hit]:
+    """PostgreSQL ADD CONSTRAINT: FOREIGN KEY / CHECK should be NOT VALID; PK / UNIQUE should reuse an index."""
+    if ctx.dialect != "postgresql":
+        return []
+    table = _alter_table(node)
+    not_valid = bool(node.parent.args.get("not_valid")) if node.parent else False
+    bodies = [
+        body for item in node.expressions for body in (item.expressions if isinstance(item, exp.Constraint) else [item])
+    ]
+    label = ctx.sql(table)
+    return [
+        hit
+        for body in bodies
+        for hit in constraint_hits(_constraint_kind(body), table=table, label=label, not_valid=not_valid, ctx=ctx)
+    ]
+
+
+def _constraint_kind(body: exp.Expr) -> str:
+    if isinstance(body, exp.ForeignKey):
+        return "FOREIGN"
+    if isinstance(body, exp.CheckColumnConstraint):
+        return "CHECK"
+    if isinstance(body, (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint)):
+        return "UNIQUE"
+    return ""
+
+
+def constraint_hits(kind: str, *, table: exp.Table | None, label: str, not_valid: bool, ctx: Context) -> list[Hit]:
+    """Hits for a PostgreSQL ADD CONSTRAINT of ``kind`` FOREIGN / CHECK / UNIQUE (PRIMARY KEY counts as UNIQUE)."""
+    if kind == "FOREIGN" and not not_valid:
+        return ctx.risky(table, "add_foreign_key", foreign_key_reason(label))
+    if kind == "CHECK" and not not_valid:
+        reason = (
+            f"Adding a CHECK constraint to {label} without NOT VALID scans every row while blocking writes; add it "
+            "NOT VALID, then VALIDATE CONSTRAINT in a later statement."
+        )
+        return ctx.risky(table, "add_check", reason)
+    if kind == "UNIQUE":
+        reason = (
+            f"Adding a PRIMARY KEY or UNIQUE constraint to {label} builds its index while blocking reads and writes; "
+            "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... USING INDEX."
+        )
+        return ctx.risky(table, "add_unique_constraint", reason)
+    return []
+
+
+def _check_nested_command(node: exp.Command, ctx: Context) -> list[Hit]:
+    """A part of a parsed statement that sqlglot kept as raw text (e.g. ALTER TABLE ... SET SCHEMA)."""
+    return [Hit("unanalyzed", f"Part of this statement ({ctx.sql(node)}) is not analyzed; review it by hand.")]
+
+
+_CHECKERS: dict[type[exp.Expr], Callable[[Any, Context], Iterable[Hit]]] = {
+    exp.Drop: _check_drop,
+    exp.DropPrimaryKey: _check_drop_primary_key,
+    exp.TruncateTable: _check_truncate,
+    exp.Delete: _check_delete,
+    exp.Update: _check_update,
+    exp.Create: _check_create,
+    exp.ColumnDef: _check_add_column,
+    exp.AlterColumn: _check_alter_column,
+    exp.ModifyColumn: _check_modify_column,
+    exp.RenameColumn: _check_rename_column,
+    exp.AlterRename: _check_alter_rename,
+    exp.AddConstraint: _check_add_constraint,
+    exp.Command: _check_nested_command,
+}
