@@ -139,7 +139,7 @@ def _read_file(path: Path, *, required: bool) -> FileConfig | None:
 
 
 def _url_from_parts(environ: dict[str, str]) -> str | None:
-    """A URL from DBMIGRATE_DB_ENGINE/HOST/PORT/NAME/USER/PASSWORD (how Kubernetes Secrets with separate keys arrive)."""
+    """A URL from DBMIGRATE_DB_ENGINE/HOST/PORT/NAME/USER/PASSWORD: how Secrets with separate keys arrive."""
     host = environ.get("DBMIGRATE_DB_HOST")
     if not host:
         return None

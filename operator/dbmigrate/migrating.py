@@ -12,8 +12,19 @@ import time
 
 import sqlalchemy
 
-from dbmigrate import applying, backups, config, errors, history, outcome, planning, progress, session, state
-from dbmigrate import verification
+from dbmigrate import (
+    applying,
+    backups,
+    config,
+    errors,
+    history,
+    outcome,
+    planning,
+    progress,
+    session,
+    state,
+    verification,
+)
 from dbmigrate.backups import gate
 from dbmigrate.dialects import base
 from dbmigrate.schema import diff as schema_diff
@@ -47,7 +58,11 @@ def migrate(
     report: progress.Progress,
 ) -> None:
     """Run ``migrations`` (all known files) ``up`` or ``down`` as ``options`` say, filling ``result``."""
-    with session.open_session(settings, result, lock=True) as (conn, dialect, table):
+    with session.open_session(settings, result, lock=True, create_history=not options.dry_run) as (
+        conn,
+        dialect,
+        table,
+    ):
         current = state.compute(migrations, table.rows())
         current.check_clean(allow_out_of_order=options.out_of_order or direction == "down")
         todo = select(current, migrations, direction=direction, options=options)

@@ -179,8 +179,8 @@ def dry_run(
     sequences = _sequence_positions(conn) if dialect.name == "postgresql" else []
     dialect.begin(conn)
     try:
-        _execute_plan(conn, dialect, plan)
-        plan.schema_changes = schema_diff.diff(before, read_schema())
+        if _execute_plan(conn, dialect, plan):  # after a failed statement PostgreSQL reads nothing more
+            plan.schema_changes = schema_diff.diff(before, read_schema())
     finally:
         dialect.rollback(conn)
         _restore_sequences(conn, sequences)
@@ -188,7 +188,8 @@ def dry_run(
     plan.note = "executed in a transaction that was rolled back"
 
 
-def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan) -> None:
+def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan) -> bool:
+    """Run the plan's statements, stopping at the first error; returns whether all succeeded."""
     for migration in plan.migrations:
         script = migration.up if plan.direction == "up" else migration.down
         if script is None:
@@ -212,16 +213,17 @@ def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan
                         database.driver_message(exc),
                     )
                 )
-                return
+                return False
             plan.statements.append(
                 StatementRun(script.path.name, statement.line, preview, "ok", time.monotonic() - started)
             )
+    return True
 
 
 def _sequence_positions(conn: sqlalchemy.Connection) -> list[tuple[str, int, bool]]:
     rows = conn.exec_driver_sql(
-        "SELECT format('%I.%I', schemaname, sequencename), COALESCE(last_value, start_value), last_value IS NOT NULL "
-        "FROM pg_sequences"
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+        "COALESCE(last_value, start_value), last_value IS NOT NULL FROM pg_sequences"
     ).all()
     return [(str(name), int(value), bool(called)) for name, value, called in rows]
 

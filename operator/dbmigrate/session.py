@@ -24,9 +24,10 @@ def capture(result: outcome.Outcome) -> Iterator[None]:
 
 @contextlib.contextmanager
 def open_session(
-    settings: config.Settings, result: outcome.Outcome, *, lock: bool
+    settings: config.Settings, result: outcome.Outcome, *, lock: bool, create_history: bool = True
 ) -> Iterator[tuple[sqlalchemy.Connection, base.Dialect, history.History]]:
-    """Connect, optionally take the run lock, and create the history table when writing."""
+    """Connect, optionally take the run lock, and (with the lock) create the history table unless told not to:
+    a dry run must leave the database exactly as it found it."""
     with database.connect(settings.url) as (conn, dialect):
         result.database = {
             "dialect": dialect.name,
@@ -41,7 +42,8 @@ def open_session(
         key = f"dbmigrate:{settings.history_table}"
         dialect.acquire_lock(conn, key=key, timeout=settings.lock_wait)
         try:
-            table.ensure()
+            if create_history:
+                table.ensure()
             yield conn, dialect, table
         finally:
             with contextlib.suppress(sqlalchemy.exc.DBAPIError):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlglot.dialects.dialect import Dialect
-    from sqlglot.tokens import Token
+    from sqlglot.tokenizer_core import Token
 
 #: Our dialect names mapped to sqlglot's.
 SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}

@@ -64,9 +64,7 @@ def test_json_output_is_one_parseable_document(tmp_path: Path) -> None:
 
 
 def test_failure_prints_the_file_line_statement_and_database_message(tmp_path: Path) -> None:
-    write(
-        tmp_path / "migrations", {"001_ok.sql": "CREATE TABLE a (id INTEGER);", "002_bad.sql": "\nSELEC 1;"}
-    )
+    write(tmp_path / "migrations", {"001_ok.sql": "CREATE TABLE a (id INTEGER);", "002_bad.sql": "\nSELEC 1;"})
     result = run_cli("up", cwd=tmp_path)
     assert result.returncode == 1
     assert "[2/2] 002_bad.sql... ✗ Failed" in result.stdout
@@ -94,9 +92,7 @@ def test_wrong_password_exits_6_and_never_prints_the_password(tmp_path: Path, pg
         result = run_cli("up", "-o", output, cwd=tmp_path, env={"DATABASE_URL": bad})
         assert result.returncode == 6
         assert "Sup3rS3cret" not in result.stdout + result.stderr
-        assert (
-            "refused the credentials" in result.stdout and "password authentication failed" in result.stdout
-        )
+        assert "refused the credentials" in result.stdout and "password authentication failed" in result.stdout
 
 
 def test_unreachable_server_exits_6_with_a_hint(tmp_path: Path) -> None:

@@ -6,11 +6,15 @@ with the test kubelet running pods as local processes.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import kopf
+import kubernetes.config
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
@@ -80,6 +84,14 @@ def terminated(found: Manifest) -> Manifest:
 
 def test_server_is_the_built_release(k8s_api: client.ApiClient) -> None:
     assert client.VersionApi(k8s_api).get_code().git_version == "v1.36.3"
+
+
+def test_kubeconfig_fixture_serves_kopf_and_the_kubernetes_client(kubeconfig: Path) -> None:
+    settings = kopf.OperatorSettings()
+    login = kopf.login_with_kubeconfig(logger=logging.getLogger(__name__), settings=settings)
+    assert login is not None and login.server.startswith("https://127.0.0.1:")
+    with kubernetes.config.new_client_from_config() as api:  # type: ignore[no-untyped-call]
+        assert plain(client.CoreV1Api(api).read_namespace("default"))["metadata"]["name"] == "default"
 
 
 def test_crd_schema_rejects_invalid_objects_and_status_is_a_subresource(

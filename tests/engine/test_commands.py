@@ -87,21 +87,30 @@ def test_down_one_step_steps_and_target(db_url: str, migrations_dir: Path) -> No
     assert tables(db_url) == {"users", "posts"}
     commands.up(settings(db_url, migrations_dir))
     assert [
-        m.version for m in commands.down(settings(db_url, migrations_dir), options=RunOptions(steps=2, allow_destructive=True)).migrations
+        m.version
+        for m in commands.down(
+            settings(db_url, migrations_dir), options=RunOptions(steps=2, allow_destructive=True)
+        ).migrations
     ] == [
         "3",
         "2",
     ]
     commands.up(settings(db_url, migrations_dir))
     assert [
-        m.version for m in commands.down(settings(db_url, migrations_dir), options=RunOptions(target="1", allow_destructive=True)).migrations
+        m.version
+        for m in commands.down(
+            settings(db_url, migrations_dir), options=RunOptions(target="1", allow_destructive=True)
+        ).migrations
     ] == [
         "3",
         "2",
     ]
     assert tables(db_url) == {"users"}
     assert [
-        m.version for m in commands.down(settings(db_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True)).migrations
+        m.version
+        for m in commands.down(
+            settings(db_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True)
+        ).migrations
     ] == ["1"]
     assert tables(db_url) == set()
 

@@ -64,9 +64,7 @@ def test_lock_of_a_killed_runner_is_released_by_the_database(db_url: str, migrat
         holder.wait()
 
 
-def test_create_index_concurrently_under_the_session_lock_does_not_deadlock(
-    pg_url: str, migrations_dir: Path
-) -> None:
+def test_create_index_concurrently_under_the_session_lock_does_not_deadlock(pg_url: str, migrations_dir: Path) -> None:
     write(
         migrations_dir,
         {
@@ -79,9 +77,7 @@ def test_create_index_concurrently_under_the_session_lock_does_not_deadlock(
     assert result.error is None, result.error
     engine = sqlalchemy.create_engine(dburl.parse(pg_url), poolclass=sqlalchemy.NullPool)
     with engine.connect() as conn:
-        valid = conn.exec_driver_sql(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass"
-        ).scalar()
+        valid = conn.exec_driver_sql("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass").scalar()
     engine.dispose()
     assert valid is True
 

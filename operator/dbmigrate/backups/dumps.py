@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy.engine import URL
 
@@ -119,7 +120,7 @@ def _tool(*names: str) -> str:
     raise base.BackupError(f"{names[0]} is not installed; install the database client tools to take dumps")
 
 
-def _run(command: list[str], *, env: dict[str, str], out: object = None) -> None:
+def _run(command: list[str], *, env: dict[str, str], out: IO[bytes] | None = None) -> None:
     result = subprocess.run(
         command,
         env=env,

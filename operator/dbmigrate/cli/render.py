@@ -96,7 +96,8 @@ def _plan(result: outcome.Outcome) -> list[str]:
         symbols = {"ok": "✓", "error": "✗", "skipped": "-"}
         for run in plan["statements"]:
             lines.append(
-                f"  {symbols[run['status']]} {run['file']}:{run['line']} {run['statement'][:80]} ({run['seconds']:.3f}s)"
+                f"  {symbols[run['status']]} {run['file']}:{run['line']} {run['statement'][:80]} "
+                f"({run['seconds']:.3f}s)"
             )
             if run["error"]:
                 lines.append(f"      {run['error']}")

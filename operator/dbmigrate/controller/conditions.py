@@ -59,13 +59,14 @@ def summarize(
     phase: str,
     reason: str,
     message: str,
+    stalled: bool,
     generation: int,
     now: str,
 ) -> list[Condition]:
-    """Ready / Reconciling / Stalled for ``phase``: Ready only on success, Stalled when help is needed."""
+    """Ready / Reconciling / Stalled for ``phase``: Ready only on success, Stalled when help is needed (a
+    terminal failure, or an in-progress phase waiting for something only a user can create, e.g. a Secret)."""
     ready = phase == "Succeeded"
     reconciling = phase in IN_PROGRESS
-    stalled = phase in STALLED
     for type_, status, why in (
         ("Ready", ready, "Succeeded" if ready else reason),
         ("Reconciling", reconciling, reason if reconciling else "Idle"),

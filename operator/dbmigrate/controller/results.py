@@ -30,11 +30,17 @@ class Result:
         return self.exit_code == 0 and bool(self.document.get("ok", False))
 
     @property
+    def reason(self) -> str:
+        """A condition reason for the exit code (stable, documented), e.g. ``LockTimeout``."""
+        return _EXIT_REASONS.get(self.exit_code, "JobFailed")
+
+    @property
     def error_type(self) -> str:
+        """The CLI's own error class name when it reported one, else :attr:`reason`."""
         error = self.document.get("error")
         if isinstance(error, dict) and error.get("type"):
             return str(error["type"])
-        return _EXIT_REASONS.get(self.exit_code, "JobFailed")
+        return self.reason
 
     @property
     def error_message(self) -> str:
@@ -54,7 +60,7 @@ class Result:
         return None if value is None else str(value)
 
 
-_EXIT_REASONS = {
+_EXIT_REASONS: dict[int, str] = {
     errors.ExitCode.MIGRATION_FAILED: "MigrationFailed",
     errors.ExitCode.USAGE: "InvalidArguments",
     errors.ExitCode.SAFETY_GATE: "SafetyGate",
@@ -82,7 +88,9 @@ def plan_status(result: Result, *, direction: str) -> dict[str, Any]:
     findings = []
     for finding in result.document.get("findings") or []:
         if isinstance(finding, dict):
-            kept = {k: finding[k] for k in ("rule", "severity", "file", "line", "allowed") if finding.get(k) is not None}
+            kept = {
+                k: finding[k] for k in ("rule", "severity", "file", "line", "allowed") if finding.get(k) is not None
+            }
             findings.append(kept)
     plan: dict[str, Any] = {
         "hash": result.text("plan_hash") or "",

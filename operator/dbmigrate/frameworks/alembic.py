@@ -49,9 +49,7 @@ def _config(settings: config.Settings, conn: sqlalchemy.Connection) -> Config:
     # Alembic prints to stdout; keep it for the JSON document.
     cfg = Config(str(ini), stdout=sys.stderr, attributes={"connection": conn})
     # ConfigParser interpolates %, which URL-escaped passwords contain.
-    cfg.set_main_option(
-        "sqlalchemy.url", settings.url.render_as_string(hide_password=False).replace("%", "%%")
-    )
+    cfg.set_main_option("sqlalchemy.url", settings.url.render_as_string(hide_password=False).replace("%", "%%"))
     location = cfg.get_main_option("script_location")
     if location is None:
         raise errors.UsageError(f"{ini} has no script_location", hint="add `script_location = alembic` to it")
@@ -107,14 +105,12 @@ class AlembicAdapter:
         self._run(command.upgrade, step.key)
 
     def revert(self, step: base.Step) -> None:
-        down = self._script.get_revision(step.key)
-        parent = down.down_revision if down is not None else None
-        if isinstance(parent, tuple | list):
-            raise errors.UsageError(
-                f"revision {step.key} merges {', '.join(parent)}; dbmigrate reverts one chain at a time",
-                hint=f"run `alembic downgrade` to a parent, or `dbmigrate down --target {parent[0]}`",
-            )
-        self._run(command.downgrade, parent or "base")
+        # ``<rev>@-1`` takes exactly that head back one step and leaves other branches alone
+        # (``downgrade <down_revision>`` would undo sibling branches too); newest-first order keeps each step
+        # a head. A merge is undone by going down to one of its parents, which leaves all of them as heads.
+        script = self._script.get_revision(step.key)
+        parents = script.down_revision if script is not None else None
+        self._run(command.downgrade, parents[0] if isinstance(parents, tuple | list) else f"{step.key}@-1")
 
     def _run(self, action: Callable[[Config, str], None], revision: str) -> None:
         try:

@@ -59,7 +59,5 @@ def newest(applied_newest_first: list[Step], steps: int | None) -> list[Step]:
     if count < 1:
         raise errors.UsageError("--steps must be at least 1")
     if count > len(applied_newest_first):
-        raise errors.UsageError(
-            f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}"
-        )
+        raise errors.UsageError(f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}")
     return applied_newest_first[:count]

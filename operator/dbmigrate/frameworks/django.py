@@ -19,9 +19,15 @@ from typing import Any
 import django
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.exceptions import (
+    AmbiguityError,
+    BadMigrationError,
+    InconsistentMigrationHistory,
+    NodeNotFoundError,
+)
 from django.db.migrations.executor import MigrationExecutor
 from sqlalchemy.engine import URL
 
@@ -81,7 +87,10 @@ def _setup(settings: config.Settings, detection: detect.Detection) -> None:
     databases[DEFAULT_DB_ALIAS] = {**database, "OPTIONS": options}
     # Fills in Django's defaults (TIME_ZONE, CONN_MAX_AGE, ...) in place: connections reads this same dict.
     connections.configure_settings(databases)
-    django.setup()
+    try:
+        django.setup()
+    except (ImportError, ImproperlyConfigured) as exc:
+        raise errors.UsageError(f"Django could not start with {module}: {exc}") from None
 
 
 def _database(url: URL) -> dict[str, Any]:
@@ -115,7 +124,14 @@ class DjangoAdapter:
 
     def steps_pending(self, target: str | None) -> list[base.Step]:
         executor = self._executor()
-        executor.loader.check_consistent_history(self._connection)
+        try:
+            executor.loader.check_consistent_history(self._connection)
+        except InconsistentMigrationHistory as exc:
+            raise errors.DriftError(
+                f"Django's migration history is inconsistent: {exc}",
+                hint="find how the dependency was skipped (a migration added or renamed after release), fix "
+                "django_migrations before migrating",
+            ) from None
         targets = executor.loader.graph.leaf_nodes() if target is None else [self._target(executor, target)]
         plan = executor.migration_plan(targets)
         if any(backwards for _, backwards in plan):
@@ -160,14 +176,15 @@ class DjangoAdapter:
         emit_post_migrate_signal(0, False, alias, apps=after.apps, plan=plan)
 
     def _executor(self) -> Any:
-        return MigrationExecutor(self._connection)
+        try:
+            return MigrationExecutor(self._connection)
+        except (BadMigrationError, NodeNotFoundError, ImportError) as exc:
+            raise errors.UsageError(f"cannot read the Django migrations: {exc}") from None
 
     def _target(self, executor: Any, target: str) -> tuple[str, str | None]:
         app, _, prefix = target.partition(".")
         if not prefix:
-            raise errors.UsageError(
-                f"Django target {target!r} should be app.migration, e.g. shop.0002 or shop.zero"
-            )
+            raise errors.UsageError(f"Django target {target!r} should be app.migration, e.g. shop.0002 or shop.zero")
         if app not in executor.loader.migrated_apps:
             known = ", ".join(sorted(executor.loader.migrated_apps))
             raise errors.UsageError(f"no Django app {app!r} with migrations (apps: {known})")
@@ -176,9 +193,7 @@ class DjangoAdapter:
         try:
             return app, executor.loader.get_migration_by_prefix(app, prefix).name
         except AmbiguityError:
-            raise errors.UsageError(
-                f"{target} matches more than one migration; give more of its name"
-            ) from None
+            raise errors.UsageError(f"{target} matches more than one migration; give more of its name") from None
         except KeyError:
             raise errors.UsageError(f"no migration {prefix!r} in Django app {app!r}") from None
 

@@ -38,9 +38,7 @@ def adapter(settings: config.Settings, detection: detect.Detection) -> Iterator[
 class Delegated:
     """One tool run per action: the tool, not dbmigrate, decides which migrations are pending."""
 
-    def __init__(
-        self, settings: config.Settings, *, command: list[str], env: dict[str, str], flyway: bool = False
-    ):
+    def __init__(self, settings: config.Settings, *, command: list[str], env: dict[str, str], flyway: bool = False):
         self._settings = settings
         self._command = command
         self._env = env
@@ -121,9 +119,7 @@ def _rails_command(project_dir: Path) -> list[str]:
     rails = shutil.which("rails")
     if rails and ruby:
         return [rails]
-    missing = " and ".join(
-        name for name, found in (("rails", rails or binstub.is_file()), ("ruby", ruby)) if not found
-    )
+    missing = " and ".join(name for name, found in (("rails", rails or binstub.is_file()), ("ruby", ruby)) if not found)
     raise errors.UsageError(
         f"this is a Rails project ({project_dir / 'db/migrate'} holds Ruby migrations), which dbmigrate runs "
         f"through Rails, but {missing} {'is' if ' and ' not in missing else 'are'} not on PATH",
@@ -139,7 +135,7 @@ def _flyway_command() -> list[str]:
             "this is a Flyway project (flyway.conf / flyway.toml), which dbmigrate hands to the Flyway CLI, "
             "but flyway is not on PATH",
             hint="install the Flyway command-line tool (https://documentation.red-gate.com/fd/command-line), "
-            "or use `--framework sql`: dbmigrate reads Flyway's V<version>__*.sql files natively",
+            "or use `--framework sql --dir <your V__ files' directory>`: dbmigrate reads Flyway's SQL files natively",
         )
     return [flyway]
 

@@ -51,6 +51,12 @@ def down(
     _describe(detection, result)
     with session.open_session(settings, result, lock=True), _adapter(settings, detection) as adapter:
         todo = adapter.steps_to_revert(target, steps)
+        irreversible = [step.label for step in todo if not step.reversible]
+        if irreversible:
+            raise errors.UsageError(
+                f"cannot revert {', '.join(irreversible)}: it has no reverse operation",
+                hint="nothing was reverted; give the migration a reverse (or go down to a target above it)",
+            )
         _gates(settings, todo, direction="down", result=result)
         report.checks(result.checks)
         _run(todo, direction="down", step=adapter.revert, settings=settings, result=result, report=report)
@@ -93,9 +99,7 @@ def _describe(detection: detect.Detection, result: outcome.Outcome) -> None:
         result.framework = detection.to_json()
 
 
-def _adapter(
-    settings: config.Settings, detection: detect.Detection
-) -> contextlib.AbstractContextManager[base.Adapter]:
+def _adapter(settings: config.Settings, detection: detect.Detection) -> contextlib.AbstractContextManager[base.Adapter]:
     """The framework's adapter, imported only when used: Alembic and Django are optional installs."""
     try:
         if detection.framework == "alembic":
@@ -145,9 +149,7 @@ def _run(
         elapsed = time.monotonic() - started
         result.history_updated = True
         report.migration_finished(seconds=elapsed)
-        result.migrations.append(
-            _result(item, direction, "applied" if direction == "up" else "reverted", elapsed)
-        )
+        result.migrations.append(_result(item, direction, "applied" if direction == "up" else "reverted", elapsed))
 
 
 def _result(
@@ -177,9 +179,7 @@ def _redact(message: str, settings: config.Settings) -> str:
     return message.replace(str(password), "***") if password else message
 
 
-def _gates(
-    settings: config.Settings, todo: list[base.Step], *, direction: str, result: outcome.Outcome
-) -> None:
+def _gates(settings: config.Settings, todo: list[base.Step], *, direction: str, result: outcome.Outcome) -> None:
     """The backup gate and the count line, worded as for SQL files; a refused backup stops the run here."""
     result.checks.append(_backup_check(settings, changes=bool(todo), result=result))
     count = len(todo)

@@ -1,8 +1,8 @@
 """Leftovers of interrupted or partial DDL that a schema check should flag (PostgreSQL only).
 
-A failed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index behind: the planner ignores it, yet every
-write still maintains it, and a unique one still rejects rows. A constraint added ``NOT VALID`` (the safe first
-step of adding a foreign key or check to a big table) is not enforced on existing rows until ``VALIDATE
+A failed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index behind: the planner ignores it, yet every write
+still maintains it, and a unique one still rejects rows. A constraint added ``NOT VALID`` (the safe first step
+of adding a foreign key or check to a big table) is not enforced on existing rows until ``VALIDATE
 CONSTRAINT`` runs. MySQL and SQLite have neither state, so they never report anything.
 """
 

@@ -1,9 +1,9 @@
 """A database schema as plain, frozen values: what a snapshot holds, compared and fingerprinted.
 
 Objects in the connection's own schema (PostgreSQL's current schema, MySQL's current database, SQLite's
-``main``) carry ``schema=None`` and unqualified names, so that the same DDL applied to two databases gives equal
-snapshots whatever the databases are called. Every collection is kept sorted by name (columns by position), so
-snapshots do not depend on the order the catalog returned rows in or objects were created in.
+``main``) carry ``schema=None`` and unqualified names, so that the same DDL applied to two databases gives
+equal snapshots whatever the databases are called. Every collection is kept sorted by name (columns by
+position), so snapshots do not depend on the order the catalog returned rows in or objects were created in.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Schema:
         return _qualified(self.sequences, qualified_name, what="sequence")
 
     def to_json(self) -> dict[str, Any]:
-        """Plain dicts and lists, in the snapshot's canonical order (hand-rolled: ``asdict`` is 10× slower)."""
+        """Plain dicts and lists, in the snapshot's canonical order (by hand: ``asdict`` is 10× slower)."""
         return {
             "tables": [t.to_json() for t in self.tables],
             "views": [_plain(v) for v in self.views],

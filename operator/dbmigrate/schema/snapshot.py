@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import contextlib
+import gc
+from collections.abc import Callable, Collection, Iterator
 
 import sqlalchemy
 
@@ -23,4 +25,18 @@ def read_schema(conn: sqlalchemy.Connection, *, dialect: str, exclude_tables: Co
     dbmigrate's own bookkeeping tables do not count as schema. Run it in a transaction (REPEATABLE READ on
     PostgreSQL/MySQL) to get one consistent view while other sessions change the schema.
     """
-    return assemble(_READERS[dialect](conn), exclude_tables=exclude_tables)
+    with _collector_paused():
+        return assemble(_READERS[dialect](conn), exclude_tables=exclude_tables)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Building a snapshot allocates ~10 objects per column and none of them form cycles, yet on thousands of
+    tables the allocations set off repeated full garbage collections that cost a third of the CPU time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 
@@ -33,9 +34,7 @@ def settings(url: str, project: Path, **flags: str) -> config.Settings:
 
 
 def detection(project_settings: config.Settings) -> detect.Detection:
-    return detect.detect(
-        project_dir=project_settings.project_dir, migrations_dir=project_settings.migrations_dir
-    )
+    return detect.detect(project_dir=project_settings.project_dir, migrations_dir=project_settings.migrations_dir)
 
 
 @dataclasses.dataclass
@@ -77,9 +76,7 @@ def up(
     return result
 
 
-def down(
-    project_settings: config.Settings, *, target: str | None = None, steps: int | None = None
-) -> outcome.Outcome:
+def down(project_settings: config.Settings, *, target: str | None = None, steps: int | None = None) -> outcome.Outcome:
     result = outcome.Outcome(action="down")
     run.down(
         project_settings,
@@ -92,10 +89,10 @@ def down(
     return result
 
 
-def status(project_settings: config.Settings) -> dict[str, object]:
+def status(project_settings: config.Settings) -> dict[str, Any]:
     result = outcome.Outcome(action="status")
     run.status(project_settings, detection(project_settings), result=result)
-    document: dict[str, object] = result.to_json()["status"]  # type: ignore[assignment]
+    document: dict[str, Any] = result.details["status"]
     return document
 
 

@@ -47,6 +47,36 @@ def downgrade() -> None:
 '''
 
 
+SIDE_BRANCH = '''"""side branch, parallel to the index revision"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b1b1b1b1b1b1"
+down_revision = "1975ea83b712"
+
+
+def upgrade() -> None:
+    op.create_table("side", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("side")
+'''
+
+MERGE = '''"""merge the branches"""
+revision = "c9c9c9c9c9c9"
+down_revision = ("b1b1b1b1b1b1", "27c6a30d7c24")
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return copy_sample("alembic_project", tmp_path)
@@ -65,8 +95,8 @@ def test_status_up_status_applies_each_revision_as_a_timed_step(db_url: str, pro
     config = settings(db_url, project)
     before = status(config)
     assert before["current_version"] is None and before["applied"] == []
-    assert [p["version"] for p in before["pending"]] == REVISIONS  # type: ignore[index]
-    assert [p["file"] for p in before["pending"]] == FILES  # type: ignore[index]
+    assert [p["version"] for p in before["pending"]] == REVISIONS
+    assert [p["file"] for p in before["pending"]] == FILES
 
     report = Recorder()
     result = up(config, report=report)
@@ -93,9 +123,7 @@ def test_down_reverts_one_revision_then_down_to_base(db_url: str, project: Path)
     up(config)
 
     one = down(config)
-    assert [(m.version, m.direction, m.status) for m in one.migrations] == [
-        ("27c6a30d7c24", "down", "reverted")
-    ]
+    assert [(m.version, m.direction, m.status) for m in one.migrations] == [("27c6a30d7c24", "down", "reverted")]
     assert "ix_users_email" not in _indexes(db_url, "users")
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("1975ea83b712",)]
 
@@ -109,7 +137,7 @@ def test_up_to_a_target_stops_there_and_down_steps_counts(sqlite_url: str, proje
     config = settings(sqlite_url, project)
     result = up(config, target="1975ea83b712")
     assert [m.version for m in result.migrations] == REVISIONS[:2]
-    assert [p["version"] for p in status(config)["pending"]] == REVISIONS[2:]  # type: ignore[index]
+    assert [p["version"] for p in status(config)["pending"]] == REVISIONS[2:]
     assert [m.version for m in down(config, steps=2).migrations] == ["1975ea83b712", "ae1027a6acf"]
     with pytest.raises(errors.UsageError, match="only 0 applied"):
         down(config)
@@ -159,3 +187,24 @@ def test_the_backup_gate_refuses_before_any_revision_runs(sqlite_url: str, proje
     backup = skipped.check("backup")
     assert backup is not None and backup.ok is None and "skipped" in backup.message
     assert len(skipped.migrations) == 3
+
+
+def test_branches_and_merges_revert_exactly_one_revision_per_step(sqlite_url: str, project: Path) -> None:
+    versions = project / "alembic" / "versions"
+    (versions / "b1b1b1b1b1b1_side.py").write_text(SIDE_BRANCH)
+    (versions / "c9c9c9c9c9c9_merge.py").write_text(MERGE)
+    config = settings(sqlite_url, project)
+    assert len(up(config).migrations) == 5
+    assert status(config)["current_version"] == "c9c9c9c9c9c9"
+
+    assert [m.version for m in down(config).migrations] == ["c9c9c9c9c9c9"]
+    assert sorted(status(config)["current_version"].split(",")) == ["27c6a30d7c24", "b1b1b1b1b1b1"]
+    # Reverting one branch's head leaves the other branch applied.
+    assert [m.version for m in down(config).migrations] == ["27c6a30d7c24"]
+    assert "side" in tables(sqlite_url) and "ix_users_email" not in _indexes(sqlite_url, "users")
+    assert status(config)["current_version"] == "b1b1b1b1b1b1"
+    assert [m.version for m in down(config, target="ae1027a6acf").migrations] == [
+        "b1b1b1b1b1b1",
+        "1975ea83b712",
+    ]
+    assert status(config)["applied"] == ["ae1027a6acf"] and "side" not in tables(sqlite_url)

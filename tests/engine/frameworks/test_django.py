@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,15 @@ ALL = [
     "inventory.0003_seed_items",
 ]
 
+IRREVERSIBLE_MIGRATION = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("inventory", "0003_seed_items")]
+    operations = [migrations.RunPython(migrations.RunPython.noop)]
+"""
+
 BROKEN_MIGRATION = """
 from django.db import migrations
 
@@ -54,32 +63,34 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def broken(project: Path) -> Iterator[None]:
-    """A fourth migration that fails half way, removed again so the module's other tests never see it."""
-    path = project / "inventory" / "migrations" / "0004_broken.py"
-    path.write_text(BROKEN_MIGRATION)
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        path.unlink()
-        sys.modules.pop("inventory.migrations.0004_broken", None)
+def extra_migration(project: Path) -> Iterator[Callable[[str, str], None]]:
+    """Adds a fourth migration for one test, removed again so the module's other tests never see it."""
+    written: list[Path] = []
+
+    def write(name: str, source: str) -> None:
+        path = project / "inventory" / "migrations" / f"{name}.py"
+        path.write_text(source)
+        written.append(path)
         importlib.invalidate_caches()
+
+    yield write
+    for path in written:
+        path.unlink()
+        sys.modules.pop(f"inventory.migrations.{path.stem}", None)
+    importlib.invalidate_caches()
 
 
 def test_status_up_status_applies_each_migration_and_records_it(db_url: str, project: Path) -> None:
     config = settings(db_url, project)
     before = status(config)
     assert before["current_version"] is None and before["applied"] == []
-    assert [p["version"] for p in before["pending"]] == ALL  # type: ignore[index]
-    assert before["pending"][-1]["file"] == "inventory/0003_seed_items.py"  # type: ignore[index]
+    assert [p["version"] for p in before["pending"]] == ALL
+    assert before["pending"][-1]["file"] == "inventory/0003_seed_items.py"
 
     report = Recorder()
     result = up(config, report=report)
 
-    assert [(m.version, m.direction, m.status) for m in result.migrations] == [
-        (k, "up", "applied") for k in ALL
-    ]
+    assert [(m.version, m.direction, m.status) for m in result.migrations] == [(k, "up", "applied") for k in ALL]
     assert all(m.seconds >= 0 for m in result.migrations)
     assert [e[1] for e in report.events if e[0] == "started"][2] == (3, 5, "inventory/0001_initial.py")
     assert {"inventory_item", "inventory_stock", "django_migrations", "django_content_type"} <= tables(db_url)
@@ -113,7 +124,7 @@ def test_up_to_a_target_by_prefix_and_bad_targets(sqlite_url: str, project: Path
     result = up(config, target="inventory.0002")
     # Only what the target depends on: contenttypes is not among it.
     assert [m.version for m in result.migrations] == ALL[2:4]
-    assert [p["version"] for p in status(config)["pending"]] == [*ALL[:2], ALL[4]]  # type: ignore[index]
+    assert [p["version"] for p in status(config)["pending"]] == [*ALL[:2], ALL[4]]
     assert "sku" in {row[1] for row in query(sqlite_url, "PRAGMA table_info(inventory_item)")}
     with pytest.raises(errors.UsageError, match=r"app\.migration"):
         up(config, target="inventory")
@@ -125,7 +136,10 @@ def test_up_to_a_target_by_prefix_and_bad_targets(sqlite_url: str, project: Path
         down(config, target="inventory.0003")
 
 
-def test_failed_migration_is_rolled_back_and_reported(pg_url: str, project: Path, broken: None) -> None:
+def test_failed_migration_is_rolled_back_and_reported(
+    pg_url: str, project: Path, extra_migration: Callable[[str, str], None]
+) -> None:
+    extra_migration("0004_broken", BROKEN_MIGRATION)
     config = settings(pg_url, project)
     result = outcome.Outcome(action="up")
     with pytest.raises(errors.MigrationError, match="no_such_table") as failure:
@@ -138,4 +152,15 @@ def test_failed_migration_is_rolled_back_and_reported(pg_url: str, project: Path
     # Atomic migration on PostgreSQL: the first statement was undone, and the migration is not recorded.
     assert "half_done" not in tables(pg_url)
     assert query(pg_url, "SELECT name FROM django_migrations WHERE name = '0004_broken'") == []
-    assert [p["version"] for p in status(config)["pending"]] == ["inventory.0004_broken"]  # type: ignore[index]
+    assert [p["version"] for p in status(config)["pending"]] == ["inventory.0004_broken"]
+
+
+def test_down_refuses_an_irreversible_migration_before_reverting_anything(
+    sqlite_url: str, project: Path, extra_migration: Callable[[str, str], None]
+) -> None:
+    extra_migration("0004_irreversible", IRREVERSIBLE_MIGRATION)
+    config = settings(sqlite_url, project)
+    assert len(up(config).migrations) == 6
+    with pytest.raises(errors.UsageError, match=r"cannot revert inventory/0004_irreversible\.py"):
+        down(config, steps=2)
+    assert status(config)["applied"] == [*ALL, "inventory.0004_irreversible"]

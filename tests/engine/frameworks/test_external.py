@@ -1,4 +1,4 @@
-"""Rails and Flyway projects: delegated to their CLI when it is installed, refused with a clear error when not.
+"""Rails and Flyway projects: delegated to their CLI when installed, refused with a clear error when not.
 
 No Ruby or Flyway is installed here, so the delegated runs use stand-in scripts on PATH that report what they
 received; they prove the database reaches the tool through environment variables only and that the password
@@ -74,9 +74,7 @@ def secret_pg_url(pg_url: str) -> Iterator[tuple[str, str, str]]:
     """(url, user, password) of a role with a distinctive password that owns the test database."""
     user, password = f"fw_{uuid.uuid4().hex[:8]}", f"Pw-{uuid.uuid4().hex}"
     database = pg_url.rsplit("/", 1)[1]
-    admin = sqlalchemy.create_engine(
-        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool
-    )
+    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
         conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO {user}')
@@ -98,9 +96,7 @@ def secret_pg_url(pg_url: str) -> Iterator[tuple[str, str, str]]:
         admin.dispose()
 
 
-def test_rails_without_rails_names_what_is_missing(
-    sqlite_url: str, rails_project: Path, empty_path: Path
-) -> None:
+def test_rails_without_rails_names_what_is_missing(sqlite_url: str, rails_project: Path, empty_path: Path) -> None:
     config = settings(sqlite_url, rails_project)
     assert detection(config).framework == "rails"
     with pytest.raises(errors.UsageError) as refused:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 
-import pytest
 import sqlalchemy
 
 from dbmigrate import dburl
 from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, read_schema
 
-# ---------------------------------------------------------------------------------------------------------------
 # Helpers shared by the schema tests (imported by the other test modules of this package).
 
 
@@ -45,8 +43,6 @@ def dialect_of(url: str) -> str:
 def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
-
-# ---------------------------------------------------------------------------------------------------------------
 
 PG_SAMPLE = [
     """CREATE TABLE users (
@@ -116,11 +112,23 @@ def test_postgresql_snapshot(pg_url: str) -> None:
         "users_lower_email_idx", ("lower(email::text)",), unique=False, method="hash", valid=True
     )
     assert orders.indexes == (
-        Index("orders_open_idx", ("user_id",), unique=True, method="btree", predicate="status = 'open'::text",
-              valid=True),
-        Index("orders_user_idx", ("user_id", "id DESC"), unique=False, method="btree", include=("total",),
-              valid=True),
-    )  # fmt: skip
+        Index(
+            "orders_open_idx",
+            ("user_id",),
+            unique=True,
+            method="btree",
+            predicate="status = 'open'::text",
+            valid=True,
+        ),
+        Index(
+            "orders_user_idx",
+            ("user_id", "id DESC"),
+            unique=False,
+            method="btree",
+            include=("total",),
+            valid=True,
+        ),
+    )
 
     assert [v.name for v in schema.views] == ["big_orders"]
     assert "WHERE orders.total > 100" in squash(schema.view("big_orders").definition)
@@ -161,7 +169,8 @@ def test_postgresql_exclusion_constraint_and_non_default_index_options(pg_url: s
             "CREATE EXTENSION btree_gist",
             "CREATE TABLE bookings (room int, during tstzrange, note text,"
             " CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&))",
-            "CREATE INDEX note_pattern_idx ON bookings (note text_pattern_ops NULLS FIRST, room DESC NULLS LAST)",
+            "CREATE INDEX note_pattern_idx ON bookings"
+            " (note text_pattern_ops NULLS FIRST, room DESC NULLS LAST)",
         ],
     )
     bookings = snapshot(pg_url).table("bookings")
@@ -310,7 +319,9 @@ def test_sqlite_snapshot(sqlite_url: str) -> None:
 
 
 def test_exclude_tables_leaves_out_their_indexes_constraints_and_sequences(db_url: str) -> None:
-    serial = {"postgresql": "bigserial", "mysql": "bigint AUTO_INCREMENT", "sqlite": "INTEGER"}[dialect_of(db_url)]
+    serial = {"postgresql": "bigserial", "mysql": "bigint AUTO_INCREMENT", "sqlite": "INTEGER"}[
+        dialect_of(db_url)
+    ]
     execute(
         db_url,
         [

@@ -118,7 +118,13 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     for relid, columns in by_table.items():
         for ordinal, r in enumerate(sorted(columns, key=_ATTNUM), start=1):
             column = Column(
-                name=r[2], type=r[3], nullable=r[4], default=r[5], ordinal=ordinal, identity=r[6], generated=r[7]
+                name=r[2],
+                type=r[3],
+                nullable=r[4],
+                default=r[5],
+                ordinal=ordinal,
+                identity=r[6],
+                generated=r[7],
             )
             parts.columns.append((tables[relid], column))
     constraints = rows(conn, _CONSTRAINTS)

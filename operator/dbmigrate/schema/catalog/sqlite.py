@@ -2,8 +2,9 @@
 
 Joining ``sqlite_master`` with ``pragma_table_xinfo(name)`` (and the index and foreign-key pragmas) reads
 every table in one query per kind. SQLite keeps no names for most constraints, so they get PostgreSQL-like
-ones (``users_pkey``, ``users_email_key``, ``orders_user_id_fkey``, ``users_check1``), and no catalog entry for
-CHECK constraints, AUTOINCREMENT and index expressions: those are read from the stored ``CREATE`` statements.
+ones (``users_pkey``, ``users_email_key``, ``orders_user_id_fkey``, ``users_check1``), and no catalog entry
+for CHECK constraints, AUTOINCREMENT and index expressions: those are read from the stored ``CREATE``
+statements.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def _autoincrement(create_table: str) -> bool:
 
 
 def _checks(create_table: str) -> list[tuple[str | None, str]]:
-    """``(name or None, expression)`` of each CHECK constraint in a CREATE TABLE statement, in written order."""
+    """``(name or None, expression)`` of each CHECK constraint of a CREATE TABLE statement, in order."""
     if "check" not in create_table.lower():
         return []
     tokens = _tokens(create_table)

@@ -1,0 +1,154 @@
+"""kopf handlers, kept thin: one daemon per DatabaseMigration drives :mod:`reconcile`; watch events wake it.
+
+Why a daemon rather than change handlers: the work is a sequence of long waits (Jobs, snapshots) punctuated by
+user actions (approval and retry annotations) that must wake it at once. A daemon sees the live body, is the only
+writer of its resource's status (so patches never race), is stopped on deletion and while a higher-priority peer
+is active, and is restarted on operator start — where it resumes from ``status``. It never sleeps blindly: it
+waits for a wake-up (its resource or one of its Jobs changed) or its poll/resync delay, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from dbmigrate.controller import cluster, jobs, metrics, reconcile
+from dbmigrate.controller import spec as specs
+from dbmigrate.controller.backups import providers
+from dbmigrate.controller.settings import Settings
+
+GROUP, VERSION, PLURAL = cluster.GROUP, cluster.VERSION, cluster.PLURAL
+PREFIX = "dbmigrate.io"
+
+
+def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: Mapping[str, str] | None) -> None:
+    """Attach the operator's handlers to ``registry`` (only resources matching ``selector``, when given)."""
+    wakeups: dict[str, asyncio.Event] = {}
+    worlds: list[cluster.Cluster] = []  # the one shared API client, made at startup
+    labels = dict(selector) if selector else None
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        worlds.append(cluster.Cluster(_api_client()))
+        settings.persistence.finalizer = f"{PREFIX}/finalizer"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+        settings.watching.server_timeout = 120  # a silently dead watch is re-established within minutes
+        settings.watching.client_timeout = 150
+        settings.posting.level = logging.WARNING
+
+    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, labels=labels, id="reconciler", cancellation_timeout=1)
+    async def reconciler(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
+        uid = body.metadata.uid
+        assert uid is not None
+        wake = wakeups.setdefault(uid, asyncio.Event())
+        try:
+            await _drive(body=body, stopped=stopped, wake=wake, world=worlds[0], settings=settings, logger=logger)
+        finally:
+            wakeups.pop(uid, None)
+            metrics.forget(namespace=body.metadata.namespace or "", name=body.metadata.name or "")
+
+    @kopf.on.cleanup(registry=registry)
+    def close(**_: Any) -> None:
+        for world in worlds:
+            world.api.close()  # type: ignore[no-untyped-call]
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, labels=labels)
+    async def resource_changed(uid: str | None, **_: Any) -> None:
+        _wake(wakeups, uid)
+
+    @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY})
+    async def job_changed(labels: Mapping[str, str], **_: Any) -> None:
+        _wake(wakeups, labels.get(jobs.LABEL_OWNER_UID))
+
+
+def _wake(wakeups: Mapping[str, asyncio.Event], uid: str | None) -> None:
+    if uid is not None and uid in wakeups:
+        wakeups[uid].set()
+
+
+async def _drive(
+    *,
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    wake: asyncio.Event,
+    world: cluster.Cluster,
+    settings: Settings,
+    logger: kopf.Logger,
+) -> None:
+    def provider_for(backup: specs.Backup, namespace: str, request_id: str) -> Any:
+        return providers.provider_for(backup, cluster=world, namespace=namespace, request_id=request_id)
+
+    own: dict[str, Any] | None = None  # the object as our last status patch returned it
+    while not stopped:
+        wake.clear()
+        obj = _freshest(copy.deepcopy(dict(body)), own)
+        now = datetime.now(UTC)
+        try:
+            result = await asyncio.to_thread(
+                reconcile.step, obj, world=world, providers=provider_for, settings=settings, now=now
+            )
+            if result.status != obj.get("status"):
+                own = await asyncio.to_thread(world.patch_status, obj, result.status)
+        except ApiException as exc:
+            if exc.status == 404:  # deleted meanwhile; the daemon is being stopped
+                return
+            logger.warning("Kubernetes API error, retrying: %s %s", exc.status, exc.reason)
+            await _pause(wake, settings.retry_base_seconds)
+            continue
+        except Exception as exc:  # one resource's bug must not stop it for good: report, back off, retry
+            logger.exception("reconcile failed")
+            kopf.warn(cast(kopf.Body, obj), reason="ReconcileError", message=f"{type(exc).__name__}: {exc}"[:1024])
+            await _pause(wake, settings.retry_base_seconds)
+            continue
+        for event in result.events:
+            kopf.event(cast(kopf.Body, obj), type=event.type, reason=event.reason, message=event.message)
+        metrics.observe(
+            before=obj.get("status") or {},
+            after=result.status,
+            namespace=obj["metadata"]["namespace"],
+            name=obj["metadata"]["name"],
+            now=now,
+        )
+        delay = settings.resync_seconds if result.wait is None else result.wait
+        if delay > 0:
+            await _pause(wake, delay)
+
+
+async def _pause(wake: asyncio.Event, delay: float) -> None:
+    """Until woken or ``delay`` passes. Cancellation (the daemon being stopped) interrupts it."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout=delay)
+
+
+def _freshest(body: dict[str, Any], own: dict[str, Any] | None) -> dict[str, Any]:
+    """The live body lags our own patches by one watch event; prefer whichever is newer, so a move is never
+    repeated from a stale status."""
+    if own is None:
+        return body
+    try:
+        newer = int(own["metadata"]["resourceVersion"]) > int(body["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return body
+    return own if newer else body
+
+
+def _api_client() -> client.ApiClient:
+    """In-cluster service account, else KUBECONFIG (local runs, tests); a pool big enough for the worker
+    threads that share it."""
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = 32
+    return client.ApiClient(configuration)

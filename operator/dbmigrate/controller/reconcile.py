@@ -1,0 +1,471 @@
+"""The phase state machine: from the resource (spec, annotations, status) and the world, one transition.
+
+Pending → CheckingBackup → Planning → AwaitingApproval → Migrating → Verifying → Succeeded, or Failed /
+RolledBack / Blocked. :func:`step` makes one move and returns the new status; the caller persists it before the
+next move, so every piece of work (a Job, a snapshot) is recorded before anything builds on it, and an operator
+restarted at any moment resumes from ``status`` alone. Work items are idempotent by construction: Job and backup
+names derive from (uid, observedGeneration, attempt), so redoing a step finds the earlier one instead of
+starting another.
+
+``status.attempt`` moves whenever a step must run afresh (a retry, a changed plan, a new generation, the
+``dbmigrate.io/retry`` annotation); ``status.retries`` counts the automatic retries against the limit.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from dbmigrate import errors
+from dbmigrate.backups import base, gate
+from dbmigrate.controller import backups, cluster, jobs, results
+from dbmigrate.controller import conditions as conds
+from dbmigrate.controller import spec as specs
+from dbmigrate.controller.settings import Settings
+
+APPROVED_PLAN = "dbmigrate.io/approved-plan"
+RETRY = "dbmigrate.io/retry"
+TERMINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
+#: status fields that belong to one run and are cleared when a new one starts
+RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
+
+
+class World(Protocol):
+    """The cluster as the state machine uses it (:class:`dbmigrate.controller.cluster.Cluster`)."""
+
+    def migrations_hash(self, namespace: str, name: str) -> str | None: ...
+    def secret_problem(self, namespace: str, name: str, keys: list[str]) -> str | None: ...
+    def ensure_job(self, manifest: Mapping[str, Any]) -> bool: ...
+    def job_state(self, namespace: str, name: str) -> cluster.JobState: ...
+
+
+#: builds the backup provider of a spec for one run (None with policy Skip)
+ProviderFactory = Callable[[specs.Backup, str, str], base.Provider | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass
+class Step:
+    """The outcome of one move: the full new ``status``, Events to post, and when to look again (seconds; 0 =
+    at once, None = only when something changes or at the periodic resync)."""
+
+    status: dict[str, Any]
+    events: list[Event]
+    wait: float | None
+
+
+def step(
+    obj: Mapping[str, Any], *, world: World, providers: ProviderFactory, settings: Settings, now: datetime
+) -> Step:
+    machine = _Machine(obj, world=world, providers=providers, settings=settings, now=now)
+    machine.advance()
+    return machine.result()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class _Machine:
+    def __init__(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        world: World,
+        providers: ProviderFactory,
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        self.obj = obj
+        self.meta: Mapping[str, Any] = obj["metadata"]
+        self.namespace: str = self.meta["namespace"]
+        self.annotations: Mapping[str, str] = self.meta.get("annotations") or {}
+        self.status: dict[str, Any] = copy.deepcopy(dict(obj.get("status") or {}))
+        self.world = world
+        self.providers = providers
+        self.settings = settings
+        self.now = now
+        self.events: list[Event] = []
+        self.wait: float | None = None
+        self.dependency_missing = False
+        self._before = (self.status.get("phase"), self.status.get("reason"), self.status.get("message"))
+
+    # -- outcome --------------------------------------------------------------------------------------------
+
+    def result(self) -> Step:
+        phase = self.status.get("phase", "Pending")
+        stalled = phase in conds.STALLED or self.dependency_missing
+        self.status["conditions"] = conds.summarize(
+            self.status.get("conditions") or [],
+            phase=phase,
+            reason=self.status.get("reason", phase),
+            message=self.status.get("message", ""),
+            stalled=stalled,
+            generation=self._generation,
+            now=_iso(self.now),
+        )
+        after = (phase, self.status.get("reason"), self.status.get("message"))
+        if after != self._before:
+            kind = "Warning" if stalled or self.status.get("reason") == "Retrying" else "Normal"
+            self.events.append(Event(kind, str(after[1]), f"{phase}: {after[2]}"))
+        return Step(status=self.status, events=self.events, wait=self.wait)
+
+    @property
+    def _generation(self) -> int:
+        return int(self.status.get("observedGeneration", self.meta.get("generation", 1)))
+
+    def _move(self, phase: str, reason: str, message: str, *, wait: float | None = 0) -> None:
+        self.status.update(phase=phase, reason=reason, message=message[: results.MAX_MESSAGE])
+        self.wait = wait
+
+    def _detail(self, type_: str, status: str, reason: str, message: str) -> None:
+        self.status["conditions"] = conds.upsert(
+            self.status.get("conditions") or [],
+            type_=type_,
+            status=status,
+            reason=reason,
+            message=message[: results.MAX_MESSAGE],
+            generation=self._generation,
+            now=_iso(self.now),
+        )
+
+    def _run_id(self) -> str:
+        return jobs.run_id(
+            name=self.meta["name"],
+            uid=self.meta["uid"],
+            generation=self._generation,
+            attempt=int(self.status.get("attempt", 0)),
+        )
+
+    # -- dispatch -------------------------------------------------------------------------------------------
+
+    def advance(self) -> None:
+        if self._restart_if_needed():
+            return
+        try:
+            mig = specs.parse(self.obj.get("spec") or {})
+        except specs.SpecError as exc:
+            if self.status.get("phase") not in TERMINAL:
+                self._move("Failed", "InvalidSpec", str(exc), wait=None)
+            return
+        phase = self.status.get("phase", "Pending")
+        handlers: dict[str, Callable[[specs.MigrationSpec], None]] = {
+            "Pending": self._pending,
+            "CheckingBackup": self._checking_backup,
+            "Planning": self._planning,
+            "AwaitingApproval": self._awaiting_approval,
+            "Migrating": self._migrating,
+            "Verifying": self._verifying,
+        }
+        if phase in handlers:
+            handlers[phase](mig)
+
+    def _restart_if_needed(self) -> bool:
+        """Start a new run on a new generation, a new retry token, or (once finished) changed migrations.
+
+        A running migration is never abandoned: its Job finishes first (the new generation is picked up on the
+        move after). The restart itself is one move of its own, so Ready flips to False before any work."""
+        generation = int(self.meta.get("generation", 1))
+        token = self.annotations.get(RETRY)
+        phase = self.status.get("phase")
+        if phase is None:
+            reason, message = "Created", "new resource"
+        elif self.status.get("observedGeneration") != generation:
+            reason, message = "SpecChanged", f"spec changed (generation {generation})"
+        elif token is not None and token != self.status.get("retryToken"):
+            reason, message = "RetryRequested", f"retry requested ({RETRY}={token})"
+        elif phase in TERMINAL and self._migrations_changed():
+            reason, message = "MigrationsChanged", "the migrations ConfigMap changed"
+        else:
+            return False
+        if phase == "Migrating":
+            return False
+        for field in RUN_FIELDS:
+            self.status.pop(field, None)
+        (self.status.get("backup") or {}).pop("requestedAt", None)
+        self.status.update(
+            observedGeneration=generation,
+            attempt=int(self.status.get("attempt", -1)) + 1,
+            startedAt=_iso(self.now),
+        )
+        if token is not None:
+            self.status["retryToken"] = token
+        for type_ in conds.DETAILS:
+            self._detail(type_, "Unknown", "Pending", "not reached yet in this run")
+        self._move("Pending", reason, message)
+        return True
+
+    def _migrations_changed(self) -> bool:
+        configmap = ((self.obj.get("spec") or {}).get("migrations") or {}).get("configMapRef") or {}
+        recorded = self.status.get("migrationsHash")
+        if not configmap.get("name") or not recorded:
+            return False
+        current = self.world.migrations_hash(self.namespace, configmap["name"])
+        return current is not None and current != recorded
+
+    # -- phases ---------------------------------------------------------------------------------------------
+
+    def _pending(self, mig: specs.MigrationSpec) -> None:
+        if mig.migrations.configmap:
+            digest = self.world.migrations_hash(self.namespace, mig.migrations.configmap)
+            if digest is None:
+                self._missing("ConfigMapNotFound", f"ConfigMap {mig.migrations.configmap!r} not found")
+                return
+            self.status["migrationsHash"] = digest
+        problem = self.world.secret_problem(self.namespace, mig.database.secret_name, mig.database.secret_keys())
+        if problem:
+            self._missing("SecretNotFound", problem)
+            return
+        self.status["target"] = mig.target
+        self._move("CheckingBackup", "CheckingBackup", f"backup policy {mig.backup.policy}")
+
+    def _missing(self, reason: str, message: str) -> None:
+        """A dependency the user must create: Stalled, but looked for again (it may appear any moment)."""
+        self.dependency_missing = True
+        self._move("Pending", reason, f"{message}; retrying", wait=self.settings.retry_base_seconds)
+
+    def _checking_backup(self, mig: specs.MigrationSpec) -> None:
+        provider = self.providers(mig.backup, self.namespace, self._run_id())
+        try:
+            check, backup = gate.check(
+                provider, policy=mig.backup.gate_policy, max_age=mig.backup.max_age, now=self.now
+            )
+        except backups.BackupPending as pending:
+            self._backup_pending(str(pending))
+            return
+        except errors.SafetyGateError as exc:
+            message = exc.message.lstrip("✗ ")
+            reason = "BackupTooOld" if "too old" in message else "NoBackup" if "No backup" in message else "BackupError"
+            self._detail(conds.BACKUP_VERIFIED, "False", reason, message)
+            self._move("Blocked", reason, message, wait=None)
+            return
+        if backup is None:
+            self._detail(conds.BACKUP_VERIFIED, "False", "Skipped", "backup check skipped (policy Skip)")
+        else:
+            self.status["backup"] = {
+                "provider": backup.provider,
+                "takenAt": _iso(backup.taken_at),
+                "description": backup.description[: results.MAX_MESSAGE],
+                "checkedAt": _iso(self.now),
+            }
+            self._detail(conds.BACKUP_VERIFIED, "True", "BackupFresh", f"{backup.description}: {check.message}")
+        self._move("Planning", "Planning", "running dbmigrate plan")
+
+    def _backup_pending(self, message: str) -> None:
+        record = self.status.setdefault("backup", {})
+        requested = _parse_time(record.setdefault("requestedAt", _iso(self.now)))
+        if self.now - requested > timedelta(seconds=self.settings.backup_timeout_seconds):
+            text = f"backup not usable after {self.settings.backup_timeout_seconds:.0f}s: {message}"
+            self._detail(conds.BACKUP_VERIFIED, "False", "BackupTimeout", text)
+            self._move("Failed", "BackupTimeout", text, wait=None)
+            return
+        self._detail(conds.BACKUP_VERIFIED, "Unknown", "BackupInProgress", message)
+        self._move("CheckingBackup", "CreatingBackup", message, wait=self.settings.poll_seconds)
+
+    def _planning(self, mig: specs.MigrationSpec) -> None:
+        down = self.status.get("direction") == "down"
+        result = self._job(mig, jobs.Step("plan-down" if down else "plan"))
+        if result is None:
+            return
+        current = result.text("current_version")
+        if not down and results.is_downgrade(target=mig.target, current=current):
+            if not mig.allow_down:
+                text = f"target {mig.target} is below the applied version {current}; set allowDown: true to revert"
+                self._detail(conds.PLANNED, "False", "DowngradeNotAllowed", text)
+                self._move("Blocked", "DowngradeNotAllowed", text, wait=None)
+                return
+            self.status["direction"] = "down"
+            self._move("Planning", "PlanningDowngrade", f"planning the downgrade from {current} to {mig.target}")
+            return
+        if not result.ok:
+            self._failed(result, condition=conds.PLANNED)
+            return
+        plan = results.plan_status(result, direction="down" if down else "up")
+        self.status.update(plan=plan, pendingCount=len(plan["pending"]))
+        if current is not None:
+            self.status["appliedVersion"] = current
+        if plan["pending"] and mig.target == specs.LATEST:
+            self.status["target"] = plan["pending"][-1]
+        verb = "revert" if down else "apply"
+        summary = f"{len(plan['pending'])} to {verb}, {plan['blocking']} blocking finding(s), plan {plan['hash']}"
+        self._detail(conds.PLANNED, "True", "Planned", summary)
+        if not plan["pending"]:
+            self._detail(conds.APPROVED, "True", "NothingToApprove", "no pending migrations")
+            self._detail(conds.MIGRATED, "True", "UpToDate", "nothing pending")
+            self._move("Verifying", "Verifying", "up to date; verifying the schema")
+        elif mig.dry_run:
+            self._detail(conds.MIGRATED, "False", "DryRun", "dryRun: planned only")
+            self._move("Succeeded", "DryRun", f"dry run: {summary}", wait=None)
+        else:
+            self._move("AwaitingApproval", "CheckingApproval", summary)
+
+    def _awaiting_approval(self, mig: specs.MigrationSpec) -> None:
+        plan = self.status["plan"]
+        blocking = int(plan.get("blocking", 0))
+        given = self.annotations.get(APPROVED_PLAN)
+        if blocking == 0:
+            self._approve("NoDestructiveChanges", "no destructive findings")
+        elif mig.safety.destructive == "Allow":
+            self._approve("DestructiveAllowed", f"{blocking} destructive finding(s) allowed by safety.destructive")
+        elif mig.safety.destructive == "Deny":
+            text = f"{blocking} destructive finding(s) and safety.destructive is Deny"
+            self._detail(conds.APPROVED, "False", "DestructiveDenied", text)
+            self._move("Blocked", "DestructiveDenied", text, wait=None)
+        elif given == plan["hash"]:
+            self._approve("ApprovedByAnnotation", f"plan {given} approved by annotation {APPROVED_PLAN}")
+        else:
+            if given and given != self.status.get("rejectedApproval"):
+                self.status["rejectedApproval"] = given
+                self.events.append(
+                    Event(
+                        "Warning",
+                        "ApprovalMismatch",
+                        f"{APPROVED_PLAN}={given} does not match the current plan {plan['hash']}; nothing approved",
+                    )
+                )
+            text = f"{blocking} destructive finding(s): approve with annotation {APPROVED_PLAN}={plan['hash']}"
+            self._detail(conds.APPROVED, "False", "AwaitingApproval", text)
+            self._move("AwaitingApproval", "AwaitingApproval", text, wait=None)
+
+    def _approve(self, reason: str, message: str) -> None:
+        self._detail(conds.APPROVED, "True", reason, message)
+        self._move("Migrating", "Migrating", f"running dbmigrate {self.status['plan'].get('direction', 'up')}")
+
+    def _migrating(self, mig: specs.MigrationSpec) -> None:
+        plan = self.status["plan"]
+        job = jobs.Step(
+            "migrate",
+            direction=plan.get("direction", "up"),
+            plan_hash=plan["hash"],
+            allow_destructive=int(plan.get("blocking", 0)) > 0,
+        )
+        result = self._job(mig, job)
+        if result is None:
+            return
+        applied, rolled_back = result.strings("applied"), result.strings("rolled_back")
+        record: dict[str, Any] = {
+            "applied": applied,
+            "rolledBack": rolled_back,
+            "exitCode": result.exit_code,
+            "finishedAt": _iso(self.now),
+        }
+        if not result.ok:
+            record.update(errorType=result.error_type, errorMessage=result.error_message)
+        self.status["migration"] = record
+        if result.text("current_version") is not None:
+            self.status["appliedVersion"] = result.text("current_version")
+        if result.ok:
+            self.status["pendingCount"] = 0
+            self._detail(conds.MIGRATED, "True", "Applied", f"applied {', '.join(applied) or 'nothing'}")
+            self._move("Verifying", "Verifying", "verifying the schema")
+        elif result.exit_code == errors.ExitCode.SAFETY_GATE:
+            self._replan(result)
+        elif rolled_back or (result.exit_code == errors.ExitCode.MIGRATION_FAILED and not applied):
+            text = f"{result.error_message}; rolled back {', '.join(rolled_back) or 'the failed migration'}"
+            self._detail(conds.MIGRATED, "False", "RolledBack", text)
+            self._move("RolledBack", "MigrationFailed", text, wait=None)
+        else:
+            self._failed(result, condition=conds.MIGRATED)
+
+    def _replan(self, result: results.Result) -> None:
+        """The database no longer matches the approved plan (exit 3 with --approve): plan (and approve) afresh."""
+        if not self._count_retry(result, condition=conds.MIGRATED):
+            return
+        for field in ("plan", "direction", "rejectedApproval", "retryAfter"):
+            self.status.pop(field, None)
+        self._detail(conds.MIGRATED, "False", "PlanChanged", result.error_message)
+        self._detail(conds.PLANNED, "Unknown", "PlanChanged", "planning again")
+        self._detail(conds.APPROVED, "Unknown", "PlanChanged", "the approved plan is outdated")
+        self._move("Planning", "PlanChanged", f"the plan changed before it was applied: {result.error_message}")
+
+    def _verifying(self, mig: specs.MigrationSpec) -> None:
+        result = self._job(mig, jobs.Step("verify"))
+        if result is None:
+            return
+        problems = results.problems(result)
+        integrity = result.document.get("integrity_ok")
+        self.status["schema"] = {
+            "fingerprint": result.text("fingerprint") or "",
+            "integrityOk": bool(integrity),
+            "problems": problems,
+            "verifiedAt": _iso(self.now),
+        }
+        if result.ok and integrity is not False:
+            self._detail(conds.SCHEMA_VERIFIED, "True", "Verified", f"fingerprint {result.text('fingerprint')}")
+            applied = self.status.get("appliedVersion") or "none"
+            self._move("Succeeded", "Succeeded", f"schema at version {applied}, verified", wait=None)
+        elif result.exit_code in results.RETRYABLE:
+            self._failed(result, condition=conds.SCHEMA_VERIFIED)
+        else:
+            text = "; ".join(problems) or result.error_message
+            self._detail(conds.SCHEMA_VERIFIED, "False", "VerificationFailed", text)
+            self._move("Failed", "VerificationFailed", text, wait=None)
+
+    # -- jobs and failures ----------------------------------------------------------------------------------
+
+    def _job(self, mig: specs.MigrationSpec, job: jobs.Step) -> results.Result | None:
+        """The finished Job's result; None while it is being started or runs (``self.wait`` set)."""
+        retry_after = self.status.get("retryAfter")
+        if retry_after and _parse_time(retry_after) > self.now:
+            self.wait = (_parse_time(retry_after) - self.now).total_seconds()
+            return None
+        run = self._run_id()
+        name = jobs.job_name(run, job)
+        state = self.world.job_state(self.namespace, name)
+        self.wait = self.settings.poll_seconds
+        if not state.exists:
+            manifest = jobs.manifest(
+                owner=self.obj, mig=mig, step=job, run=run, default_image=self.settings.default_image
+            )
+            self.world.ensure_job(manifest)
+            self.status["job"] = name
+            self.events.append(Event("Normal", "JobCreated", f"started Job {name}"))
+            return None
+        if not state.finished:
+            if state.waiting:
+                self.status["message"] = f"Job {name} cannot start: {state.waiting}"[: results.MAX_MESSAGE]
+            return None
+        self.status.pop("retryAfter", None)
+        self.wait = 0
+        return results.parse(exit_code=state.exit_code, message=state.message)
+
+    def _failed(self, result: results.Result, *, condition: str) -> None:
+        """A failed step: retried with backoff when the database was busy or unreachable, else Failed."""
+        if result.exit_code in results.RETRYABLE:
+            if self._count_retry(result, condition=condition):
+                phase = self.status["phase"]
+                delay = (_parse_time(self.status["retryAfter"]) - self.now).total_seconds()
+                text = f"{result.reason}: {result.error_message}; retry {self.status['retries']} in {delay:.0f}s"
+                self._move(phase, "Retrying", text, wait=delay)
+            return
+        self._detail(condition, "False", result.reason, result.error_message)
+        self._move("Failed", result.reason, result.error_message, wait=None)
+
+    def _count_retry(self, result: results.Result, *, condition: str) -> bool:
+        """Schedule a retry (new attempt, exponential backoff); False (and Failed) once the limit is reached."""
+        retries = int(self.status.get("retries", 0))
+        if retries >= self.settings.retry_limit:
+            text = f"gave up after {retries} retries: {result.error_message}"
+            self._detail(condition, "False", result.reason, text)
+            self._move("Failed", result.reason, text, wait=None)
+            return False
+        delay = min(self.settings.retry_base_seconds * 2**retries, self.settings.retry_max_seconds)
+        self.status.update(
+            retries=retries + 1,
+            attempt=int(self.status.get("attempt", 0)) + 1,
+            retryAfter=_iso(self.now + timedelta(seconds=delay)),
+        )
+        return True

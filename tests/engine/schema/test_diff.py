@@ -1,0 +1,169 @@
+"""Diffs between snapshots: exactly the objects that changed, each described in one line."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tests.engine.schema.test_catalog import dialect_of, execute, snapshot
+
+from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Table, View
+from dbmigrate.schema.diff import SchemaChange, diff, summarize
+
+ID = Column("id", "integer", False, None, 1)
+EMAIL = Column("email", "text", False, None, 2)
+PKEY = Constraint("users_pkey", "primary key", ("id",))
+USERS = Table("users", None, (ID, EMAIL), constraints=(PKEY,))
+SEQ = Sequence("s", None, "bigint", 1, 1, 1, 100, 1, False)
+
+
+def _changes(before: Schema, after: Schema) -> list[tuple[str, str, str, str]]:
+    return [(c.kind, c.object_type, c.name, c.detail) for c in diff(before, after)]
+
+
+def test_identical_schemas_have_no_changes() -> None:
+    schema = Schema(tables=(USERS,), sequences=(SEQ,))
+    assert diff(schema, schema) == []
+    assert summarize([]) == ""
+
+
+def test_added_and_dropped_tables_are_one_change_each() -> None:
+    orders = Table("orders", "shop", (ID,))
+    assert _changes(Schema(tables=(USERS,)), Schema(tables=(orders,))) == [
+        ("added", "table", "shop.orders", "columns (id)"),
+        ("dropped", "table", "users", "columns (id, email)"),
+    ]
+
+
+def test_column_changes_name_the_fields_that_changed() -> None:
+    age = Column("age", "integer", True, None, 3)
+    after = dataclasses.replace(
+        USERS,
+        columns=(
+            ID,
+            dataclasses.replace(EMAIL, type="character varying(255)", nullable=True, default="''::text"),
+            Column("nick", "text", True, None, 3),
+        ),
+    )
+    before = dataclasses.replace(USERS, columns=(ID, EMAIL, age))
+    email_change = "type text → character varying(255); nullable no → yes; default none → ''::text"
+    assert _changes(Schema(tables=(before,)), Schema(tables=(after,))) == [
+        ("dropped", "column", "users.age", "integer null"),
+        ("changed", "column", "users.email", email_change),
+        ("added", "column", "users.nick", "text null"),
+    ]
+
+
+def test_dropping_a_column_moves_no_other_but_reordering_does() -> None:
+    a, b, c = (Column(n, "int", True, None, i) for i, n in enumerate("abc", start=1))
+    table = Table("t", None, (a, b, c))
+    without_a = Table("t", None, (dataclasses.replace(b, ordinal=1), dataclasses.replace(c, ordinal=2)))
+    assert _changes(Schema(tables=(table,)), Schema(tables=(without_a,))) == [
+        ("dropped", "column", "t.a", "int null")
+    ]
+
+    a_last = Table(
+        "t",
+        None,
+        (
+            dataclasses.replace(b, ordinal=1),
+            dataclasses.replace(c, ordinal=2),
+            dataclasses.replace(a, ordinal=3),
+        ),
+    )
+    assert _changes(Schema(tables=(table,)), Schema(tables=(a_last,))) == [
+        ("changed", "column", "t.a", "position 1 → 3")
+    ]
+
+
+def test_index_constraint_view_and_sequence_changes() -> None:
+    index = Index("users_email_idx", ("email",), unique=False, method="btree", valid=True)
+    check = Constraint("users_email_check", "check", expression="email <> ''", validated=True)
+    view = View("v", None, "SELECT id\n  FROM users")
+    before = Schema(tables=(dataclasses.replace(USERS, indexes=(index,)),), views=(view,), sequences=(SEQ,))
+    after = Schema(
+        tables=(
+            dataclasses.replace(
+                USERS,
+                indexes=(dataclasses.replace(index, unique=True, valid=False),),
+                constraints=(PKEY, check),
+            ),
+        ),
+        views=(dataclasses.replace(view, definition="SELECT id FROM users WHERE id > 0"),),
+        sequences=(dataclasses.replace(SEQ, increment=10, owned_by="users.id"),),
+    )
+    assert _changes(before, after) == [
+        ("changed", "index", "users.users_email_idx", "unique no → yes; valid yes → no"),
+        ("added", "constraint", "users.users_email_check", "check (email <> '')"),
+        ("changed", "view", "v", "definition SELECT id FROM users → SELECT id FROM users WHERE id > 0"),
+        ("changed", "sequence", "s", "increment 1 → 10; owned by none → users.id"),
+    ]
+
+
+def test_summary_and_json() -> None:
+    fk = Constraint(
+        "o_fk",
+        "foreign key",
+        ("user_id",),
+        ref_table="users",
+        ref_columns=("id",),
+        on_delete="cascade",
+        on_update="no action",
+        validated=False,
+    )
+    orders = Table(
+        "orders", None, (ID,), indexes=(Index("o_idx", ("id DESC",), unique=False, predicate="id > 0"),)
+    )
+    changes = diff(
+        Schema(tables=(orders,)), Schema(tables=(dataclasses.replace(orders, indexes=(), constraints=(fk,)),))
+    )
+    assert summarize(changes) == (
+        "dropped index orders.o_idx: (id DESC) where id > 0\n"
+        "added constraint orders.o_fk: foreign key (user_id) references users (id) on delete cascade "
+        "on update no action not valid"
+    )
+    assert changes[0].to_json() == {
+        "kind": "dropped",
+        "object_type": "index",
+        "name": "orders.o_idx",
+        "detail": "(id DESC) where id > 0",
+    }
+    assert isinstance(changes[0], SchemaChange)
+
+
+def test_diff_of_real_migration(db_url: str) -> None:
+    dialect = dialect_of(db_url)
+    execute(
+        db_url,
+        [
+            "CREATE TABLE users (id int PRIMARY KEY, email varchar(100) NOT NULL, age int)",
+            "CREATE TABLE legacy (id int)",
+            "CREATE INDEX users_age_idx ON users (age)",
+            "CREATE VIEW adults AS SELECT id FROM users WHERE age >= 18",
+        ],
+    )
+    before = snapshot(db_url)
+    drop_index = "DROP INDEX users_age_idx ON users" if dialect == "mysql" else "DROP INDEX users_age_idx"
+    execute(
+        db_url,
+        [
+            "ALTER TABLE users ADD COLUMN nick varchar(30)",
+            "DROP TABLE legacy",
+            drop_index,
+            "CREATE UNIQUE INDEX users_email_idx ON users (email)",
+            "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users (id))",
+            "DROP VIEW adults",
+            "CREATE VIEW adults AS SELECT id FROM users WHERE age >= 21",
+        ],
+    )
+    changes = diff(before, snapshot(db_url))
+    assert [(c.kind, c.object_type, c.name) for c in changes] == [
+        ("dropped", "table", "legacy"),
+        ("added", "table", "orders"),
+        ("added", "column", "users.nick"),
+        ("dropped", "index", "users.users_age_idx"),
+        ("added", "index", "users.users_email_idx"),
+        ("changed", "view", "adults"),
+    ]
+    assert changes[0].detail == "columns (id)"
+    assert "21" in changes[-1].detail
+    assert len(summarize(changes).splitlines()) == len(changes)

@@ -1,0 +1,211 @@
+"""Fingerprints: equal for the same schema wherever and however it was built, different after any change."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy
+from tests.engine.schema.test_catalog import dialect_of, execute, snapshot
+
+from dbmigrate import dburl
+from dbmigrate.schema import Column, Schema, Table
+from dbmigrate.schema.fingerprint import canonical_json, fingerprint
+
+USERS = "CREATE TABLE users (id int PRIMARY KEY, email varchar(100) NOT NULL, age int DEFAULT 0)"
+ORDERS = "CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL, total numeric(10,2){extra})"
+FOREIGN_KEY = "CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"
+
+
+def base_schema(dialect: str, *, reordered: bool = False) -> list[str]:
+    """A small schema; ``reordered`` builds the same one with every independent step in another order."""
+    if dialect == "sqlite":  # no ALTER TABLE ADD CONSTRAINT, but references may come before their table
+        tables = [USERS, ORDERS.format(extra=f", {FOREIGN_KEY}")]
+        foreign_key = []
+    else:
+        tables = [USERS, ORDERS.format(extra="")]
+        foreign_key = [f"ALTER TABLE orders ADD {FOREIGN_KEY}"]
+    indexes = [
+        "CREATE INDEX users_email_idx ON users (email)",
+        "CREATE INDEX orders_user_idx ON orders (user_id)",
+    ]
+    view = ["CREATE VIEW v_orders AS SELECT id, total FROM orders"]
+    sequence = ["CREATE SEQUENCE invoice_seq START WITH 100"] if dialect == "postgresql" else []
+    if reordered:
+        return [*sequence, *tables[::-1], *indexes[::-1], *view, *foreign_key]
+    return [*tables, *foreign_key, *indexes, *view, *sequence]
+
+
+@contextlib.contextmanager
+def another_database(url: str) -> Iterator[str]:
+    """A second empty database on the same server as the fixture's (another file for SQLite)."""
+    parsed = dburl.parse(url)
+    dialect = dburl.dialect_of(parsed)
+    if dialect == "sqlite":
+        yield f"{url}.second"
+        return
+    name = f"{parsed.database}_second"
+    quote = '"' if dialect == "postgresql" else "`"
+    admin = sqlalchemy.create_engine(parsed, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
+    try:
+        yield f"{url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        force = " WITH (FORCE)" if dialect == "postgresql" else ""
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {quote}{name}{quote}{force}")
+        admin.dispose()
+
+
+def test_fingerprint_is_sha256_of_the_canonical_json() -> None:
+    schema = Schema(tables=(Table("t", None, (Column("id", "integer", False, None, 1),)),))
+    digest = fingerprint(schema)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    assert digest == "sha256:" + hashlib.sha256(canonical_json(schema).encode()).hexdigest()
+    assert canonical_json(schema) == json.dumps(schema.to_json(), sort_keys=True, separators=(",", ":"))
+
+
+def test_fingerprint_does_not_depend_on_the_order_objects_are_listed_in() -> None:
+    a = Table("a", None, (Column("x", "int", True, None, 1), Column("y", "int", True, None, 2)))
+    b = Table("b", "other", (Column("y", "int", True, None, 2), Column("x", "int", True, None, 1)))
+    assert fingerprint(Schema(tables=(a, b))) == fingerprint(Schema(tables=(b, a)))
+
+
+def test_same_ddl_in_two_databases_gives_the_same_fingerprint(db_url: str) -> None:
+    dialect = dialect_of(db_url)
+    execute(db_url, base_schema(dialect))
+    first = fingerprint(snapshot(db_url))
+    assert fingerprint(snapshot(db_url)) == first  # and again, on the same database
+
+    with another_database(db_url) as other_url:  # another name, objects created in another order
+        execute(other_url, base_schema(dialect, reordered=True))
+        assert snapshot(other_url) == snapshot(db_url)
+        assert fingerprint(snapshot(other_url)) == first
+
+
+def test_a_dropped_column_leaves_no_trace(db_url: str) -> None:
+    execute(db_url, ["CREATE TABLE t (a int, b int, c int)", "ALTER TABLE t DROP COLUMN b"])
+    with another_database(db_url) as other_url:
+        execute(other_url, ["CREATE TABLE t (a int, c int)"])
+        assert fingerprint(snapshot(other_url)) == fingerprint(snapshot(db_url))
+
+
+def test_data_and_sequence_values_do_not_change_the_fingerprint(db_url: str) -> None:
+    dialect = dialect_of(db_url)
+    serial = {
+        "postgresql": "bigserial PRIMARY KEY",
+        "mysql": "bigint AUTO_INCREMENT PRIMARY KEY",
+        "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    }[dialect]
+    execute(db_url, [*base_schema(dialect), f"CREATE TABLE counters (id {serial}, n int)"])
+    before = fingerprint(snapshot(db_url))
+
+    changes = ["INSERT INTO counters (n) VALUES (1), (2), (3)", "INSERT INTO users VALUES (1, 'a@b.c', 30)"]
+    if dialect == "postgresql":
+        changes += ["SELECT nextval('invoice_seq')", "SELECT setval('counters_id_seq', 500)", "ANALYZE"]
+    execute(db_url, changes)
+    assert fingerprint(snapshot(db_url)) == before
+
+
+def _rebuild_users(columns: str) -> list[str]:
+    return [
+        "DROP TABLE users",
+        f"CREATE TABLE users ({columns})",
+        "CREATE INDEX users_email_idx ON users (email)",
+    ]
+
+
+def _rebuild_orders(extra: str) -> list[str]:
+    return [
+        "DROP VIEW v_orders",
+        "DROP TABLE orders",
+        ORDERS.format(extra=f", {FOREIGN_KEY}{extra}"),
+        "CREATE INDEX orders_user_idx ON orders (user_id)",
+        "CREATE VIEW v_orders AS SELECT id, total FROM orders",
+    ]
+
+
+_ANY = ("postgresql", "mysql", "sqlite")
+_PG_MYSQL = ("postgresql", "mysql")
+_PG_SQLITE = ("postgresql", "sqlite")
+_USERS_COLUMNS = "id int PRIMARY KEY, email varchar(100) NOT NULL, age {age}"
+_UNIQUE_EMAIL = "CREATE UNIQUE INDEX users_email_idx ON users (email)"
+_ADD_FK_CASCADE = f"ALTER TABLE orders ADD {FOREIGN_KEY} ON DELETE CASCADE"
+_VIEW_WHERE = "CREATE VIEW v_orders AS SELECT id, total FROM orders WHERE total > 0"
+
+#: change → statements per dialect (a tuple of dialects: the same statements on each).
+CHANGES: dict[str, dict[str | tuple[str, ...], list[str]]] = {
+    "add table": {_ANY: ["CREATE TABLE extra (id int)"]},
+    "add column": {_ANY: ["ALTER TABLE users ADD COLUMN nick varchar(20)"]},
+    "drop column": {_ANY: ["ALTER TABLE users DROP COLUMN age"]},
+    "rename column": {_ANY: ["ALTER TABLE users RENAME COLUMN age TO years"]},
+    "column type": {
+        "postgresql": ["ALTER TABLE users ALTER COLUMN age TYPE bigint"],
+        "mysql": ["ALTER TABLE users MODIFY age bigint DEFAULT 0"],
+        "sqlite": _rebuild_users(_USERS_COLUMNS.format(age="bigint DEFAULT 0")),
+    },
+    "column default": {
+        _PG_MYSQL: ["ALTER TABLE users ALTER COLUMN age SET DEFAULT 1"],
+        "sqlite": _rebuild_users(_USERS_COLUMNS.format(age="int DEFAULT 1")),
+    },
+    "column nullability": {
+        "postgresql": ["ALTER TABLE users ALTER COLUMN age SET NOT NULL"],
+        "mysql": ["ALTER TABLE users MODIFY age int NOT NULL DEFAULT 0"],
+        "sqlite": _rebuild_users(_USERS_COLUMNS.format(age="int NOT NULL DEFAULT 0")),
+    },
+    "add index": {_ANY: ["CREATE INDEX users_age_idx ON users (age)"]},
+    "index made unique": {
+        _PG_SQLITE: ["DROP INDEX users_email_idx", _UNIQUE_EMAIL],
+        "mysql": ["DROP INDEX users_email_idx ON users", _UNIQUE_EMAIL],
+    },
+    "index columns": {
+        _PG_SQLITE: ["DROP INDEX orders_user_idx", "CREATE INDEX orders_user_idx ON orders (user_id, total)"],
+        "mysql": [
+            "CREATE INDEX orders_user_idx2 ON orders (user_id, total)",
+            "DROP INDEX orders_user_idx ON orders",
+            "ALTER TABLE orders RENAME INDEX orders_user_idx2 TO orders_user_idx",
+        ],
+    },
+    "partial index predicate": {
+        _PG_SQLITE: [
+            "DROP INDEX orders_user_idx",
+            "CREATE INDEX orders_user_idx ON orders (user_id) WHERE total > 0",
+        ]
+    },
+    "add check constraint": {
+        _PG_MYSQL: ["ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0)"],
+        "sqlite": _rebuild_orders(", CONSTRAINT orders_total_check CHECK (total >= 0)"),
+    },
+    "foreign key action": {
+        "postgresql": ["ALTER TABLE orders DROP CONSTRAINT orders_user_fk", _ADD_FK_CASCADE],
+        "mysql": ["ALTER TABLE orders DROP FOREIGN KEY orders_user_fk", _ADD_FK_CASCADE],
+        "sqlite": _rebuild_orders(" ON DELETE CASCADE"),
+    },
+    "view definition": {_ANY: ["DROP VIEW v_orders", _VIEW_WHERE]},
+    "sequence increment": {"postgresql": ["ALTER SEQUENCE invoice_seq INCREMENT BY 5"]},
+    "sequence bounds": {"postgresql": ["ALTER SEQUENCE invoice_seq MAXVALUE 100000"]},
+}
+
+
+def _statements(change: str, dialect: str) -> list[str] | None:
+    for dialects, statements in CHANGES[change].items():
+        if dialect == dialects or dialect in dialects:
+            return statements
+    return None
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_every_kind_of_change_changes_the_fingerprint(db_url: str, change: str) -> None:
+    dialect = dialect_of(db_url)
+    statements = _statements(change, dialect)
+    if statements is None:
+        pytest.skip(f"{dialect} has no {change}")
+    execute(db_url, base_schema(dialect))
+    before = fingerprint(snapshot(db_url))
+    execute(db_url, statements)
+    assert fingerprint(snapshot(db_url)) != before

@@ -1,0 +1,129 @@
+"""Dry runs persist nothing (sequences included), plan hashes are stable and sensitive, approvals bind to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy
+
+from dbmigrate import commands, dburl, errors
+from dbmigrate.migrating import RunOptions
+from tests.fixtures.migrations import settings, write
+
+
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_dry_run_executes_reports_and_persists_nothing_not_even_sequences(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, {"001_base.sql": "CREATE TABLE items (id SERIAL PRIMARY KEY, name TEXT);"})
+    assert commands.up(settings(pg_url, migrations_dir)).error is None
+    query(pg_url, "SELECT 1")  # warm
+    write(
+        migrations_dir,
+        {
+            "002_fill.sql": "INSERT INTO items (name) SELECT 'x' FROM generate_series(1, 5);\n"
+            "CREATE TABLE tags (id SERIAL PRIMARY KEY, label VARCHAR(20) NOT NULL);\n"
+            "CREATE INDEX items_name ON items (name);\n"
+            "ALTER TABLE items ADD COLUMN tag_id INTEGER REFERENCES tags (id);",
+        },
+    )
+    before_history = query(pg_url, "SELECT version FROM dbmigrate_history ORDER BY version")
+    result = commands.plan(settings(pg_url, migrations_dir))
+    assert result.error is None and result.exit_code == 0
+    plan = result.details["plan"]
+    assert plan["executed"] is True and plan["note"] == "executed in a transaction that was rolled back"
+    assert [s["status"] for s in plan["statements"]] == ["ok", "ok", "ok", "ok"]
+    assert [s["line"] for s in plan["statements"]] == [1, 2, 3, 4]
+    changes = {(c["kind"], c["object_type"], c["name"]) for c in plan["schema_changes"]}
+    assert ("added", "table", "tags") in changes
+    assert ("added", "column", "items.tag_id") in changes
+    assert any(kind == "added" and obj == "index" and "items_name" in name for kind, obj, name in changes)
+    # Nothing persisted: no table, no rows, no history, and the sequence did not move.
+    assert query(pg_url, "SELECT to_regclass('tags')") == [(None,)]
+    assert query(pg_url, "SELECT COUNT(*) FROM items") == [(0,)]
+    assert query(pg_url, "SELECT version FROM dbmigrate_history ORDER BY version") == before_history
+    assert query(pg_url, "SELECT last_value, is_called FROM items_id_seq") == [(1, False)]
+    assert query(pg_url, "INSERT INTO items (name) VALUES ('real') RETURNING id") == [(1,)]
+
+
+def test_sqlite_dry_run_reports_the_failing_statement_and_leaves_nothing(sqlite_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {"001_a.sql": "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1);\nINSERT INTO missing VALUES (1);"},
+    )
+    plan = commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]
+    assert [(s["line"], s["status"]) for s in plan["statements"]] == [(1, "ok"), (2, "ok"), (3, "error")]
+    assert "no such table: missing" in plan["statements"][2]["error"]
+    assert query(sqlite_url, "SELECT name FROM sqlite_master WHERE name = 'a'") == []
+
+
+def test_mysql_plan_is_static_and_labelled_not_executed(mysql_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INT);\nALTER TABLE a DROP COLUMN id;"})
+    plan = commands.plan(settings(mysql_url, migrations_dir)).details["plan"]
+    assert plan["executed"] is False and "static plan" in plan["note"]
+    assert plan["statements"] == []
+    assert [f["rule"] for f in plan["findings"]] == ["drop_column"]
+    assert query(mysql_url, "SHOW TABLES") == []
+
+
+def test_plan_hash_is_stable_and_changes_with_any_input(sqlite_url: str, tmp_path: Path) -> None:
+    one = write(tmp_path / "one", {"001_a.sql": "CREATE TABLE a (id INTEGER);", "002_b.sql": "SELECT 1;"})
+    first = commands.plan(settings(sqlite_url, one)).details["plan"]["hash"]
+    assert commands.plan(settings(sqlite_url, one)).details["plan"]["hash"] == first
+    assert first.startswith("sha256:") and len(first) == 71
+
+    write(one, {"002_b.sql": "SELECT 2;"})  # an edited pending migration
+    edited = commands.plan(settings(sqlite_url, one)).details["plan"]["hash"]
+    write(one, {"003_c.sql": "SELECT 3;"})  # one more migration
+    more = commands.plan(settings(sqlite_url, one)).details["plan"]["hash"]
+    other_db = commands.plan(settings(sqlite_url.replace("test.sqlite3", "other.sqlite3"), one)).details["plan"]
+    assert len({first, edited, more, other_db["hash"]}) == 4
+
+
+def test_destructive_change_blocks_up_until_confirmed_or_approved(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER, note VARCHAR(10));"})
+    commands.up(settings(db_url, migrations_dir))
+    write(migrations_dir, {"002_drop.sql": "ALTER TABLE a DROP COLUMN note;"})
+
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "002_drop.sql:1 drop_column" in refused.error.message
+    assert refused.migrations == [] and query(db_url, "SELECT COUNT(*) FROM dbmigrate_history") == [(1,)]
+
+    plan_hash = commands.plan(settings(db_url, migrations_dir)).details["plan"]["hash"]
+    wrong = commands.up(settings(db_url, migrations_dir), options=RunOptions(approve="sha256:" + "0" * 64))
+    assert isinstance(wrong.error, errors.SafetyGateError) and "plan changed" in wrong.error.message
+    approved = commands.up(settings(db_url, migrations_dir), options=RunOptions(approve=plan_hash))
+    assert approved.error is None and [m.version for m in approved.migrations] == ["2"]
+    assert approved.check("destructive") is not None
+
+
+def test_allow_comment_lets_an_intended_drop_through(sqlite_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);",
+            "002_drop.sql": "-- dbmigrate:allow drop_column\nALTER TABLE a DROP COLUMN note;",
+        },
+    )
+    result = commands.up(settings(sqlite_url, migrations_dir))
+    assert result.error is None
+    finding = result.details["plan"]["findings"][0]
+    assert finding["rule"] == "drop_column" and finding["allowed"] is True
+
+
+def test_approval_of_an_old_plan_does_not_apply_a_changed_one(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER);\nDROP TABLE a;"})
+    approved_hash = commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]["hash"]
+    write(migrations_dir, {"002_b.sql": "CREATE TABLE b (id INTEGER);"})
+    result = commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(approve=approved_hash))
+    assert isinstance(result.error, errors.SafetyGateError)
+    assert query(sqlite_url, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'dbmigrate%'") == []

@@ -1,0 +1,80 @@
+"""A failing run returns the database to where the run started, proven by the schema fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dbmigrate import commands, errors
+from dbmigrate.migrating import RunOptions
+from tests.fixtures.migrations import settings, write
+
+RUN = {
+    "001_base.up.sql": "CREATE TABLE base (id INTEGER PRIMARY KEY);",
+    "001_base.down.sql": "DROP TABLE base;",
+}
+LATER = {
+    "002_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+    "002_users.down.sql": "DROP TABLE users;",
+    "003_index.up.sql": "CREATE INDEX users_id ON users (id);",
+    "003_index.down.sql": "DROP INDEX users_id ON users;",
+    "004_broken.up.sql": "CREATE TABLE t4 (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+    "004_broken.down.sql": "DROP TABLE IF EXISTS t4;",
+}
+
+
+def _later(dialect_name: str) -> dict[str, str]:
+    files = dict(LATER)
+    if dialect_name != "mysql":
+        files["003_index.down.sql"] = "DROP INDEX users_id;"
+    return files
+
+
+def test_failure_rolls_back_the_whole_run_and_fingerprint_matches(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, RUN)
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    before = commands.verify(settings(db_url, migrations_dir)).details["verify"]["fingerprint"]
+    write(migrations_dir, _later(db_url.split(":")[0]))
+
+    result = commands.up(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
+    assert isinstance(result.error, errors.MigrationError) and result.exit_code == 1
+    assert [(m.version, m.direction, m.status) for m in result.migrations] == [
+        ("2", "up", "rolled_back"),
+        ("3", "up", "rolled_back"),
+        ("4", "up", "failed"),
+        ("3", "down", "reverted"),
+        ("2", "down", "reverted"),
+    ]
+    assert result.details["rolled_back"] == ["3", "2"]
+    rollback = result.check("rollback")
+    assert rollback is not None and rollback.ok is True and "schema matches the start" in rollback.message
+    after = commands.verify(settings(db_url, migrations_dir))
+    assert after.details["verify"]["fingerprint"] == before
+    assert commands.status(settings(db_url, migrations_dir)).details["status"]["applied"] == ["1"]
+
+
+def test_no_rollback_keeps_the_earlier_migrations_of_the_run(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {**RUN, **_later("sqlite")})
+    result = commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(rollback_on_failure=False))
+    assert isinstance(result.error, errors.MigrationError)
+    assert [m.status for m in result.migrations] == ["applied", "applied", "applied", "failed"]
+    assert commands.status(settings(sqlite_url, migrations_dir)).details["status"]["applied"] == ["1", "2", "3"]
+
+
+def test_irreversible_migration_stops_the_rollback_and_says_so(sqlite_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_a.sql": "CREATE TABLE a (id INTEGER);",
+            "002_b.sql": "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+        },
+    )
+    result = commands.up(settings(sqlite_url, migrations_dir))
+    rollback = result.check("rollback")
+    assert rollback is not None and rollback.ok is False
+    assert "001_a.sql" in rollback.message and "irreversible" in rollback.message
+
+
+def test_plan_flags_irreversible_migrations(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {**RUN, "002_oneway.sql": "CREATE TABLE oneway (id INTEGER);"})
+    plan = commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]
+    assert plan["irreversible"] == ["2"]

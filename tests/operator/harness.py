@@ -1,0 +1,173 @@
+"""Driving the operator in end-to-end tests: install CRDs, run the operator process, apply and watch resources.
+
+The operator runs as a real subprocess (``python -m dbmigrate.controller.main``) so a test can kill it with SIGKILL
+mid-run and start another, exactly as a crashed pod would be replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO / "crds" / "dbmigrate.io_databasemigrations.yaml"
+SNAPSHOT_CRD = Path(__file__).parent / "fixtures" / "volumesnapshot-crd.yaml"
+GROUP, VERSION, PLURAL = "dbmigrate.io", "v1alpha1", "databasemigrations"
+TIMEOUT = 60.0
+#: fast loops for tests; production defaults are in dbmigrate.controller.settings
+OPERATOR_ENV = {
+    "DBMIGRATE_OPERATOR_POLL_SECONDS": "1",
+    "DBMIGRATE_OPERATOR_RESYNC_SECONDS": "3",
+    "DBMIGRATE_OPERATOR_RETRY_BASE_SECONDS": "1",
+    "DBMIGRATE_OPERATOR_RETRY_MAX_SECONDS": "2",
+}
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result is not None:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def install_crds(api: client.ApiClient) -> None:
+    """Create (or keep) both CRDs and wait until the API server serves them."""
+    extensions = client.ApiextensionsV1Api(api)
+    for path in (CRD, SNAPSHOT_CRD):
+        manifest = yaml.safe_load(path.read_text())
+        try:
+            extensions.create_custom_resource_definition(manifest)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            current = extensions.read_custom_resource_definition(manifest["metadata"]["name"])
+            manifest["metadata"]["resourceVersion"] = current.metadata.resource_version
+            extensions.replace_custom_resource_definition(manifest["metadata"]["name"], manifest)
+
+        def established(name: str = manifest["metadata"]["name"]) -> bool | None:
+            crd = extensions.read_custom_resource_definition(name)
+            conditions = crd.status.conditions or [] if crd.status else []
+            return True if any(c.type == "Established" and c.status == "True" for c in conditions) else None
+
+        wait_for(f"CRD {path.name} established", established)
+
+
+class Operator:
+    """The operator as a child process watching one namespace; its output goes to ``log``."""
+
+    def __init__(self, *, kubeconfig: Path, namespace: str, log: Path, env: Mapping[str, str] | None = None) -> None:
+        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "--standalone", "-n", namespace]
+        self._env = {**os.environ, "KUBECONFIG": str(kubeconfig), **OPERATOR_ENV, **(env or {})}
+        self.log = log
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as output:
+            self._process = subprocess.Popen(
+                self._args, env=self._env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all, like a node failure."""
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class Kube:
+    """Small typed conveniences over the API for one test namespace."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.core = client.CoreV1Api(api)
+        self.batch = client.BatchV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    def secret(self, name: str, data: Mapping[str, str]) -> None:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        self.core.create_namespaced_secret(
+            self.namespace, client.V1Secret(metadata=client.V1ObjectMeta(name=name), data=encoded)
+        )
+
+    def configmap(self, name: str, files: Mapping[str, str]) -> None:
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=dict(files))
+        try:
+            self.core.create_namespaced_config_map(self.namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.replace_namespaced_config_map(name, self.namespace, body)
+
+    def apply(self, name: str, spec: Mapping[str, Any], annotations: Mapping[str, str] | None = None) -> None:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DatabaseMigration",
+            "metadata": {"name": name, "annotations": dict(annotations or {})},
+            "spec": dict(spec),
+        }
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+
+    def get(self, name: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name))
+
+    def annotate(self, name: str, annotations: Mapping[str, str]) -> None:
+        patch = {"metadata": {"annotations": dict(annotations)}}
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name, patch)
+
+    def patch_spec(self, name: str, spec: Mapping[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name, {"spec": dict(spec)})
+
+    def wait_phase(self, name: str, *phases: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            obj = self.get(name)
+            return obj if (obj.get("status") or {}).get("phase") in phases else None
+
+        try:
+            return wait_for(f"{name} in {phases}", probe, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last status: {self.get(name).get('status')}") from None
+
+    def jobs(self) -> list[str]:
+        return sorted(job.metadata.name for job in self.batch.list_namespaced_job(self.namespace).items)
+
+    def events(self, name: str) -> list[tuple[str, str, str]]:
+        listed = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}").items
+        return [(e.type or "", e.reason or "", e.message or "") for e in listed]
+
+
+def condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any]:
+    found = [c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == type_]
+    assert found, f"no condition {type_} in {obj.get('status')}"
+    return cast(dict[str, Any], found[0])
+
+
+def conditions(obj: Mapping[str, Any]) -> dict[str, str]:
+    """type → status, for compact assertions."""
+    return {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions", [])}
