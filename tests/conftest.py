@@ -1,3 +1,7 @@
-"""Shared fixtures: real databases (tests/fixtures/databases.py), migration directories."""
+"""Shared fixtures: real databases, migration directories, and the real local Kubernetes control plane."""
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.migrations"]
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.migrations",
+    "tests.fixtures.controlplane.pytest_plugin",
+]

@@ -17,11 +17,17 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _TIMESTAMP_DIGITS = 14
 
 
-def _load(settings: config.Settings, result: outcome.Outcome) -> list[model.Migration]:
+def _detect(settings: config.Settings, result: outcome.Outcome) -> detect.Detection:
     detection = detect.detect(
         project_dir=settings.project_dir, migrations_dir=settings.migrations_dir, forced=settings.framework
     )
     result.framework = {**detection.to_json(), "directory": str(settings.migrations_dir)}
+    return detection
+
+
+def _load(settings: config.Settings, result: outcome.Outcome) -> list[model.Migration]:
+    """The SQL migrations; actions that only exist for SQL directories refuse framework projects here."""
+    detection = _detect(settings, result)
     if detection.framework != "sql":
         raise errors.UsageError(
             f"{detection.framework} project detected ({detection.reason}); "
@@ -69,7 +75,11 @@ def _migrate(
 ) -> outcome.Outcome:
     result = outcome.Outcome(action=action)
     with session.capture(result):
-        migrations = _load(settings, result)
+        detection = _detect(settings, result)
+        if detection.framework != "sql":
+            _migrate_framework(settings, detection, direction=direction, options=options, result=result, report=report)
+            return result
+        migrations = sqlfiles.load(settings.migrations_dir)
         migrating.migrate(
             settings,
             migrations,
@@ -79,6 +89,44 @@ def _migrate(
             report=report or progress.Silent(),
         )
     return result
+
+
+def _migrate_framework(
+    settings: config.Settings,
+    detection: detect.Detection,
+    *,
+    direction: str,
+    options: migrating.RunOptions,
+    result: outcome.Outcome,
+    report: progress.Progress | None,
+) -> None:
+    """Alembic, Django, Rails and Flyway projects: their own engines, under our lock, gate and report.
+
+    The SQL-level safety features (dry run, statement analysis and plan approval) need our SQL parser, so they are
+    refused here rather than silently skipped.
+    """
+    unsupported = [
+        flag
+        for flag, given in (
+            ("plan/--dry-run", options.dry_run),
+            ("--approve", options.approve is not None),
+            ("--allow-destructive", options.allow_destructive),
+            ("--expected-fingerprint", options.expected_fingerprint is not None),
+        )
+        if given
+    ]
+    if unsupported:
+        raise errors.UsageError(
+            f"{', '.join(unsupported)} work on plain SQL migrations; this is a {detection.framework} project "
+            f"({detection.reason})"
+        )
+    from dbmigrate.frameworks import run  # Alembic and Django are an optional extra
+
+    report = report or progress.Silent()
+    if direction == "up":
+        run.up(settings, detection, target=options.target, result=result, report=report)
+    else:
+        run.down(settings, detection, target=options.target, steps=options.steps, result=result, report=report)
 
 
 def verify(settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False) -> outcome.Outcome:
@@ -106,7 +154,13 @@ def status(settings: config.Settings) -> outcome.Outcome:
     """Where the database stands: applied, pending, dirty, edited and missing migrations; read-only, no lock."""
     result = outcome.Outcome(action="status")
     with session.capture(result):
-        migrations = _load(settings, result)
+        detection = _detect(settings, result)
+        if detection.framework != "sql":
+            from dbmigrate.frameworks import run
+
+            run.status(settings, detection, result=result)
+            return result
+        migrations = sqlfiles.load(settings.migrations_dir)
         with session.open_session(settings, result, lock=False) as (_conn, _dialect, table):
             current = state.compute(migrations, table.rows())
         result.details["status"] = current.to_json()

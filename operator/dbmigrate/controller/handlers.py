@@ -36,6 +36,11 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
     worlds: list[cluster.Cluster] = []  # the one shared API client, made at startup
     labels = dict(selector) if selector else None
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """An own registry lacks kopf's default login: the official client's (in-cluster or KUBECONFIG)."""
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         worlds.append(cluster.Cluster(_api_client()))

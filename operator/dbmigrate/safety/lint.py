@@ -77,7 +77,7 @@ def lint_sql(
     parser = sqlglot.parser()
     statements = split_statements(sql, dialect=dialect, first_line=first_line)
     findings: list[Finding] = []
-    for unit in _units(sql, statements, sqlglot):
+    for unit in _units(sql, statements, dialect):
         findings.extend(_lint_unit(unit, sqlglot=sqlglot, parser=parser, ctx=ctx, file=file))
     return findings
 
@@ -87,7 +87,7 @@ def blocking(findings: Iterable[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.severity is Severity.DESTRUCTIVE and not finding.allowed]
 
 
-def _units(sql: str, statements: Iterable[Statement], sqlglot: Dialect) -> Iterator[_Unit]:
+def _units(sql: str, statements: Iterable[Statement], dialect: str) -> Iterator[_Unit]:
     """Statements with their own trailing comments: ``DROP TABLE a; -- dbmigrate:allow drop_table`` belongs to
     the DROP, although :func:`split_statements` puts the comment at the start of the next statement's text."""
     cursor, carried_until = 0, -1
@@ -97,26 +97,35 @@ def _units(sql: str, statements: Iterable[Statement], sqlglot: Dialect) -> Itera
         text = statement.text
         if 0 <= start < carried_until:
             text = sql[carried_until:end].lstrip()
-        trailing, carried_until = _trailing_comment(sql, end, sqlglot) if start >= 0 else ("", -1)
+        trailing, carried_until = _trailing_comment(sql, end, dialect) if start >= 0 else ("", -1)
         cursor = max(end, cursor)
         yield _Unit(text=text, line=statement.line, trailing=trailing)
 
 
-def _trailing_comment(sql: str, end: int, sqlglot: Dialect) -> tuple[str, int]:
-    """The comment-only rest of the line after the semicolon that ends at ``end``, and where that line ends."""
-    after = len(sql) - len(sql[end:].lstrip())
-    if not sql.startswith(";", after):
+def _trailing_comment(sql: str, end: int, dialect: str) -> tuple[str, int]:
+    """The comments after the semicolon that follows ``end`` when they start on its line and end a line, and
+    where they end. Only whitespace and comment delimiters are scanned here: the tokenizer already placed the
+    semicolon, and anything else after it (another statement, a string) means there is no trailing comment."""
+    semicolon = _skip_blanks(sql, end, newlines=True)
+    if not sql.startswith(";", semicolon):
         return "", -1
-    line_end = sql.find("\n", after)
-    line_end = len(sql) if line_end < 0 else line_end
-    rest = sql[after + 1 : line_end]
-    if not rest.strip():
+    pos = _skip_blanks(sql, semicolon + 1, newlines=False)
+    while sql.startswith("/*", pos):
+        close = sql.find("*/", pos + 2)
+        pos = _skip_blanks(sql, len(sql) if close < 0 else close + 2, newlines=False)
+    if sql.startswith("--", pos) or (dialect == "mysql" and sql.startswith("#", pos)):
+        newline = sql.find("\n", pos)
+        pos = len(sql) if newline < 0 else newline
+    if pos == _skip_blanks(sql, semicolon + 1, newlines=False) or not (pos == len(sql) or sql[pos] in "\r\n"):
         return "", -1
-    try:
-        only_comments = not sqlglot.tokenize(rest)
-    except TokenError:
-        return "", -1
-    return (rest, line_end) if only_comments else ("", -1)
+    return sql[semicolon + 1 : pos], pos
+
+
+def _skip_blanks(sql: str, pos: int, *, newlines: bool) -> int:
+    blanks = " \t\r\n\f" if newlines else " \t\f"
+    while pos < len(sql) and sql[pos] in blanks:
+        pos += 1
+    return pos
 
 
 def _lint_unit(unit: _Unit, *, sqlglot: Dialect, parser: Parser, ctx: Context, file: str) -> list[Finding]:

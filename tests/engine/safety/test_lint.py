@@ -148,6 +148,18 @@ def test_allow_inside_the_statement_and_trailing_on_its_line() -> None:
     assert [(f.line, f.allowed) for f in mysql] == [(1, True), (2, False)]
 
 
+def test_trailing_block_comment_belongs_to_the_statement_before_it() -> None:
+    sql = (
+        "DROP TABLE u; /* dbmigrate:allow drop_table\n   reviewed by the DBA */\n"
+        "DROP TABLE v; /* not trailing: */ DROP TABLE w;\n"
+        "-- dbmigrate:allow drop_table\n"
+        "DROP TABLE x\n"
+        "; -- dbmigrate:allow drop_table\n"
+    )
+    findings = lint_sql(sql, dialect="postgresql", file="m.sql")
+    assert [(f.line, f.allowed) for f in findings] == [(1, True), (3, False), (3, False), (5, True)]
+
+
 def test_allow_in_a_string_is_not_a_comment() -> None:
     sql = "INSERT INTO notes VALUES ('-- dbmigrate:allow all');\nDROP TABLE x"
     [finding] = lint_sql(sql, dialect="postgresql", file="m.sql")

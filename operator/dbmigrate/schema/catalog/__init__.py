@@ -56,6 +56,6 @@ def assemble(parts: Parts, *, exclude_tables: collections.abc.Collection[str] = 
     return Schema(tables=tuple(tables), views=tuple(parts.views), sequences=tuple(sequences))
 
 
-def rows(conn: sqlalchemy.Connection, sql: str, **params: object) -> collections.abc.Sequence[Row]:
+def rows(conn: sqlalchemy.Connection, sql: str) -> collections.abc.Sequence[Row]:
     """All rows of a catalog query (read by position: catalogs differ in how they spell column labels)."""
-    return conn.execute(sqlalchemy.text(sql), params).all()
+    return conn.execute(sqlalchemy.text(sql)).all()

@@ -60,7 +60,7 @@ _VIEWS = "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE
 
 
 def read(conn: sqlalchemy.Connection) -> Parts:
-    """All tables, columns, indexes, constraints and views of the current database, in six queries."""
+    """All tables, columns, indexes, constraints and views of the current database, in seven queries."""
     parts = Parts(tables=[(None, r[0]) for r in rows(conn, _TABLES)])
     parts.columns = [((None, r[0]), _column(r)) for r in rows(conn, _COLUMNS)]
     for (table, name), group in itertools.groupby(rows(conn, _INDEXES), key=lambda r: (r[0], r[1])):

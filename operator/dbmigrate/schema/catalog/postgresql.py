@@ -58,7 +58,7 @@ FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_am am ON am.oid = i.relam
 JOIN pg_class c ON c.oid = x.indrelid
-WHERE c.relkind IN ('r', 'p') AND {_IN_USER_SCHEMA}
+WHERE c.relkind IN ('r', 'p') AND NOT x.indisprimary AND {_IN_USER_SCHEMA}
 """
 
 _NON_DEFAULT_OPCLASSES = "SELECT oid, opcname FROM pg_opclass WHERE NOT opcdefault"
@@ -106,9 +106,9 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     """All tables, columns, indexes, constraints, views and sequences of the database, in seven queries."""
     parts = Parts()
     tables: dict[int, TableKey] = {}
-    for oid, schema, name, in_extension in rows(conn, _TABLES):
+    for oid, schema, name, extension_member in rows(conn, _TABLES):
         tables[oid] = (schema, name)
-        if not in_extension:
+        if not extension_member:
             parts.tables.append((schema, name))
     names: dict[tuple[int, int], str] = {}
     by_table: dict[int, list[Row]] = {}
@@ -128,8 +128,8 @@ def read(conn: sqlalchemy.Connection) -> Parts:
             )
             parts.columns.append((tables[relid], column))
     constraints = rows(conn, _CONSTRAINTS)
-    # Indexes that implement a constraint are reported as the constraint.
-    constraint_indexes = {r[10] for r in constraints if r[2] in ("p", "u", "x")}
+    # Indexes that implement a constraint are reported as the constraint (primary keys' are not even read).
+    constraint_indexes = {r[10] for r in constraints if r[2] in ("u", "x")}
     opclasses = {r[0]: r[1] for r in rows(conn, _NON_DEFAULT_OPCLASSES)}
     for r in rows(conn, _INDEXES):
         if r[0] not in constraint_indexes:
