@@ -29,6 +29,14 @@ def write_sql(directory: Path, count: int) -> None:
         (directory / f"{n:05d}_t{n}.sql").write_text(ddl(n))
 
 
+def write_history(directory: Path, count: int) -> None:
+    """A long history on a small schema (one table, then data migrations): history size is what varies."""
+    directory.mkdir(parents=True)
+    (directory / "00001_ledger.sql").write_text("CREATE TABLE ledger (n INTEGER NOT NULL);\n")
+    for n in range(2, count + 1):
+        (directory / f"{n:05d}_entry{n}.sql").write_text(f"INSERT INTO ledger (n) VALUES ({n});\n")
+
+
 def bench_dbmigrate(directory: Path) -> float:
     with fresh_pg_database() as name:
         return timed(lambda: run([str(BIN / "dbmigrate"), "up", "--dir", str(directory), "--database", pg_url(name)]))
@@ -82,7 +90,7 @@ def bench_history(directory: Path) -> tuple[float, float]:
             timed(lambda: run([str(BIN / "dbmigrate"), "status", "--dir", str(directory), "--database", url]))
             for _ in range(3)
         )
-        (directory / "10001_one_more.sql").write_text("CREATE TABLE one_more (id INTEGER);\n")
+        (directory / "10001_one_more.sql").write_text("INSERT INTO ledger (n) VALUES (10001);\n")
         up_one = timed(lambda: run([str(BIN / "dbmigrate"), "up", "--dir", str(directory), "--database", url]))
         return status, up_one
 
@@ -95,7 +103,7 @@ def main() -> int:
         ours = bench_dbmigrate(root / "sql")
         psql = bench_psql(root / "sql")
         alembic = bench_alembic(root / "alembic_project", COUNT)
-        write_sql(root / "big", 10_000)
+        write_history(root / "big", 10_000)
         status, up_one = bench_history(root / "big")
     print(f"apply {COUNT} migrations: dbmigrate {ours:.2f}s, psql {psql:.2f}s, alembic {alembic:.2f}s")
     print(f"  dbmigrate / psql    = {ours / psql:.2f}x   (target <= 1.2x)")

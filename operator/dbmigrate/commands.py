@@ -9,9 +9,13 @@ import dataclasses
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dbmigrate import config, database, errors, history, migrating, outcome, progress, session, state, verification
+from dbmigrate import config, database, errors, history, outcome, progress, session, state
 from dbmigrate.sources import detect, model, sqlfiles
+
+if TYPE_CHECKING:
+    from dbmigrate import migrating
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _TIMESTAMP_DIGITS = 14
@@ -43,6 +47,8 @@ def up(
     report: progress.Progress | None = None,
 ) -> outcome.Outcome:
     """Apply pending migrations up to ``options.target`` (all when None), behind every safety gate."""
+    from dbmigrate import migrating
+
     return _migrate(settings, direction="up", action="up", options=options or migrating.RunOptions(), report=report)
 
 
@@ -53,6 +59,8 @@ def down(
     report: progress.Progress | None = None,
 ) -> outcome.Outcome:
     """Revert the newest ``options.steps`` applied migrations (default one), or all above ``options.target``."""
+    from dbmigrate import migrating
+
     return _migrate(settings, direction="down", action="down", options=options or migrating.RunOptions(), report=report)
 
 
@@ -61,6 +69,8 @@ def plan(
 ) -> outcome.Outcome:
     """What ``up`` (or ``down``) would do: migrations, findings, plan hash; executed and rolled back where the
     database has transactional DDL. Never changes anything, and never fails because of what it finds."""
+    from dbmigrate import migrating
+
     options = dataclasses.replace(options or migrating.RunOptions(), dry_run=True)
     return _migrate(settings, direction=direction, action="plan", options=options, report=None)
 
@@ -73,6 +83,8 @@ def _migrate(
     options: migrating.RunOptions,
     report: progress.Progress | None,
 ) -> outcome.Outcome:
+    from dbmigrate import migrating  # the run machinery (sqlglot, schema catalogs) loads only for runs
+
     result = outcome.Outcome(action=action)
     with session.capture(result):
         detection = _detect(settings, result)
@@ -131,6 +143,8 @@ def _migrate_framework(
 
 def verify(settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False) -> outcome.Outcome:
     """Check the live schema: history against files, catalog problems, expected fingerprint, drift."""
+    from dbmigrate import verification
+
     result = outcome.Outcome(action="verify")
     with session.capture(result):
         migrations = _load(settings, result)
@@ -184,7 +198,7 @@ def baseline(settings: config.Settings, *, version: str) -> outcome.Outcome:
     result = outcome.Outcome(action="baseline")
     with session.capture(result):
         migrations = _load(settings, result)
-        key = migrating.target_key(version, migrations)
+        key = state.target_key(version, migrations)
         with session.open_session(settings, result, lock=True) as (_conn, _dialect, table):
             if table.rows():
                 raise errors.UsageError(

@@ -48,6 +48,11 @@ class History:
         self._dialect = dialect
         self.table = table
         self._quoted = dialect.quote(table)
+        # Built once: SQLAlchemy caches the compiled form per statement object, and `record` runs per migration.
+        self._insert = sqlalchemy.text(
+            f"INSERT INTO {self._quoted} ({_COLUMNS}) "
+            "VALUES (:version, :name, :kind, :checksum, :applied_at, :ms, :success, :by, :dirty)"
+        )
 
     def exists(self) -> bool:
         schema, _, name = self.table.rpartition(".")
@@ -88,10 +93,7 @@ class History:
         applied_by: str,
     ) -> None:
         self._conn.execute(
-            sqlalchemy.text(
-                f"INSERT INTO {self._quoted} ({_COLUMNS}) "
-                "VALUES (:version, :name, :kind, :checksum, :applied_at, :ms, :success, :by, :dirty)"
-            ),
+            self._insert,
             {
                 "version": version,
                 "name": name[:255],

@@ -65,6 +65,7 @@ def migrate(
     ):
         current = state.compute(migrations, table.rows())
         current.check_clean(allow_out_of_order=options.out_of_order or direction == "down")
+        result.details["current_version"] = current.current_version
         todo = select(current, migrations, direction=direction, options=options)
         schema_before = verification.read(conn, dialect, history_table=settings.history_table)
         plan = planning.build(
@@ -248,7 +249,7 @@ def select(
 ) -> list[model.Migration]:
     """The migrations this run will apply (pending up to the target) or revert (newest first)."""
     if direction == "up":
-        wanted = target_key(options.target, migrations) if options.target else None
+        wanted = state.target_key(options.target, migrations) if options.target else None
         return [m for m in current.pending if wanted is None or m.sort_key <= wanted]
     return _to_revert(current, migrations, target=options.target, steps=options.steps)
 
@@ -270,27 +271,13 @@ def _to_revert(
         if count > len(applied):
             raise errors.UsageError(f"only {len(applied)} applied migration(s) can be reverted, not {count}")
         return applied[:count]
-    wanted = (0,) if target == "0" else target_key(target, migrations)
+    wanted = (0,) if target == "0" else state.target_key(target, migrations)
     if current.baseline is not None and wanted < model.version_key(current.baseline.version):
         raise errors.UsageError(
             f"refusing to go below the baseline {current.baseline.version}: "
             "migrations up to it were never run by dbmigrate and cannot be reverted"
         )
     return [m for m in applied if m.sort_key > wanted]
-
-
-def target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...]:
-    try:
-        key = model.version_key(model.canonical_version(target))
-    except ValueError:
-        raise errors.UsageError(f"target {target!r} is not a version number") from None
-    if not any(m.sort_key == key for m in migrations):
-        newest = migrations[-1].version if migrations else "none"
-        raise errors.UsageError(
-            f"unknown target version {target}: no migration file has that version (newest is {newest})",
-            hint="run `dbmigrate status` to list the versions",
-        )
-    return key
 
 
 def _label(migration: model.Migration, direction: str) -> str:

@@ -110,3 +110,18 @@ def _migration_json(migration: model.Migration) -> dict[str, object]:
         "reversible": migration.down is not None,
         "transactional": migration.up.transactional,
     }
+
+
+def target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...]:
+    """The sort key of a target version given by the user, which must be the version of a migration file."""
+    try:
+        key = model.version_key(model.canonical_version(target))
+    except ValueError:
+        raise errors.UsageError(f"target {target!r} is not a version number") from None
+    if not any(m.sort_key == key for m in migrations):
+        newest = migrations[-1].version if migrations else "none"
+        raise errors.UsageError(
+            f"unknown target version {target}: no migration file has that version (newest is {newest})",
+            hint="run `dbmigrate status` to list the versions",
+        )
+    return key

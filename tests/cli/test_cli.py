@@ -111,3 +111,38 @@ def test_missing_migrations_directory_exits_2(tmp_path: Path) -> None:
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert run_cli("frobnicate", cwd=tmp_path).returncode == 2
     assert run_cli("--version", cwd=tmp_path).stdout.startswith("dbmigrate ")
+
+
+def test_plan_approve_flow_and_termination_log(tmp_path: Path) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);"})
+    assert run_cli("up", cwd=tmp_path).returncode == 0
+    drops = {f"{n:03d}_drop{n}.sql": f"CREATE TABLE t{n} (id INTEGER);\nDROP TABLE t{n};" for n in range(2, 202)}
+    write(tmp_path / "migrations", drops)
+
+    plan = run_cli("plan", "-o", "json", "--termination-log", "summary.json", cwd=tmp_path)
+    assert plan.returncode == 0
+    document = json.loads(plan.stdout)
+    summary_text = (tmp_path / "summary.json").read_text()
+    summary = json.loads(summary_text)
+    assert len(summary_text.encode()) <= 4096
+    assert summary["plan_hash"] == document["plan"]["hash"] and summary["blocking"] == 200
+    assert summary["findings_truncated"] > 0 and len(summary["findings"]) + summary["findings_truncated"] == 200
+    assert summary["pending"][:2] == ["2", "3"] and summary["current_version"] == "1"
+
+    refused = run_cli("up", cwd=tmp_path)
+    assert refused.returncode == 3 and "200 destructive change(s) need confirmation" in refused.stdout
+    approved = run_cli("up", "--approve", document["plan"]["hash"], "--termination-log", "up.json", cwd=tmp_path)
+    assert approved.returncode == 0, approved.stdout
+    up_summary = json.loads((tmp_path / "up.json").read_text())
+    assert up_summary["ok"] is True and len(up_summary["applied"]) == 200
+    assert up_summary["fingerprint"].startswith("sha256:") and up_summary["integrity_ok"] is True
+
+
+def test_plan_text_report_lists_statements_changes_and_hash(tmp_path: Path) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER);\nCREATE INDEX a_id ON a (id);"})
+    result = run_cli("plan", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "PLAN (up, executed in a transaction that was rolled back):" in result.stdout
+    assert "✓ 001_a.sql:2 CREATE INDEX a_id ON a (id)" in result.stdout
+    assert "+ table a" in result.stdout
+    assert re.search(r"Plan hash: sha256:[0-9a-f]{64}", result.stdout)

@@ -71,7 +71,7 @@ class Operator:
     """The operator as a child process watching one namespace; its output goes to ``log``."""
 
     def __init__(self, *, kubeconfig: Path, namespace: str, log: Path, env: Mapping[str, str] | None = None) -> None:
-        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "--standalone", "-n", namespace]
+        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "--standalone", "-v", "-n", namespace]
         self._env = {**os.environ, "KUBECONFIG": str(kubeconfig), **OPERATOR_ENV, **(env or {})}
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None

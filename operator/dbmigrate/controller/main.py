@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespaces=args.namespace,
         standalone=args.standalone,
         priority=args.priority,
-        peering_name=args.peering,
+        peering_name=None if args.standalone else args.peering,  # a given name makes peering mandatory
         liveness_endpoint=args.liveness,
     )
     return 0

@@ -90,7 +90,7 @@ class _Words:
     def take_name(self) -> exp.Table | None:
         """Consume a possibly qualified name (``a``, ``s.a``, ``"A"``) as a table reference."""
         parts: list[exp.Identifier] = []
-        while self.pos < len(self.items):
+        while self.pos < len(self.items) and _is_name(self.items[self.pos][1]):
             token = self.items[self.pos][1]
             parts.append(exp.Identifier(this=token.text, quoted=token.token_type == TokenType.IDENTIFIER))
             self.pos += 1
@@ -124,6 +124,11 @@ class _Words:
             elif not parts[-1] or parts[-1][-1] is not token:  # a split keyword pair is one token again
                 parts[-1].append(token)
         return [_Words(part, self.text) for part in parts if part]
+
+
+def _is_name(token: Token) -> bool:
+    """Whether a token can be (part of) an object name: a quoted identifier or a word, not punctuation."""
+    return token.token_type == TokenType.IDENTIFIER or token.text[:1].isalpha() or token.text[:1] == "_"
 
 
 def read_tokens(tokens: list[Token], text: str, ctx: Context) -> Reading:
@@ -175,7 +180,7 @@ def _read_create(words: _Words, ctx: Context) -> Reading:
         return Reading([], understood=False)
     if ctx.dialect != "postgresql" or words.take("CONCURRENTLY"):
         return Reading([], understood=True)
-    while words.word() not in ("ON", None):
+    while words.pos < len(words.items) and words.word() != "ON":
         words.pos += 1
     words.take("ON")
     words.take("ONLY")

@@ -27,7 +27,8 @@ from sqlglot.tokenizer_core import Token
 
 from dbmigrate.safety.commands import read_tokens
 from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
-from dbmigrate.safety.rules import Context, SchemaState, check_tree
+from dbmigrate.safety.rules import Context, check_tree
+from dbmigrate.safety.state import SchemaState
 from dbmigrate.sqltext import Statement, split_statements, sqlglot_dialect
 
 __all__ = ["RULES", "Finding", "Severity", "blocking", "lint_sql"]

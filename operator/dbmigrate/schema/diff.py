@@ -17,7 +17,7 @@ from dbmigrate.schema.model import Column, Constraint, Index, Schema, Sequence, 
 ChangeKind = Literal["added", "changed", "dropped"]
 ObjectType = Literal["table", "column", "index", "constraint", "view", "sequence"]
 
-_Object = TypeVar("_Object", Table, Column, Index, Constraint, View, Sequence)
+_Object = TypeVar("_Object", Column, Index, Constraint, View, Sequence)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +43,10 @@ def diff(before: Schema, after: Schema) -> list[SchemaChange]:
         old, new = old_tables.get(name), new_tables.get(name)
         if old and new:
             changes += _table_members(old, new)
-        else:
-            before_, after_ = ({name: old} if old else {}), ({name: new} if new else {})
-            changes += _objects("table", before_, after_, _describe_table)
+        elif new:
+            changes.append(SchemaChange("added", "table", name, _describe_table(new)))
+        elif old:
+            changes.append(SchemaChange("dropped", "table", name, _describe_table(old)))
     changes += _objects(
         "view",
         {v.qualified_name: v for v in before.views},
@@ -116,7 +117,9 @@ def _objects(
 
 def _field_changes(old: _Object, new: _Object, *, with_position: bool) -> str:
     changed = [
-        f"{f.name.replace('_', ' ')} {_show(getattr(old, f.name))} → {_show(getattr(new, f.name))}"
+        "{} {} → {}".format(
+            f.name.replace("_", " "), *_show_change(getattr(old, f.name), getattr(new, f.name))
+        )
         for f in dataclasses.fields(old)
         if f.name not in ("name", "ordinal") and getattr(old, f.name) != getattr(new, f.name)
     ]
@@ -147,6 +150,26 @@ def _moved(old_order: list[str], new_order: list[str]) -> frozenset[str]:
     return frozenset(new_order) - kept
 
 
+def _show_change(old: object, new: object) -> tuple[str, str]:
+    """Both values; long texts (view definitions) from a little before where they start to differ."""
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return _show(old), _show(new)
+    old, new = _squashed(old), _squashed(new)
+    start = next(
+        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
+    )
+    if max(len(old), len(new)) <= _WIDTH or start < _WIDTH // 4:
+        return _show(old), _show(new)
+    return _show("…" + old[start - _WIDTH // 4 :]), _show("…" + new[start - _WIDTH // 4 :])
+
+
+_WIDTH = 80
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _show(value: object) -> str:
     if value is None:
         return "none"
@@ -154,8 +177,8 @@ def _show(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, tuple):
         return f"({', '.join(map(str, value))})"
-    text = re.sub(r"\s+", " ", str(value)).strip()
-    return text if len(text) <= 80 else text[:79] + "…"
+    text = _squashed(str(value))
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
 
 
 def _describe_table(table: Table) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.engine.schema.test_catalog import dialect_of, execute, snapshot
-
 from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Table, View
 from dbmigrate.schema.diff import SchemaChange, diff, summarize
+from tests.engine.schema.test_catalog import dialect_of, execute, snapshot
 
 ID = Column("id", "integer", False, None, 1)
 EMAIL = Column("email", "text", False, None, 2)
@@ -167,3 +166,11 @@ def test_diff_of_real_migration(db_url: str) -> None:
     assert changes[0].detail == "columns (id)"
     assert "21" in changes[-1].detail
     assert len(summarize(changes).splitlines()) == len(changes)
+
+
+def test_long_definitions_show_where_they_differ() -> None:
+    columns = ", ".join(f"column_{i}" for i in range(30))
+    before = Schema(views=(View("v", None, f"SELECT {columns} FROM t WHERE a = 1"),))
+    after = Schema(views=(View("v", None, f"SELECT {columns} FROM t WHERE a = 2"),))
+    [change] = diff(before, after)
+    assert change.detail == "definition …29 FROM t WHERE a = 1 → …29 FROM t WHERE a = 2"

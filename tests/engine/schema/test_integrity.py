@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy
-from tests.engine.schema.test_catalog import engine, execute, snapshot
 
 from dbmigrate.schema.integrity import IntegrityProblem, problems
+from tests.engine.schema.test_catalog import engine, execute, snapshot
 
 
 def _problems(url: str) -> list[IntegrityProblem]:
