@@ -71,7 +71,7 @@ class Operator:
     """The operator as a child process watching one namespace; its output goes to ``log``."""
 
     def __init__(self, *, kubeconfig: Path, namespace: str, log: Path, env: Mapping[str, str] | None = None) -> None:
-        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "--standalone", "-v", "-n", namespace]
+        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "--standalone", "-n", namespace]
         self._env = {**os.environ, "KUBECONFIG": str(kubeconfig), **OPERATOR_ENV, **(env or {})}
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None
@@ -171,3 +171,27 @@ def condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any]:
 def conditions(obj: Mapping[str, Any]) -> dict[str, str]:
     """type → status, for compact assertions."""
     return {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions", [])}
+
+
+def tables(url: str) -> set[str]:
+    """Table names in the database at ``url`` (``postgresql://`` or ``mysql://`` as users write them)."""
+    import sqlalchemy
+
+    driver = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("mysql://", "mysql+pymysql://", 1)
+    engine = sqlalchemy.create_engine(driver, poolclass=sqlalchemy.NullPool)
+    try:
+        return set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def spec(
+    *, configmap: str = "migrations", secret: str = "db", engine: str = "postgresql", **overrides: Any
+) -> dict[str, Any]:
+    """A DatabaseMigration spec: the ConfigMap's migrations, the Secret's ``url``, backup skipped unless given."""
+    base: dict[str, Any] = {
+        "database": {"engine": engine, "secretRef": {"name": secret, "urlKey": "url"}},
+        "migrations": {"configMapRef": {"name": configmap}},
+        "backup": {"policy": "Skip"},
+    }
+    return {**base, **overrides}

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from dbmigrate import __version__
 
@@ -110,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--fail-on-drift", action="store_true", help="exit 5 if the schema changed outside dbmigrate")
     verify.add_argument("--expected-fingerprint", help="fail unless the schema has this fingerprint")
 
+    actions.add_parser("operator", help="run the Kubernetes operator (dbmigrate-operator --help for its options)")
     actions.add_parser("status", parents=[common], help="applied, pending, dirty and edited migrations")
     actions.add_parser("history", parents=[common], help="the history table with timings")
     baseline = actions.add_parser("baseline", parents=[common], help="adopt an existing database at VERSION")
@@ -122,11 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["operator"]:
+        _exec_operator(args[1:])
     try:
         return _main(argv)
     except BrokenPipeError:  # `dbmigrate status | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+
+
+def _exec_operator(args: list[str]) -> NoReturn:
+    """`dbmigrate operator ...` becomes `dbmigrate-operator ...`: the operator sits above the CLI and the CLI never
+    imports it, so it is started as its own program (the image's single entrypoint stays `dbmigrate`)."""
+    program = Path(sys.executable).with_name("dbmigrate-operator")
+    executable = str(program) if program.exists() else shutil.which("dbmigrate-operator")
+    if executable is None:
+        sys.stderr.write("dbmigrate-operator is not installed; install dbmigrate[operator]\n")
+        raise SystemExit(2)
+    os.execv(executable, [executable, *args])
 
 
 def _main(argv: Sequence[str] | None) -> int:
