@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.fixtures.migrations import run_cli, write
@@ -146,3 +150,27 @@ def test_plan_text_report_lists_statements_changes_and_hash(tmp_path: Path) -> N
     assert "✓ 001_a.sql:2 CREATE INDEX a_id ON a (id)" in result.stdout
     assert "+ table a" in result.stdout
     assert re.search(r"Plan hash: sha256:[0-9a-f]{64}", result.stdout)
+
+
+def test_on_a_terminal_a_long_statement_shows_live_elapsed_time(tmp_path: Path, pg_url: str) -> None:
+    write(tmp_path / "migrations", {"001_slow.sql": "SELECT 1;\nSELECT pg_sleep(1.5);"})
+    main_fd, child_fd = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATABASE_URL": pg_url, "COLUMNS": "100"}
+    exe = Path(sys.executable).parent / "dbmigrate"
+    process = subprocess.Popen([str(exe), "up"], cwd=tmp_path, env=env, stdout=child_fd, stderr=child_fd)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk.decode(errors="replace"))
+    process.wait(timeout=30)
+    os.close(main_fd)
+    screen = "".join(chunks)
+    assert process.returncode == 0
+    assert re.search(r"\[1/1\] 001_slow\.sql\.\.\. 1\.\ds  \(statement at line 2\)", screen), screen
+    assert "[1/1] 001_slow.sql... ✓ Complete (1." in screen

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import sqlalchemy
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -175,8 +176,6 @@ def conditions(obj: Mapping[str, Any]) -> dict[str, str]:
 
 def tables(url: str) -> set[str]:
     """Table names in the database at ``url`` (``postgresql://`` or ``mysql://`` as users write them)."""
-    import sqlalchemy
-
     driver = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("mysql://", "mysql+pymysql://", 1)
     engine = sqlalchemy.create_engine(driver, poolclass=sqlalchemy.NullPool)
     try:

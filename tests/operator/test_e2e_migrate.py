@@ -1,0 +1,110 @@
+"""End to end on the local control plane: a ConfigMap of SQL migrations applied to PostgreSQL and MariaDB by Jobs
+the operator starts, with every condition, the status, the Events and the secrecy of credentials checked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.operator import harness
+from tests.operator.harness import condition, conditions
+
+pytestmark = pytest.mark.e2e
+
+MIGRATIONS = {
+    "001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200));",
+    "001_users.down.sql": "DROP TABLE users;",
+    "002_orders.up.sql": "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER);",
+    "002_orders.down.sql": "DROP TABLE orders;",
+}
+
+
+def test_migrates_postgresql_with_every_condition(kube: harness.Kube, operator: harness.Operator, pg_url: str) -> None:
+    kube.secret("db", {"url": pg_url})
+    kube.configmap("migrations", MIGRATIONS)
+    kube.apply("app", harness.spec())
+
+    obj = kube.wait_phase("app", "Succeeded", "Failed", "Blocked", "RolledBack")
+    status = obj["status"]
+    assert status["phase"] == "Succeeded", status
+    assert conditions(obj) == {
+        "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
+        "BackupVerified": "False",  # policy Skip: honestly not verified
+        "Planned": "True",
+        "Approved": "True",
+        "Migrated": "True",
+        "SchemaVerified": "True",
+    }
+    assert condition(obj, "BackupVerified")["reason"] == "Skipped"
+    assert all(c["observedGeneration"] == 1 for c in status["conditions"])
+    assert status["observedGeneration"] == 1
+    assert status["plan"]["pending"] == ["1", "2"] and status["plan"]["hash"].startswith("sha256:")
+    assert status["migration"]["applied"] == ["1", "2"]
+    assert status["appliedVersion"] == "2" and status["pendingCount"] == 0 and status["target"] == "2"
+    assert status["schema"]["integrityOk"] is True and status["schema"]["fingerprint"].startswith("sha256:")
+    assert status["migrationsHash"].startswith("sha256:")
+    assert {"users", "orders"} <= harness.tables(pg_url)
+
+    uid = obj["metadata"]["uid"][:8]
+    assert kube.jobs() == [f"dbm-app-{uid}-g1a0-{step}" for step in ("migrate", "plan", "verify")]
+    job = kube.batch.read_namespaced_job(f"dbm-app-{uid}-g1a0-migrate", kube.namespace)
+    owner = job.metadata.owner_references[0]
+    assert (owner.kind, owner.name, owner.controller) == ("DatabaseMigration", "app", True)
+    container = job.spec.template.spec.containers[0]
+    assert container.args[:2] == ["up", "--approve"] and "--backup-policy" in container.args
+    assert [e.name for e in container.env] == ["DATABASE_URL"] and container.env[0].value is None
+
+    reasons = [reason for _, reason, _ in kube.events("app")]
+    assert {"Created", "CheckingBackup", "Planning", "Migrating", "Verifying", "Succeeded"} <= set(reasons)
+    password_free = json.dumps([status, kube.events("app"), job.spec.to_dict()], default=str)
+    assert pg_url not in password_free and ":dbmigrate@" not in password_free
+
+
+def test_migrates_mariadb_from_host_keys(kube: harness.Kube, operator: harness.Operator, mysql_url: str) -> None:
+    """The parts form of the Secret: DBMIGRATE_DB_* variables, each from its own key."""
+    database = mysql_url.rsplit("/", 1)[1]
+    kube.secret(
+        "db",
+        {"host": "127.0.0.1", "port": "3306", "database": database, "username": "dbmigrate", "password": "dbmigrate"},
+    )
+    kube.configmap("migrations", MIGRATIONS)
+    ref = {
+        "name": "db",
+        "hostKey": "host",
+        "portKey": "port",
+        "databaseKey": "database",
+        "userKey": "username",
+        "passwordKey": "password",
+    }
+    kube.apply("app", harness.spec(engine="mysql", database={"engine": "mysql", "secretRef": ref}))
+
+    obj = kube.wait_phase("app", "Succeeded", "Failed", "Blocked", "RolledBack")
+    assert obj["status"]["phase"] == "Succeeded", obj["status"]
+    assert conditions(obj)["Ready"] == "True" and conditions(obj)["SchemaVerified"] == "True"
+    assert {"users", "orders"} <= harness.tables(mysql_url)
+
+
+def test_spec_change_flips_ready_at_once_and_runs_again(
+    kube: harness.Kube, operator: harness.Operator, pg_url: str
+) -> None:
+    kube.secret("db", {"url": pg_url})
+    kube.configmap("migrations", MIGRATIONS)
+    kube.apply("app", harness.spec(targetVersion="1"))
+    first = kube.wait_phase("app", "Succeeded", "Failed")
+    assert first["status"]["appliedVersion"] == "1" and "orders" not in harness.tables(pg_url)
+
+    kube.patch_spec("app", {"targetVersion": "latest"})
+
+    def flipped() -> dict[str, object] | None:
+        obj = kube.get("app")
+        ready = condition(obj, "Ready")
+        return obj if ready["status"] == "False" and ready["observedGeneration"] == 2 else None
+
+    moving = harness.wait_for("Ready=False for generation 2", flipped)
+    assert conditions(moving)["Reconciling"] == "True"
+    done = kube.wait_phase("app", "Succeeded", "Failed")
+    assert done["status"]["observedGeneration"] == 2 and done["status"]["appliedVersion"] == "2"
+    assert "orders" in harness.tables(pg_url)
