@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokenizer_core import Token
+
+_PIECE_END = re.compile(r";[ \t]*\r?\n")
 
 #: Our dialect names mapped to sqlglot's.
 SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
@@ -40,18 +43,42 @@ def sqlglot_dialect(dialect: str) -> str:
 def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> list[Statement]:
     """Split ``sql`` into statements; ``first_line`` is the file line ``sql`` starts at (for sections of a file).
 
+    The text is tokenized piece by piece, each piece ending at a line that ends with ``;``: sqlglot's tokenizer
+    slows down badly on one very large text, and a piece is only accepted when its last token is a real semicolon
+    (not one inside a string, comment or ``$$`` body), which is exactly where a whole-text tokenizer would be too.
     Text the tokenizer cannot read (an unterminated string, say) is returned as one statement, so that the database
     reports the error in its own words instead of us guessing where statements end.
     """
     from sqlglot import TokenType
     from sqlglot.errors import TokenError
 
+    statements: list[Statement] = []
+    start = 0
+    line = first_line
+    for boundary in _PIECE_END.finditer(sql):
+        piece = sql[start : boundary.end()]
+        try:
+            tokens = _tokenize(piece, dialect)
+        except TokenError:
+            continue  # the line end is inside a string or a body: take more text
+        if not tokens or tokens[-1].token_type != TokenType.SEMICOLON:
+            continue  # only comments so far, or a semicolon inside a comment: they belong to what follows
+        statements += _split_tokens(piece, tokens, first_line=line)
+        start = boundary.end()
+        line += piece.count("\n")
+    rest = sql[start:]
     try:
-        tokens = _tokenize(sql, dialect)
+        statements += _split_tokens(rest, _tokenize(rest, dialect), first_line=line)
     except TokenError:
-        stripped = sql.strip()
-        leading_lines = sql[: len(sql) - len(sql.lstrip())].count("\n")
-        return [Statement(text=stripped, line=first_line + leading_lines)] if stripped else []
+        stripped = rest.strip()
+        if stripped:
+            leading_lines = rest[: len(rest) - len(rest.lstrip())].count("\n")
+            statements.append(Statement(text=stripped, line=line + leading_lines))
+    return statements
+
+
+def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> list[Statement]:
+    from sqlglot import TokenType
 
     statements: list[Statement] = []
     chunk_start = 0

@@ -40,3 +40,25 @@ def test_untokenizable_text_is_one_statement_for_the_database_to_judge() -> None
 
 def test_only_comments_gives_no_statements() -> None:
     assert split_statements("-- nothing\n/* here */\n", dialect="postgresql") == []
+
+
+def test_line_ending_semicolons_inside_strings_comments_and_bodies_do_not_split() -> None:
+    sql = (
+        "CREATE TABLE a (  -- columns follow;\n"
+        "  id INTEGER);\n"
+        "INSERT INTO a VALUES ('first line;\n"
+        "second line');\n"
+        "CREATE FUNCTION f() RETURNS int AS $$\n"
+        "BEGIN\n"
+        "  PERFORM 1;\n"
+        "  RETURN 2;\n"
+        "END $$ LANGUAGE plpgsql;\n"
+        "-- dbmigrate:allow drop_table;\n"
+        "DROP TABLE a;\n"
+    )
+    statements = split_statements(sql, dialect="postgresql", first_line=5)
+    assert [s.line for s in statements] == [5, 7, 9, 15]
+    assert statements[0].text == "CREATE TABLE a (  -- columns follow;\n  id INTEGER)"
+    assert statements[1].text.endswith("second line')")
+    assert "RETURN 2;" in statements[2].text
+    assert statements[3].text == "-- dbmigrate:allow drop_table;\nDROP TABLE a"

@@ -5,7 +5,7 @@ Needs the control-plane plugin (tests.fixtures.controlplane.pytest_plugin) regis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,18 +29,43 @@ def kube(crds: None, k8s_api: client.ApiClient, k8s_namespace: str) -> harness.K
     return harness.Kube(k8s_api, k8s_namespace)
 
 
+OperatorFactory = Callable[..., harness.Operator]
+
+
 @pytest.fixture
-def operator(
+def start_operator(
     crds: None, kubeconfig: Path, k8s_namespace: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[harness.Operator]:
-    """A running operator for the test's namespace; its log is printed when the test fails."""
-    process = harness.Operator(kubeconfig=kubeconfig, namespace=k8s_namespace, log=tmp_path / "operator.log")
-    process.start()
-    yield process
-    process.stop()
+) -> Iterator[OperatorFactory]:
+    """Start operator processes for the test's namespace (extra environment allowed); all are stopped at the end
+    and their log is printed when the test failed."""
+    started: list[harness.Operator] = []
+
+    def start(*args: str, **env: str) -> harness.Operator:
+        """Extra flags replace the default ``--standalone``; keyword arguments are environment variables."""
+        process = harness.Operator(
+            kubeconfig=kubeconfig,
+            namespace=k8s_namespace,
+            log=tmp_path / f"operator-{len(started)}.log",
+            env=env,
+            args=args or ("--standalone",),
+        )
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        print(f"--- operator log ---\n{process.output()[-20000:]}")
+        for index, process in enumerate(started):
+            print(f"--- operator {index} log ---\n{process.output()[-20000:]}")
+
+
+@pytest.fixture
+def operator(start_operator: OperatorFactory) -> harness.Operator:
+    """A running operator for the test's namespace."""
+    return start_operator()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

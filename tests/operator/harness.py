@@ -7,12 +7,13 @@ mid-run and start another, exactly as a crashed pod would be replaced.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -71,8 +72,16 @@ def install_crds(api: client.ApiClient) -> None:
 class Operator:
     """The operator as a child process watching one namespace; its output goes to ``log``."""
 
-    def __init__(self, *, kubeconfig: Path, namespace: str, log: Path, env: Mapping[str, str] | None = None) -> None:
-        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "--standalone", "-n", namespace]
+    def __init__(
+        self,
+        *,
+        kubeconfig: Path,
+        namespace: str,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = ("--standalone",),
+    ) -> None:
+        self._args = [sys.executable, "-m", "dbmigrate.controller.main", "-n", namespace, *args]
         self._env = {**os.environ, "KUBECONFIG": str(kubeconfig), **OPERATOR_ENV, **(env or {})}
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None
@@ -136,7 +145,9 @@ class Kube:
         self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
 
     def get(self, name: str) -> dict[str, Any]:
-        return cast(dict[str, Any], self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name))
+        return cast(
+            dict[str, Any], self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        )
 
     def annotate(self, name: str, annotations: Mapping[str, str]) -> None:
         patch = {"metadata": {"annotations": dict(annotations)}}
@@ -146,9 +157,13 @@ class Kube:
         self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name, {"spec": dict(spec)})
 
     def wait_phase(self, name: str, *phases: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Until the resource is in one of ``phases`` for its current generation (as kstatus readers wait)."""
+
         def probe() -> dict[str, Any] | None:
             obj = self.get(name)
-            return obj if (obj.get("status") or {}).get("phase") in phases else None
+            status = obj.get("status") or {}
+            current = status.get("observedGeneration") == obj["metadata"]["generation"]
+            return obj if current and status.get("phase") in phases else None
 
         try:
             return wait_for(f"{name} in {phases}", probe, timeout)
@@ -174,14 +189,20 @@ def conditions(obj: Mapping[str, Any]) -> dict[str, str]:
     return {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions", [])}
 
 
-def tables(url: str) -> set[str]:
-    """Table names in the database at ``url`` (``postgresql://`` or ``mysql://`` as users write them)."""
+@contextlib.contextmanager
+def database(url: str) -> Iterator[sqlalchemy.Engine]:
+    """An engine for ``url`` as users write it (``postgresql://``, ``mysql://``), disposed afterwards."""
     driver = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("mysql://", "mysql+pymysql://", 1)
     engine = sqlalchemy.create_engine(driver, poolclass=sqlalchemy.NullPool)
     try:
-        return set(sqlalchemy.inspect(engine).get_table_names())
+        yield engine
     finally:
         engine.dispose()
+
+
+def tables(url: str) -> set[str]:
+    with database(url) as engine:
+        return set(sqlalchemy.inspect(engine).get_table_names())
 
 
 def spec(

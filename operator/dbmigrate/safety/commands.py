@@ -128,7 +128,9 @@ class _Words:
 
 def _is_name(token: Token) -> bool:
     """Whether a token can be (part of) an object name: a quoted identifier or a word, not punctuation."""
-    return token.token_type == TokenType.IDENTIFIER or token.text[:1].isalpha() or token.text[:1] == "_"
+    if token.token_type in _NOT_WORDS:
+        return token.token_type == TokenType.IDENTIFIER
+    return token.text[:1].isalpha() or token.text[:1] == "_"
 
 
 def read_tokens(tokens: list[Token], text: str, ctx: Context) -> Reading:
@@ -185,7 +187,7 @@ def _read_create(words: _Words, ctx: Context) -> Reading:
     words.take("ON")
     words.take("ONLY")
     table = words.take_name()
-    return Reading(create_index_hits(table, ctx=ctx, label=ctx.sql(table) if table else "its table"), True)
+    return Reading(create_index_hits(table, ctx), understood=True)
 
 
 def _read_alter(words: _Words, ctx: Context) -> Reading:

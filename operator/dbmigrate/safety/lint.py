@@ -158,6 +158,13 @@ def _lint_unit(unit: _Unit, *, sqlglot: Dialect, parser: Parser, ctx: Context, f
 
 
 def _analyze(tokens: list[Token], text: str, *, parser: Parser, ctx: Context) -> list[Hit]:
+    try:
+        return _analyze_parsed(tokens, text, parser=parser, ctx=ctx)
+    except Exception as error:  # a tree shape the rules did not expect must not let the statement pass as safe
+        return [_unreadable(f"the analysis failed on it with {type(error).__name__}")]
+
+
+def _analyze_parsed(tokens: list[Token], text: str, *, parser: Parser, ctx: Context) -> list[Hit]:
     linting = _LINTING.set(True)
     try:
         roots = [root for root in parser.parse(tokens, text) if root is not None]

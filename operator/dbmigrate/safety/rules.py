@@ -109,10 +109,8 @@ def _check_drop(node: exp.Drop, ctx: Context) -> list[Hit]:
         return _alter_drop_hits(kind, names=names, alter=node.parent, ctx=ctx)
     if node.args.get("temporary"):
         return []  # a temporary table lives only as long as the session that made it
-    return drop_hits(
-        kind, names=names, cascade=bool(node.args.get("cascade")),
-        concurrently=bool(node.args.get("concurrently")), ctx=ctx,
-    )  # fmt: skip
+    cascade, concurrently = bool(node.args.get("cascade")), bool(node.args.get("concurrently"))
+    return drop_hits(kind, names=names, cascade=cascade, concurrently=concurrently, ctx=ctx)
 
 
 def _alter_drop_hits(kind: str, *, names: str, alter: exp.Alter, ctx: Context) -> list[Hit]:
@@ -151,7 +149,7 @@ def _check_delete(node: exp.Delete, ctx: Context) -> list[Hit]:
     if not _unfiltered(node, ctx):
         return []
     reason = (
-        f"DELETE from {ctx.sql(node.this)} has no WHERE clause, so it deletes every row; add a WHERE clause, "
+        f"DELETE from {_target(node, ctx)} has no WHERE clause, so it deletes every row; add a WHERE clause, "
         "or allow it if emptying the table is intended."
     )
     return [Hit("delete_without_where", reason)]
@@ -161,7 +159,7 @@ def _check_update(node: exp.Update, ctx: Context) -> list[Hit]:
     if not _unfiltered(node, ctx):
         return []
     reason = (
-        f"UPDATE of {ctx.sql(node.this)} has no WHERE clause, so it overwrites every row; add a WHERE clause, "
+        f"UPDATE of {_target(node, ctx)} has no WHERE clause, so it overwrites every row; add a WHERE clause, "
         "or allow it if changing every row is intended."
     )
     return [Hit("update_without_where", reason)]
@@ -176,8 +174,14 @@ def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
     if node.args.get("where") is not None:
         return False
     sources = [node.this, *(node.args.get("using") or [] if ctx.dialect == "mysql" else [])]
-    joins = [join for source in sources if source is not None for join in source.args.get("joins") or []]
+    joins = [join for source in sources if isinstance(source, exp.Expr) for join in source.args.get("joins") or []]
     return not any(join.args.get("on") is not None or join.args.get("using") for join in joins)
+
+
+def _target(node: exp.Delete | exp.Update, ctx: Context) -> str:
+    """The table a DELETE/UPDATE writes to, for messages (MySQL's ``DELETE t FROM ...`` names it in ``tables``)."""
+    targets = [node.this] if isinstance(node.this, exp.Expr) else node.args.get("tables") or []
+    return ", ".join(ctx.sql(target) for target in targets) or "the table"
 
 
 def _check_create(node: exp.Create, ctx: Context) -> list[Hit]:
@@ -185,14 +189,15 @@ def _check_create(node: exp.Create, ctx: Context) -> list[Hit]:
     if kind == "TABLE":
         ctx.schema.created(node)
         return []
-    table = node.this.args.get("table") if isinstance(node.this, exp.Index) else None
     if kind != "INDEX" or ctx.dialect != "postgresql" or node.args.get("concurrently"):
         return []
-    return create_index_hits(table, ctx=ctx, label=ctx.sql(table) if table is not None else "its table")
+    table = node.this.args.get("table") if isinstance(node.this, exp.Index) else None
+    return create_index_hits(table, ctx)
 
 
-def create_index_hits(table: exp.Table | None, *, ctx: Context, label: str) -> list[Hit]:
+def create_index_hits(table: exp.Table | None, ctx: Context) -> list[Hit]:
     """A PostgreSQL CREATE INDEX without CONCURRENTLY (shared with the token-level reading)."""
+    label = ctx.sql(table) if table is not None else "its table"
     reason = (
         f"CREATE INDEX on {label} without CONCURRENTLY blocks writes to the table until the index is built; "
         "use CREATE INDEX CONCURRENTLY (outside a transaction)."
@@ -201,10 +206,9 @@ def create_index_hits(table: exp.Table | None, *, ctx: Context, label: str) -> l
 
 
 def _alter_table(node: exp.Expr) -> exp.Table:
-    """The table an ALTER action belongs to (checkers only run on actions whose parent is an Alter)."""
-    alter = node.parent
-    assert isinstance(alter, exp.Alter) and isinstance(alter.this, exp.Table)
-    return alter.this
+    """The table an ALTER action belongs to; an unnamed placeholder if sqlglot ever builds another shape."""
+    target = node.parent.this if isinstance(node.parent, exp.Alter) else None
+    return target if isinstance(target, exp.Table) else exp.Table(this=exp.Identifier(this="?"))
 
 
 def _check_add_column(node: exp.ColumnDef, ctx: Context) -> list[Hit]:
@@ -213,7 +217,10 @@ def _check_add_column(node: exp.ColumnDef, ctx: Context) -> list[Hit]:
         return []
     table = _alter_table(node)
     column = f"{ctx.sql(table)}.{ctx.sql(node.this)}"
-    kinds = [constraint.kind for constraint in node.constraints]
+    kinds = [
+        constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
+        for constraint in node.constraints
+    ]
     hits: list[Hit] = []
     if _needs_value(node, kinds):
         reason = (
@@ -238,7 +245,7 @@ _VALUE_SOURCES = (
 _SERIALS = {exp.DataType.Type.SMALLSERIAL, exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL}
 
 
-def _needs_value(node: exp.ColumnDef, kinds: Sequence[exp.Expr]) -> bool:
+def _needs_value(node: exp.ColumnDef, kinds: Sequence[object]) -> bool:
     """NOT NULL (or PRIMARY KEY) and nothing that fills existing rows: no DEFAULT, identity, serial or generation."""
     required = any(
         (isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"))

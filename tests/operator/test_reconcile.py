@@ -1,0 +1,214 @@
+"""The phase state machine on its own: transitions from given status and Job outcomes, without a cluster.
+
+The world here is an in-memory stand-in for the few reads and writes the machine makes (ConfigMap hash, Secret
+presence, Jobs); the end-to-end tests run the same machine against the real API server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dbmigrate.backups import base
+from dbmigrate.controller import cluster, reconcile
+from dbmigrate.controller import spec as specs
+from dbmigrate.controller.settings import Settings
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(poll_seconds=2, retry_base_seconds=10, retry_max_seconds=60, retry_limit=2)
+SPEC: dict[str, Any] = {
+    "database": {"engine": "postgresql", "secretRef": {"name": "db", "urlKey": "url"}},
+    "migrations": {"configMapRef": {"name": "sql"}},
+    "backup": {"policy": "Skip"},
+}
+
+
+@dataclasses.dataclass
+class World:
+    jobs: dict[str, cluster.JobState] = dataclasses.field(default_factory=dict)
+    created: list[str] = dataclasses.field(default_factory=list)
+    secret_missing: bool = False
+
+    def migrations_hash(self, namespace: str, name: str) -> str | None:
+        return "sha256:m"
+
+    def secret_problem(self, namespace: str, name: str, keys: list[str]) -> str | None:
+        return f"Secret {name!r} not found" if self.secret_missing else None
+
+    def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
+        name = manifest["metadata"]["name"]
+        self.created.append(name)
+        self.jobs.setdefault(name, cluster.JobState(exists=True))
+        return True
+
+    def job_state(self, namespace: str, name: str) -> cluster.JobState:
+        return self.jobs.get(name, cluster.JobState(exists=False))
+
+    def finish(self, suffix: str, document: dict[str, Any], *, exit_code: int = 0) -> None:
+        name = next(n for n in self.jobs if n.endswith(suffix))
+        self.jobs[name] = cluster.JobState(
+            exists=True, finished=True, exit_code=exit_code, message=json.dumps(document)
+        )
+
+
+def no_provider(backup: specs.Backup, namespace: str, request_id: str) -> base.Provider | None:
+    return None
+
+
+def obj(status: dict[str, Any] | None = None, *, generation: int = 1, **annotations: str) -> dict[str, Any]:
+    meta = {
+        "name": "app",
+        "namespace": "ns",
+        "uid": "u-123456789",
+        "generation": generation,
+        "annotations": annotations,
+    }
+    return {"metadata": meta, "spec": SPEC, "status": status or {}}
+
+
+def run(world: World, status: dict[str, Any] | None = None, *, now: datetime = NOW, **kw: Any) -> reconcile.Step:
+    return reconcile.step(obj(status, **kw), world=world, providers=no_provider, settings=SETTINGS, now=now)
+
+
+def until_waiting(world: World, status: dict[str, Any] | None = None, **kw: Any) -> reconcile.Step:
+    """Move until the machine waits (as the daemon does), returning the last step."""
+    result = run(world, status, **kw)
+    while result.wait == 0:
+        result = run(world, result.status, **kw)
+    return result
+
+
+def state(result: reconcile.Step) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in result.status["conditions"]}
+
+
+PLAN_OK = {
+    "ok": True,
+    "exit_code": 0,
+    "plan_hash": "sha256:p1",
+    "current_version": None,
+    "pending": ["1"],
+    "irreversible": [],
+    "findings": [],
+    "blocking": 0,
+}
+PLAN_DESTRUCTIVE = {
+    **PLAN_OK,
+    "blocking": 1,
+    "findings": [{"rule": "drop_table", "severity": "destructive", "allowed": False}],
+}
+
+
+def test_new_resource_is_first_marked_reconciling_before_any_work() -> None:
+    world = World()
+    first = run(world)
+    assert first.status["phase"] == "Pending" and first.wait == 0 and world.created == []
+    assert state(first)["Ready"] == "False" and state(first)["Reconciling"] == "True"
+    assert state(first)["Planned"] == "Unknown" and first.status["observedGeneration"] == 1
+
+
+def test_happy_path_through_the_jobs() -> None:
+    world = World()
+    waiting = until_waiting(world)
+    assert waiting.status["phase"] == "Planning" and waiting.wait == SETTINGS.poll_seconds
+    assert world.created == ["dbm-app-u-123456-g1a0-plan"]
+    world.finish("-plan", PLAN_OK)
+    waiting = until_waiting(world, waiting.status)
+    assert waiting.status["phase"] == "Migrating" and world.created[-1].endswith("-migrate")
+    world.finish("-migrate", {"ok": True, "applied": ["1"], "current_version": "1"})
+    waiting = until_waiting(world, waiting.status)
+    world.finish("-verify", {"ok": True, "fingerprint": "sha256:f", "integrity_ok": True, "problems": []})
+    done = until_waiting(world, waiting.status)
+    assert done.status["phase"] == "Succeeded" and done.wait is None
+    assert state(done) == {
+        "BackupVerified": "False",
+        "Planned": "True",
+        "Approved": "True",
+        "Migrated": "True",
+        "SchemaVerified": "True",
+        "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
+    }
+    assert done.status["schema"]["fingerprint"] == "sha256:f"
+
+
+def test_a_second_look_at_a_running_job_creates_nothing() -> None:
+    world = World()
+    waiting = until_waiting(world)
+    again = until_waiting(world, waiting.status)
+    assert world.created == ["dbm-app-u-123456-g1a0-plan"] and again.status == waiting.status
+
+
+def _awaiting(world: World, **annotations: str) -> reconcile.Step:
+    waiting = until_waiting(world)
+    world.finish("-plan", PLAN_DESTRUCTIVE)
+    return until_waiting(world, waiting.status, **annotations)
+
+
+def test_wrong_approval_is_reported_once_and_approves_nothing() -> None:
+    world = World()
+    awaiting = _awaiting(world, **{"dbmigrate.io/approved-plan": "sha256:other"})
+    assert awaiting.status["phase"] == "AwaitingApproval" and awaiting.wait is None
+    assert [e.reason for e in awaiting.events if e.type == "Warning"] == ["ApprovalMismatch"]
+    again = run(world, awaiting.status, **{"dbmigrate.io/approved-plan": "sha256:other"})
+    assert not any(e.reason == "ApprovalMismatch" for e in again.events)
+    assert not any(name.endswith("-migrate") for name in world.created)
+
+
+def test_right_approval_migrates_with_allow_destructive() -> None:
+    world = World()
+    awaiting = _awaiting(world)
+    approved = until_waiting(world, awaiting.status, **{"dbmigrate.io/approved-plan": "sha256:p1"})
+    assert approved.status["phase"] == "Migrating"
+    assert {c["type"]: c["reason"] for c in approved.status["conditions"]}["Approved"] == "ApprovedByAnnotation"
+
+
+def test_lock_timeout_retries_with_backoff_then_stalls() -> None:
+    world = World()
+    status = until_waiting(world).status
+    lock = {"ok": False, "exit_code": 4, "error": {"type": "LockTimeoutError", "message": "busy"}}
+    delays = []
+    clock = NOW
+    for attempt in range(3):
+        world.finish(f"a{attempt}-plan", lock, exit_code=4)
+        result = run(world, status, now=clock)
+        status = result.status
+        if status["phase"] == "Failed":
+            break
+        delays.append(result.wait)
+        assert status["reason"] == "Retrying" and status["attempt"] == attempt + 1
+        assert run(world, status, now=clock).wait == result.wait  # backing off: no Job yet
+        clock += timedelta(seconds=result.wait or 0)
+        status = until_waiting(world, status, now=clock).status  # the next attempt's Job
+    assert delays == [10, 20]
+    assert status["phase"] == "Failed" and status["reason"] == "LockTimeout" and "gave up after 2" in status["message"]
+    assert state(result)["Stalled"] == "True"
+
+
+def test_retry_annotation_starts_a_new_attempt() -> None:
+    world = World()
+    failed = {"phase": "Failed", "observedGeneration": 1, "attempt": 0, "reason": "Drift"}
+    restarted = run(world, failed, **{"dbmigrate.io/retry": "1"})
+    assert restarted.status["phase"] == "Pending" and restarted.status["attempt"] == 1
+    assert restarted.status["retryToken"] == "1"
+    assert run(world, restarted.status, **{"dbmigrate.io/retry": "1"}).status["phase"] == "CheckingBackup"
+
+
+def test_missing_secret_stalls_but_keeps_looking() -> None:
+    world = World(secret_missing=True)
+    result = until_waiting(world)
+    assert result.status["reason"] == "SecretNotFound" and result.wait == SETTINGS.retry_base_seconds
+    assert state(result)["Stalled"] == "True" and world.created == []
+
+
+def test_a_running_migration_is_finished_before_a_new_generation_starts() -> None:
+    world = World()
+    waiting = until_waiting(world)
+    world.finish("-plan", PLAN_OK)
+    migrating = until_waiting(world, waiting.status)
+    changed = run(world, migrating.status, generation=2)
+    assert changed.status["phase"] == "Migrating" and changed.status["observedGeneration"] == 1
