@@ -20,8 +20,6 @@ from dbmigrate.sqltext import Statement, split_statements
 
 _STATEMENT_PREVIEW = 200
 
-_VERBATIM = {"no_parameters": True}
-
 #: Applies or reverts one migration and returns how long it took (seconds).
 Step = Callable[[model.Migration], float]
 
@@ -71,17 +69,22 @@ class Applier:
         self._options = options
         self._report = report
         self._applied_by = database.runner_identity()
+        # Migration SQL goes straight to the driver's cursor: no placeholders are parsed in text sent without
+        # parameters (so `%` and `:name` stay as written), and SQLAlchemy's per-call overhead is skipped.
+        self._cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
 
     def up(self, migration: model.Migration) -> float:
         """Apply ``migration``; returns its duration in seconds. Raises :class:`errors.MigrationError`."""
 
-        def record(elapsed_ms: int) -> None:
-            self._history.record(
+        def record(elapsed_ms: int) -> bool:
+            return self._history.record(
                 version=migration.version,
                 name=migration.name,
                 checksum=migration.checksum,
                 execution_ms=elapsed_ms,
                 applied_by=self._applied_by,
+                and_commit=True,
             )
 
         if self._atomic(migration.up):
@@ -96,8 +99,9 @@ class Applier:
                 hint="write a down file for it, or restore from a backup",
             )
 
-        def forget(_elapsed_ms: int) -> None:
+        def forget(_elapsed_ms: int) -> bool:
             self._history.delete([migration.version])
+            return False
 
         if self._atomic(migration.down):
             return self._run_atomic(migration.down, after=forget)
@@ -109,22 +113,29 @@ class Applier:
     def _atomic(self, script: model.Script) -> bool:
         return self._dialect.transactional_ddl and script.transactional
 
-    def _run_atomic(self, script: model.Script, *, after: Callable[[int], None]) -> float:
-        """Statements and the history change in one transaction, retried whole when a table lock times out."""
+    def _run_atomic(self, script: model.Script, *, after: Callable[[int], bool]) -> float:
+        """Statements and the history change in one transaction, retried whole when a table lock times out.
+
+        ``after`` writes the history change and says whether it committed too (one round trip less)."""
+        begin = self._dialect.begin_statement
         for attempt in range(self._options.lock_retries + 1):
             started = time.monotonic()
-            self._dialect.begin(self._conn)
             try:
-                self._run_statements(script)
-                after(int((time.monotonic() - started) * 1000))
-                self._dialect.commit(self._conn)
+                if self._dialect.joins_begin:
+                    if not self._run_statements(script, prefix=f"{begin}; "):
+                        self._control(begin)
+                else:
+                    self._control(begin)
+                    self._run_statements(script)
+                if not after(int((time.monotonic() - started) * 1000)):
+                    self._control("COMMIT")
                 return time.monotonic() - started
             except StatementFailed as failed:
-                self._dialect.rollback(self._conn)
+                self._control("ROLLBACK")
                 if not self._should_retry(failed, attempt):
                     raise _migration_error(failed, undone="nothing from it was kept (rolled back)") from None
             except BaseException:
-                self._dialect.rollback(self._conn)
+                self._control("ROLLBACK")
                 raise
         raise AssertionError("unreachable: the last attempt either returns or raises")
 
@@ -167,15 +178,27 @@ class Applier:
         self._history.delete([migration.version])
         return _migration_error(failed, undone="its down part was run to undo the statements already committed")
 
-    def _run_statements(self, script: model.Script, *, retry_lock_timeouts: bool = False) -> None:
-        for statement in split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line):
+    def _control(self, sql: str) -> None:
+        """BEGIN / COMMIT / ROLLBACK; a failure here (a lost connection, say) is a migration error, not a crash."""
+        try:
+            self._cursor.execute(sql)
+        except self._driver_error as exc:
+            raise errors.MigrationError(f"database error on {sql}: {database.driver_message(exc)}") from exc
+
+    def _run_statements(
+        self, script: model.Script, *, retry_lock_timeouts: bool = False, prefix: str | None = None
+    ) -> bool:
+        """Run the script's statements; ``prefix`` (``BEGIN; ``) goes with the first one. Returns whether there was
+        a first statement to carry it."""
+        statements = split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
+        for index, statement in enumerate(statements):
             self._report.statement_started(statement)
+            text = f"{prefix}{statement.text}" if prefix and index == 0 else statement.text
             for attempt in range(self._options.lock_retries + 1):
                 try:
-                    # no_parameters: send the text as written, so `%` and `:name` in SQL are never placeholders.
-                    self._conn.exec_driver_sql(statement.text, execution_options=_VERBATIM)
+                    self._cursor.execute(text)
                     break
-                except sqlalchemy.exc.DBAPIError as exc:
+                except self._driver_error as exc:
                     failed = StatementFailed(
                         script=script,
                         statement=statement,
@@ -184,6 +207,7 @@ class Applier:
                     )
                     if not (retry_lock_timeouts and self._should_retry(failed, attempt)):
                         raise failed from exc
+        return bool(statements)
 
     def _should_retry(self, failed: StatementFailed, attempt: int) -> bool:
         """Lock timeouts are retried with exponential backoff; the sleep lets queued application queries through."""

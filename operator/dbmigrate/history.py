@@ -48,11 +48,12 @@ class History:
         self._dialect = dialect
         self.table = table
         self._quoted = dialect.quote(table)
-        # Built once: SQLAlchemy caches the compiled form per statement object, and `record` runs per migration.
-        self._insert = sqlalchemy.text(
-            f"INSERT INTO {self._quoted} ({_COLUMNS}) "
-            "VALUES (:version, :name, :kind, :checksum, :applied_at, :ms, :success, :by, :dirty)"
-        )
+        # `record` runs once per migration: it goes to the driver's cursor in the driver's own placeholder style,
+        # built once here, rather than through SQLAlchemy's per-call compilation.
+        names = ("version", "name", "kind", "checksum", "applied_at", "ms", "success", "by", "dirty")
+        style = "%({})s" if conn.dialect.paramstyle in ("pyformat", "format") else ":{}"
+        placeholders = ", ".join(style.format(n) for n in names)
+        self._insert = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({placeholders})"
 
     def exists(self) -> bool:
         schema, _, name = self.table.rpartition(".")
@@ -91,21 +92,31 @@ class History:
         kind: str = KIND_MIGRATION,
         dirty: bool = False,
         applied_by: str,
-    ) -> None:
-        self._conn.execute(
-            self._insert,
-            {
-                "version": version,
-                "name": name[:255],
-                "kind": kind,
-                "checksum": checksum,
-                "applied_at": self._dialect.timestamp_param(datetime.now(UTC)),
-                "ms": execution_ms,
-                "success": not dirty,
-                "by": applied_by[:255],
-                "dirty": dirty,
-            },
-        )
+        and_commit: bool = False,
+    ) -> bool:
+        """Insert the row; with ``and_commit``, also COMMIT in the same round trip where the driver can quote
+        literals itself (PostgreSQL). Returns whether it committed."""
+        values = {
+            "version": version,
+            "name": name[:255],
+            "kind": kind,
+            "checksum": checksum,
+            "applied_at": self._dialect.timestamp_param(datetime.now(UTC)),
+            "ms": execution_ms,
+            "success": not dirty,
+            "by": applied_by[:255],
+            "dirty": dirty,
+        }
+        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if and_commit:
+            literals = [self._dialect.literal(self._conn, value) for value in values.values()]
+            if None not in literals:
+                cursor.execute(
+                    f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(map(str, literals))}); COMMIT"
+                )
+                return True
+        cursor.execute(self._insert, values)
+        return False
 
     def mark_clean(self, *, version: str, execution_ms: int) -> None:
         self._conn.execute(

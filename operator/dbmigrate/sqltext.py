@@ -40,14 +40,16 @@ def sqlglot_dialect(dialect: str) -> str:
     return SQLGLOT_DIALECTS[dialect]
 
 
-def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> list[Statement]:
+@functools.lru_cache(maxsize=4096)
+def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[Statement, ...]:
     """Split ``sql`` into statements; ``first_line`` is the file line ``sql`` starts at (for sections of a file).
 
     The text is tokenized piece by piece, each piece ending at a line that ends with ``;``: sqlglot's tokenizer
     slows down badly on one very large text, and a piece is only accepted when its last token is a real semicolon
     (not one inside a string, comment or ``$$`` body), which is exactly where a whole-text tokenizer would be too.
     Text the tokenizer cannot read (an unterminated string, say) is returned as one statement, so that the database
-    reports the error in its own words instead of us guessing where statements end.
+    reports the error in its own words instead of us guessing where statements end. Cached: a run splits each
+    script twice (analysis, then execution).
     """
     from sqlglot import TokenType
     from sqlglot.errors import TokenError
@@ -74,7 +76,7 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> list[Sta
         if stripped:
             leading_lines = rest[: len(rest) - len(rest.lstrip())].count("\n")
             statements.append(Statement(text=stripped, line=line + leading_lines))
-    return statements
+    return tuple(statements)
 
 
 def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> list[Statement]:

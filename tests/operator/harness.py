@@ -23,8 +23,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 REPO = Path(__file__).resolve().parents[2]
-CRD = REPO / "crds" / "dbmigrate.io_databasemigrations.yaml"
-SNAPSHOT_CRD = Path(__file__).parent / "fixtures" / "volumesnapshot-crd.yaml"
+CRDS = (
+    REPO / "crds" / "dbmigrate.io_databasemigrations.yaml",
+    REPO / "crds" / "kopf-peering.yaml",
+    Path(__file__).parent / "fixtures" / "volumesnapshot-crd.yaml",
+)
 GROUP, VERSION, PLURAL = "dbmigrate.io", "v1alpha1", "databasemigrations"
 TIMEOUT = 60.0
 #: fast loops for tests; production defaults are in dbmigrate.controller.settings
@@ -48,10 +51,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT)
 
 
 def install_crds(api: client.ApiClient) -> None:
-    """Create (or keep) both CRDs and wait until the API server serves them."""
+    """Create (or update) the CRDs and wait until the API server serves them."""
     extensions = client.ApiextensionsV1Api(api)
-    for path in (CRD, SNAPSHOT_CRD):
-        manifest = yaml.safe_load(path.read_text())
+    for manifest in (doc for path in CRDS for doc in yaml.safe_load_all(path.read_text())):
         try:
             extensions.create_custom_resource_definition(manifest)
         except ApiException as exc:
@@ -66,7 +68,20 @@ def install_crds(api: client.ApiClient) -> None:
             conditions = crd.status.conditions or [] if crd.status else []
             return True if any(c.type == "Established" and c.status == "True" for c in conditions) else None
 
-        wait_for(f"CRD {path.name} established", established)
+        wait_for(f"CRD {manifest['metadata']['name']} established", established)
+        wait_for(f"CRD {manifest['metadata']['name']} served", lambda m=manifest: _lists(api, m))
+
+
+def _lists(api: client.ApiClient, crd: Mapping[str, Any]) -> bool | None:
+    """True once listing the resource works: Established comes before the storage is ready (429s meanwhile)."""
+    spec = crd["spec"]
+    try:
+        client.CustomObjectsApi(api).list_cluster_custom_object(
+            spec["group"], spec["versions"][0]["name"], spec["names"]["plural"]
+        )
+    except ApiException:
+        return None
+    return True
 
 
 class Operator:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
-
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from dbmigrate import outcome
-from dbmigrate.sqltext import Statement
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from dbmigrate.sqltext import Statement
 
 TITLE = "MIGRATION STATUS"
 RULE = "━" * len(TITLE)
@@ -34,7 +36,11 @@ class TextProgress:
         self._stream = stream or sys.stdout
         self._heading = heading
         self._live_enabled = self._stream.isatty() if live is None else live
-        self._console = Console(file=self._stream, highlight=False) if self._live_enabled else None
+        self._console: Console | None = None
+        if self._live_enabled:  # rich loads only for a terminal; piped logs are plain lines
+            from rich.console import Console
+
+            self._console = Console(file=self._stream, highlight=False)
         self._live: Live | None = None
         self._prefix = ""
         self._started = 0.0
@@ -57,6 +63,8 @@ class TextProgress:
         self._started = time.monotonic()
         self._statement = None
         if self._console is not None:
+            from rich.live import Live
+
             self._live = Live(self, console=self._console, refresh_per_second=8, transient=True)
             self._live.start()
         else:
@@ -82,6 +90,8 @@ class TextProgress:
     def __rich__(self) -> Text:
         """The live line: elapsed time, and where in the file a long statement is."""
         elapsed = time.monotonic() - self._started
+        from rich.text import Text
+
         where = f"  (statement at line {self._statement.line})" if self._statement else ""
         return Text(f"{self._prefix} {elapsed:.1f}s{where}")
 

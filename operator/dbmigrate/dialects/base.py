@@ -27,6 +27,10 @@ class Dialect(abc.ABC):
     #: Whether DDL takes part in transactions (PostgreSQL, SQLite) or commits implicitly (MySQL/MariaDB).
     transactional_ddl: ClassVar[bool]
     quote_char: ClassVar[str] = '"'
+    #: How a migration's transaction starts.
+    begin_statement: ClassVar[str] = "BEGIN"
+    #: Whether the driver takes ``BEGIN; <statement>`` in one call (saves a round trip per migration).
+    joins_begin: ClassVar[bool] = False
 
     def engine_options(self) -> dict[str, object]:
         """Extra ``create_engine`` options for this database."""
@@ -44,13 +48,18 @@ class Dialect(abc.ABC):
         """Give the migration lock back."""
 
     def begin(self, conn: sqlalchemy.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(self.begin_statement)
 
     def commit(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("COMMIT")
 
     def rollback(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
+
+    def literal(self, conn: sqlalchemy.Connection, value: object) -> str | None:
+        """``value`` as an SQL literal quoted by the driver itself, or None where the driver cannot: then the
+        history row is written with bound parameters in a round trip of its own."""
+        return None
 
     @abc.abstractmethod
     def set_timeouts(

@@ -18,6 +18,7 @@ _LOCK_NOT_AVAILABLE = "55P03"
 class PostgreSQL(base.Dialect):
     name: ClassVar[str] = "postgresql"
     transactional_ddl: ClassVar[bool] = True
+    joins_begin: ClassVar[bool] = True  # psycopg sends parameterless text as one simple query
 
     def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
         """Poll ``pg_try_advisory_lock`` (session level, so it survives our COMMITs and never blocks
@@ -35,6 +36,11 @@ class PostgreSQL(base.Dialect):
 
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
+
+    def literal(self, conn: sqlalchemy.Connection, value: object) -> str | None:
+        from psycopg import sql
+
+        return sql.Literal(value).as_string(conn.connection.dbapi_connection)  # type: ignore[arg-type]
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None

@@ -20,6 +20,7 @@ _POLL_SECONDS = 0.05
 class SQLite(base.Dialect):
     name: ClassVar[str] = "sqlite"
     transactional_ddl: ClassVar[bool] = True
+    begin_statement: ClassVar[str] = "BEGIN IMMEDIATE"
 
     def __init__(self) -> None:
         self._lock_fds: dict[str, int] = {}
@@ -59,9 +60,6 @@ class SQLite(base.Dialect):
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             os.close(fd)
-
-    def begin(self, conn: sqlalchemy.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
