@@ -101,15 +101,28 @@ def _parse_name(filename: str) -> tuple[str, str, str] | None:
 
 def _migration(version: str, parts: _Parts) -> model.Migration:
     assert parts.up is not None
-    raw = parts.up.read_bytes()
+    raw = _read(parts.up)
     text = _decode(raw, parts.up)
     sections = _dbmate_sections(text, parts.up)
     if sections is not None:
         up, down = sections
     else:
         up = _script(text, parts.up)
-        down = _script(_decode(parts.down.read_bytes(), parts.down), parts.down) if parts.down else None
+        down = _script(_decode(_read(parts.down), parts.down), parts.down) if parts.down else None
     return model.Migration(version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest())
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes with plain os calls: `status` reads every migration to check checksums, and at 10,000
+    files the file-object machinery of open() is a third of its time."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, 1 << 16)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def _decode(raw: bytes, path: Path) -> str:
