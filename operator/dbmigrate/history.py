@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy
 
@@ -79,8 +78,9 @@ class History:
         """All rows, oldest first; an empty list when the table does not exist yet."""
         if not self.exists():
             return []
-        result = self._conn.exec_driver_sql(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
-        return [_row(values) for values in result]
+        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
+        return [_row(*values) for values in cursor.fetchall()]
 
     def record(
         self,
@@ -137,17 +137,17 @@ class History:
             self._conn.execute(sqlalchemy.text(f"DELETE FROM {self._quoted} WHERE version = :v"), {"v": version})
 
 
-def _row(values: sqlalchemy.Row[Any]) -> Row:
-    version, name, kind, checksum, applied_at, ms, success, by, dirty = tuple(values)
-    stamp = applied_at.isoformat() if isinstance(applied_at, datetime) else str(applied_at)
-    return Row(
-        version=str(version),
-        name=str(name),
-        kind=str(kind),
-        checksum=None if checksum is None else str(checksum),
-        applied_at=stamp,
-        execution_ms=int(str(ms)),
-        success=bool(success),
-        applied_by=str(by),
-        dirty=bool(dirty),
-    )
+def _row(
+    version: str,
+    name: str,
+    kind: str,
+    checksum: str | None,
+    applied_at: datetime | str,
+    ms: int,
+    success: object,
+    by: str,
+    dirty: object,
+) -> Row:
+    """A history row from the driver's tuple; kept lean because `status` converts every row of a long history."""
+    stamp = applied_at.isoformat() if isinstance(applied_at, datetime) else applied_at
+    return Row(version, name, kind, checksum, stamp, ms, bool(success), by, bool(dirty))
