@@ -9,6 +9,7 @@ import sqlalchemy
 
 from dbmigrate import commands, dburl, errors
 from dbmigrate.migrating import RunOptions
+from tests.fixtures.databases import query, table_names
 from tests.fixtures.migrations import settings, write
 
 THREE = {
@@ -22,24 +23,6 @@ THREE = {
 }
 
 
-def tables(url: str) -> set[str]:
-    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
-    try:
-        with engine.connect() as conn:
-            return set(sqlalchemy.inspect(conn).get_table_names()) - {"dbmigrate_history", "dbmigrate_history_state"}
-    finally:
-        engine.dispose()
-
-
-def scalar(url: str, sql: str) -> object:
-    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
-    try:
-        with engine.connect() as conn:
-            return conn.exec_driver_sql(sql).scalar()
-    finally:
-        engine.dispose()
-
-
 def test_up_applies_everything_once_with_history_and_timings(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
     result = commands.up(settings(db_url, migrations_dir))
@@ -49,8 +32,8 @@ def test_up_applies_everything_once_with_history_and_timings(db_url: str, migrat
         ("2", "applied"),
         ("3", "applied"),
     ]
-    assert tables(db_url) == {"users", "posts", "tags"}
-    assert scalar(db_url, "SELECT body FROM posts") == "50% off: :today; -- not a comment"
+    assert table_names(db_url) == {"users", "posts", "tags"}
+    assert query(db_url, "SELECT body FROM posts") == [("50% off: :today; -- not a comment",)]
 
     again = commands.up(settings(db_url, migrations_dir))
     assert again.error is None and again.migrations == [] and not again.history_updated
@@ -64,7 +47,7 @@ def test_up_applies_everything_once_with_history_and_timings(db_url: str, migrat
 def test_up_to_target_then_status(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
     assert commands.up(settings(db_url, migrations_dir), options=RunOptions(target="002")).error is None
-    assert tables(db_url) == {"users", "posts"}
+    assert table_names(db_url) == {"users", "posts"}
     status = commands.status(settings(db_url, migrations_dir)).details["status"]
     assert status["current_version"] == "2"
     assert status["applied"] == ["1", "2"]
@@ -76,7 +59,7 @@ def test_unknown_target_is_a_usage_error_and_applies_nothing(db_url: str, migrat
     result = commands.up(settings(db_url, migrations_dir), options=RunOptions(target="7", allow_destructive=True))
     assert isinstance(result.error, errors.UsageError) and "unknown target version 7" in result.error.message
     assert result.exit_code == 2
-    assert tables(db_url) == set()
+    assert table_names(db_url) == set()
 
 
 def test_down_one_step_steps_and_target(db_url: str, migrations_dir: Path) -> None:
@@ -84,7 +67,7 @@ def test_down_one_step_steps_and_target(db_url: str, migrations_dir: Path) -> No
     commands.up(settings(db_url, migrations_dir))
     one = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
     assert [(m.version, m.status, m.file) for m in one.migrations] == [("3", "reverted", "003_tags.down.sql")]
-    assert tables(db_url) == {"users", "posts"}
+    assert table_names(db_url) == {"users", "posts"}
     commands.up(settings(db_url, migrations_dir))
     assert [
         m.version
@@ -105,14 +88,14 @@ def test_down_one_step_steps_and_target(db_url: str, migrations_dir: Path) -> No
         "3",
         "2",
     ]
-    assert tables(db_url) == {"users"}
+    assert table_names(db_url) == {"users"}
     assert [
         m.version
         for m in commands.down(
             settings(db_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True)
         ).migrations
     ] == ["1"]
-    assert tables(db_url) == set()
+    assert table_names(db_url) == set()
 
 
 def test_down_without_down_part_is_refused_and_keeps_the_data(db_url: str, migrations_dir: Path) -> None:
@@ -120,7 +103,7 @@ def test_down_without_down_part_is_refused_and_keeps_the_data(db_url: str, migra
     commands.up(settings(db_url, migrations_dir))
     result = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
     assert isinstance(result.error, errors.MigrationError) and "irreversible" in result.error.message
-    assert tables(db_url) == {"users"}
+    assert table_names(db_url) == {"users"}
 
 
 def test_sql_error_in_the_middle_of_a_transactional_migration_leaves_nothing(
@@ -141,7 +124,7 @@ def test_sql_error_in_the_middle_of_a_transactional_migration_leaves_nothing(
         assert "002_broken.sql:3: INSERT INTO missing_table VALUES (1)" in result.error.message
         assert "missing_table" in result.error.message and "rolled back" in result.error.message
         assert [(m.version, m.status) for m in result.migrations] == [("1", "applied"), ("2", "failed")]
-        assert tables(url) == {"ok"}
+        assert table_names(url) == {"ok"}
         status = commands.status(settings(url, migrations_dir)).details["status"]
         assert status["applied"] == ["1"] and status["dirty"] == []
 
@@ -157,7 +140,7 @@ def test_mysql_failure_runs_the_down_part_and_forgets_the_migration(mysql_url: s
     result = commands.up(settings(mysql_url, migrations_dir))
     assert isinstance(result.error, errors.MigrationError)
     assert "down part was run" in result.error.message
-    assert tables(mysql_url) == set()
+    assert table_names(mysql_url) == set()
     assert commands.status(settings(mysql_url, migrations_dir)).details["status"]["dirty"] == []
 
 
@@ -175,7 +158,7 @@ def test_mysql_failure_without_down_part_leaves_dirty_until_repair(mysql_url: st
     repaired = commands.repair(settings(mysql_url, migrations_dir))
     assert repaired.details["repaired"] == ["version 1: dirty record removed; it will run again on `up`"]
     assert commands.up(settings(mysql_url, migrations_dir)).error is None
-    assert tables(mysql_url) == {"a"}
+    assert table_names(mysql_url) == {"a"}
 
 
 def test_repair_mark_applied_keeps_the_row(mysql_url: str, migrations_dir: Path) -> None:
@@ -192,11 +175,11 @@ def test_edited_applied_migration_is_refused_until_repair(db_url: str, migration
     write(migrations_dir, {"001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"})
     refused = commands.up(settings(db_url, migrations_dir))
     assert isinstance(refused.error, errors.DriftError) and "001_users.up.sql" in refused.error.message
-    assert tables(db_url) == {"users", "posts"}
+    assert table_names(db_url) == {"users", "posts"}
     repaired = commands.repair(settings(db_url, migrations_dir))
     assert len(repaired.details["repaired"]) == 1 and "checksum" in repaired.details["repaired"][0]
     assert commands.up(settings(db_url, migrations_dir)).error is None
-    assert "tags" in tables(db_url)
+    assert "tags" in table_names(db_url)
 
 
 def test_out_of_order_pending_is_refused_unless_allowed(db_url: str, migrations_dir: Path) -> None:
@@ -232,4 +215,4 @@ def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
     result = commands.up(settings(db_url, migrations_dir, history_table="schema_log"))
     assert result.error is None
-    assert scalar(db_url, "SELECT COUNT(*) FROM schema_log") == 3
+    assert query(db_url, "SELECT COUNT(*) FROM schema_log") == [(3,)]

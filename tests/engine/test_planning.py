@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy
-
-from dbmigrate import commands, dburl, errors
+from dbmigrate import commands, errors
 from dbmigrate.migrating import RunOptions
+from tests.fixtures.databases import query
 from tests.fixtures.migrations import settings, write
-
-
-def query(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.exec_driver_sql(sql)]
-    finally:
-        engine.dispose()
 
 
 def test_postgresql_dry_run_executes_reports_and_persists_nothing_not_even_sequences(

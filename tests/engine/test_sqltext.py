@@ -39,7 +39,7 @@ def test_untokenizable_text_is_one_statement_for_the_database_to_judge() -> None
 
 
 def test_only_comments_gives_no_statements() -> None:
-    assert split_statements("-- nothing\n/* here */\n", dialect="postgresql") == []
+    assert split_statements("-- nothing\n/* here */\n", dialect="postgresql") == ()
 
 
 def test_line_ending_semicolons_inside_strings_comments_and_bodies_do_not_split() -> None:

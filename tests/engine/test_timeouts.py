@@ -5,36 +5,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 
-from dbmigrate import commands, dburl, errors, outcome
+from dbmigrate import commands, dburl, errors, progress
 from tests.fixtures.migrations import settings, write
 
 
-class Recorder:
+class Recorder(progress.Silent):
     """Progress that keeps the notices (retry messages)."""
 
     def __init__(self) -> None:
         self.notices: list[str] = []
-
-    def checks(self, checks: Sequence[outcome.Check]) -> None:
-        pass
-
-    def migration_started(self, *, index: int, total: int, label: str) -> None:
-        pass
-
-    def statement_started(self, statement: object) -> None:
-        pass
-
-    def migration_finished(self, *, seconds: float) -> None:
-        pass
-
-    def migration_failed(self, *, seconds: float, message: str) -> None:
-        pass
 
     def notice(self, message: str) -> None:
         self.notices.append(message)

@@ -30,6 +30,13 @@ def _get(url: str) -> str | None:
         return None
 
 
+def _peers(kube: harness.Kube) -> dict[str, object]:
+    peering = kube.custom.get_namespaced_custom_object(
+        "kopf.dev", "v1", kube.namespace, "kopfpeerings", "dbmigrate-operator"
+    )
+    return dict(peering.get("status") or {})
+
+
 def test_liveness_metrics_and_selector(kube: harness.Kube, start_operator: OperatorFactory, pg_url: str) -> None:
     live, metrics = _free_port(), _free_port()
     start_operator(
@@ -75,8 +82,9 @@ def test_only_the_highest_priority_replica_acts(
         "kopfpeerings",
         {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "dbmigrate-operator"}},
     )
-    standby = start_operator("--priority", "10")
-    active = start_operator("--priority", "20")
+    start_operator("--priority", "20")
+    harness.wait_for("the peering entry", lambda: _peers(kube) or None)
+    standby = start_operator("--priority", "10", "-v")
     harness.wait_for("the standby to pause", lambda: True if "Pausing" in standby.output() else None)
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", MIGRATIONS)

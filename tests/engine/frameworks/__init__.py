@@ -18,6 +18,7 @@ from dbmigrate import config, dburl, outcome
 from dbmigrate.frameworks import run
 from dbmigrate.sources import detect
 from dbmigrate.sqltext import Statement
+from tests.fixtures.databases import query  # noqa: F401  (re-exported for the framework tests)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -101,14 +102,5 @@ def tables(url: str) -> set[str]:
     try:
         with engine.connect() as conn:
             return set(sqlalchemy.inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def query(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.exec_driver_sql(sql)]
     finally:
         engine.dispose()
