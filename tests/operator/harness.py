@@ -33,7 +33,7 @@ TIMEOUT = 60.0
 #: fast loops for tests; production defaults are in dbmigrate.controller.settings
 OPERATOR_ENV = {
     "DBMIGRATE_OPERATOR_POLL_SECONDS": "1",
-    "DBMIGRATE_OPERATOR_RESYNC_SECONDS": "3",
+    "DBMIGRATE_OPERATOR_RESYNC_SECONDS": "120",  # long: watch events must drive the tests, not the resync
     "DBMIGRATE_OPERATOR_RETRY_BASE_SECONDS": "1",
     "DBMIGRATE_OPERATOR_RETRY_MAX_SECONDS": "2",
 }

@@ -32,7 +32,7 @@ PREFIX = "dbmigrate.io"
 
 def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: Mapping[str, str] | None) -> None:
     """Attach the operator's handlers to ``registry`` (only resources matching ``selector``, when given)."""
-    wakeups: dict[str, asyncio.Event] = {}
+    wakeups = _Wakeups()
     worlds: list[cluster.Cluster] = []  # the one shared API client, made at startup
     labels = dict(selector) if selector else None
 
@@ -55,11 +55,10 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
     async def reconciler(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
         uid = body.metadata.uid
         assert uid is not None
-        wake = wakeups.setdefault(uid, asyncio.Event())
         try:
-            await _drive(body=body, stopped=stopped, wake=wake, world=worlds[0], settings=settings, logger=logger)
+            await _drive(body=body, stopped=stopped, wakeups=wakeups, world=worlds[0], settings=settings, logger=logger)
         finally:
-            wakeups.pop(uid, None)
+            wakeups.forget(uid)
             metrics.forget(namespace=body.metadata.namespace or "", name=body.metadata.name or "")
 
     @kopf.on.cleanup(registry=registry)
@@ -69,23 +68,53 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, labels=labels)
     async def resource_changed(uid: str | None, **_: Any) -> None:
-        _wake(wakeups, uid)
+        wakeups.wake(uid)
 
     @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY})
     async def job_changed(labels: Mapping[str, str], **_: Any) -> None:
-        _wake(wakeups, labels.get(jobs.LABEL_OWNER_UID))
+        wakeups.wake(labels.get(jobs.LABEL_OWNER_UID))
+
+    @kopf.on.event("", "v1", "configmaps", registry=registry)
+    async def configmap_changed(namespace: str | None, name: str | None, **_: Any) -> None:
+        wakeups.wake_readers(namespace or "", name or "")
 
 
-def _wake(wakeups: Mapping[str, asyncio.Event], uid: str | None) -> None:
-    if uid is not None and uid in wakeups:
-        wakeups[uid].set()
+class _Wakeups:
+    """Which daemon a watch event wakes: by the resource's uid, or by the migrations ConfigMap it reads (so a
+    changed ConfigMap starts a new run at once rather than at the next resync)."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._configmaps: dict[str, tuple[str, str]] = {}
+
+    def event(self, uid: str) -> asyncio.Event:
+        return self._events.setdefault(uid, asyncio.Event())
+
+    def track(self, uid: str, *, namespace: str, configmap: str | None) -> None:
+        if configmap:
+            self._configmaps[uid] = (namespace, configmap)
+        else:
+            self._configmaps.pop(uid, None)
+
+    def forget(self, uid: str) -> None:
+        self._events.pop(uid, None)
+        self._configmaps.pop(uid, None)
+
+    def wake(self, uid: str | None) -> None:
+        if uid is not None and uid in self._events:
+            self._events[uid].set()
+
+    def wake_readers(self, namespace: str, name: str) -> None:
+        for uid, reference in self._configmaps.items():
+            if reference == (namespace, name):
+                self.wake(uid)
 
 
 async def _drive(
     *,
     body: kopf.Body,
     stopped: kopf.DaemonStopped,
-    wake: asyncio.Event,
+    wakeups: _Wakeups,
     world: cluster.Cluster,
     settings: Settings,
     logger: kopf.Logger,
@@ -93,10 +122,14 @@ async def _drive(
     def provider_for(backup: specs.Backup, namespace: str, request_id: str) -> Any:
         return providers.provider_for(backup, cluster=world, namespace=namespace, request_id=request_id)
 
+    uid = str(body.metadata.uid)
+    wake = wakeups.event(uid)
     own: dict[str, Any] | None = None  # the object as our last status patch returned it
     while not stopped:
         wake.clear()
         obj = _freshest(copy.deepcopy(dict(body)), own)
+        configmap = ((obj.get("spec") or {}).get("migrations") or {}).get("configMapRef") or {}
+        wakeups.track(uid, namespace=obj["metadata"]["namespace"], configmap=configmap.get("name"))
         now = datetime.now(UTC)
         try:
             result = await asyncio.to_thread(

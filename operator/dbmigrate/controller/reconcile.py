@@ -29,6 +29,9 @@ from dbmigrate.controller.settings import Settings
 APPROVED_PLAN = "dbmigrate.io/approved-plan"
 RETRY = "dbmigrate.io/retry"
 TERMINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
+#: phases where changed migrations start a new run (elsewhere the run in flight finishes first; a migrate Job
+#: refuses a plan that no longer matches anyway)
+RESTARTABLE = TERMINAL | {"AwaitingApproval"}
 #: status fields that belong to one run and are cleared when a new one starts
 RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
 
@@ -174,7 +177,8 @@ class _Machine:
             handlers[phase](mig)
 
     def _restart_if_needed(self) -> bool:
-        """Start a new run on a new generation, a new retry token, or (once finished) changed migrations.
+        """Start a new run on a new generation, a new retry token, or changed migrations (once finished or while
+        awaiting approval).
 
         A running migration is never abandoned: its Job finishes first (the new generation is picked up on the
         move after). The restart itself is one move of its own, so Ready flips to False before any work."""
@@ -187,7 +191,7 @@ class _Machine:
             reason, message = "SpecChanged", f"spec changed (generation {generation})"
         elif token is not None and token != self.status.get("retryToken"):
             reason, message = "RetryRequested", f"retry requested ({RETRY}={token})"
-        elif phase in TERMINAL and self._migrations_changed():
+        elif phase in RESTARTABLE and self._migrations_changed():
             reason, message = "MigrationsChanged", "the migrations ConfigMap changed"
         else:
             return False
