@@ -26,10 +26,11 @@ def test_up_prints_the_migration_status_report(tmp_path: Path) -> None:
     result = run_cli("up", "--backup-policy", "create", "--backup-dir", "backups", cwd=project)
     assert result.returncode == 0, result.stderr
     report = re.sub(r"\(\d+\.\ds\)", "(T)", result.stdout)
+    report = re.sub(r"created /\S+/backups/dbmigrate-\d{8}T\d{6}Z\.sqlite3 \(\d+\.\d KB\)", "created BACKUP", report)
     assert report == (
         "MIGRATION STATUS\n"
         "━━━━━━━━━━━━━━━━\n"
-        "✓ Backup verified (just now)\n"
+        "✓ Backup verified (just now: created BACKUP)\n"
         "✓ 3 pending migrations\n"
         "\n"
         "APPLYING MIGRATIONS:\n"

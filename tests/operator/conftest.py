@@ -5,7 +5,7 @@ Needs the control-plane plugin (tests.fixtures.controlplane.pytest_plugin) regis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,9 @@ def operator(start_operator: OperatorFactory) -> harness.Operator:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember each phase's report on the item, so fixtures can tell a failed test in teardown."""
     report = yield
     setattr(item, f"rep_{report.when}", report)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -50,30 +51,29 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def plain(api: client.ApiClient, model: object) -> dict[str, Any]:
+    """An API model as its manifest (camelCase keys)."""
+    return cast(dict[str, Any], api.sanitize_for_serialization(model))  # type: ignore[no-untyped-call]
+
+
 def install_crds(api: client.ApiClient) -> None:
     """Create (or update) the CRDs and wait until the API server serves them."""
     extensions = client.ApiextensionsV1Api(api)
     for manifest in (doc for path in CRDS for doc in yaml.safe_load_all(path.read_text())):
+        name = manifest["metadata"]["name"]
         try:
             extensions.create_custom_resource_definition(manifest)
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            current = extensions.read_custom_resource_definition(manifest["metadata"]["name"])
-            manifest["metadata"]["resourceVersion"] = current.metadata.resource_version
-            extensions.replace_custom_resource_definition(manifest["metadata"]["name"], manifest)
-
-        def established(name: str = manifest["metadata"]["name"]) -> bool | None:
-            crd = extensions.read_custom_resource_definition(name)
-            conditions = crd.status.conditions or [] if crd.status else []
-            return True if any(c.type == "Established" and c.status == "True" for c in conditions) else None
-
-        wait_for(f"CRD {manifest['metadata']['name']} established", established)
-        wait_for(f"CRD {manifest['metadata']['name']} served", lambda m=manifest: _lists(api, m))
+            current = plain(api, extensions.read_custom_resource_definition(name))
+            manifest["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            extensions.replace_custom_resource_definition(name, manifest)
+        wait_for(f"CRD {name} served", functools.partial(_served, api, manifest))
 
 
-def _lists(api: client.ApiClient, crd: Mapping[str, Any]) -> bool | None:
-    """True once listing the resource works: Established comes before the storage is ready (429s meanwhile)."""
+def _served(api: client.ApiClient, crd: Mapping[str, Any]) -> bool | None:
+    """True once listing the resource works: that comes after Established, when the storage is ready (429 before)."""
     spec = crd["spec"]
     try:
         client.CustomObjectsApi(api).list_cluster_custom_object(
@@ -136,7 +136,7 @@ class Kube:
         self.custom = client.CustomObjectsApi(api)
 
     def secret(self, name: str, data: Mapping[str, str]) -> None:
-        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        encoded: dict[str, bytes | str] = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
         self.core.create_namespaced_secret(
             self.namespace, client.V1Secret(metadata=client.V1ObjectMeta(name=name), data=encoded)
         )
@@ -185,8 +185,14 @@ class Kube:
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last status: {self.get(name).get('status')}") from None
 
+    def job(self, name: str) -> dict[str, Any]:
+        """A Job as its manifest (camelCase keys)."""
+        return plain(self.api, self.batch.read_namespaced_job(name, self.namespace))
+
     def jobs(self) -> list[str]:
-        return sorted(job.metadata.name for job in self.batch.list_namespaced_job(self.namespace).items)
+        return sorted(
+            str(job.metadata.name) for job in self.batch.list_namespaced_job(self.namespace).items if job.metadata
+        )
 
     def events(self, name: str) -> list[tuple[str, str, str]]:
         listed = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}").items

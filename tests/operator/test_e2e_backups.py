@@ -3,20 +3,17 @@ on a local moto server, GCP Cloud SQL on a local stub of the Admin API."""
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, cast
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.operator import harness
+from tests.operator import cloudsql_stub, harness
 from tests.operator.conftest import OperatorFactory
 from tests.operator.harness import condition, conditions
 
@@ -86,8 +83,9 @@ def test_create_if_stale_takes_a_volume_snapshot_then_migrates(
     kube.apply("app", _with_backup(backup))
 
     def requested() -> str | None:
-        listed = kube.custom.list_namespaced_custom_object(*SNAPSHOTS[:2], kube.namespace, SNAPSHOTS[2])["items"]
-        names = [item["metadata"]["name"] for item in listed if item["metadata"]["name"] != "old"]
+        group, version, plural = SNAPSHOTS
+        listed = cast(dict[str, Any], kube.custom.list_namespaced_custom_object(group, version, kube.namespace, plural))
+        names = [item["metadata"]["name"] for item in listed["items"] if item["metadata"]["name"] != "old"]
         return names[0] if names else None
 
     created = harness.wait_for("a new VolumeSnapshot", requested)
@@ -143,63 +141,27 @@ def test_aws_rds_snapshot_created_when_stale(
     assert done["status"]["backup"]["provider"] == "AwsRds"
 
 
-class _CloudSqlStub(BaseHTTPRequestHandler):
-    """GET .../backupRuns answers the documented list shape; only the expected bearer token is accepted."""
-
-    runs: ClassVar[list[dict[str, Any]]] = []
-    token = "test-token"
-
-    def do_GET(self) -> None:
-        if self.headers.get("Authorization") != f"Bearer {self.token}":
-            self._answer(401, {"error": {"code": 401}})
-        elif self.path.endswith("/v1/projects/shop/instances/orders/backupRuns"):
-            self._answer(200, {"kind": "sql#backupRunsList", "items": self.runs})
-        else:
-            self._answer(404, {"error": {"code": 404}})
-
-    def _answer(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def cloudsql_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CloudSqlStub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_gcp_cloud_sql_backup_run_is_judged(
-    kube: harness.Kube, start_operator: OperatorFactory, pg_url: str, cloudsql_endpoint: str
-) -> None:
+def test_gcp_cloud_sql_backup_run_is_judged(kube: harness.Kube, start_operator: OperatorFactory, pg_url: str) -> None:
     now = datetime.now(UTC)
-    _CloudSqlStub.runs = [
-        {"id": "1", "status": "SUCCESSFUL", "type": "AUTOMATED", "endTime": _iso(now - timedelta(days=1))},
-        {"id": "2", "status": "SUCCESSFUL", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=5))},
-        {"id": "3", "status": "FAILED", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=1))},
-    ]
-    start_operator(DBMIGRATE_GCP_SQLADMIN_ENDPOINT=cloudsql_endpoint)
-    kube.secret("db", {"url": pg_url})
-    kube.secret("gcp", {"token": _CloudSqlStub.token})
-    kube.configmap("migrations", MIGRATIONS)
-    backup = {
-        "policy": "Require",
-        "maxAge": "30m",
-        "credentialsSecretRef": {"name": "gcp"},
-        "gcpCloudSql": {"project": "shop", "instance": "orders"},
-    }
-    kube.apply("app", _with_backup(backup))
+    with cloudsql_stub.serving() as cloudsql:
+        cloudsql.runs = [
+            {"id": "1", "status": "SUCCESSFUL", "type": "AUTOMATED", "endTime": _iso(now - timedelta(days=1))},
+            {"id": "2", "status": "SUCCESSFUL", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=5))},
+            {"id": "3", "status": "FAILED", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=1))},
+        ]
+        start_operator(DBMIGRATE_GCP_SQLADMIN_ENDPOINT=cloudsql.endpoint)
+        kube.secret("db", {"url": pg_url})
+        kube.secret("gcp", {"token": cloudsql_stub.TOKEN})
+        kube.configmap("migrations", MIGRATIONS)
+        backup = {
+            "policy": "Require",
+            "maxAge": "30m",
+            "credentialsSecretRef": {"name": "gcp"},
+            "gcpCloudSql": {"project": "shop", "instance": "orders"},
+        }
+        kube.apply("app", _with_backup(backup))
 
-    done = kube.wait_phase("app", "Succeeded", "Failed", "Blocked")
+        done = kube.wait_phase("app", "Succeeded", "Failed", "Blocked")
     assert done["status"]["phase"] == "Succeeded", done["status"]
     assert "backup run 2" in done["status"]["backup"]["description"]
     assert "5 minutes ago" in condition(done, "BackupVerified")["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from typing import Any, cast
 
 import pytest
 
@@ -34,7 +35,7 @@ def _peers(kube: harness.Kube) -> dict[str, object]:
     peering = kube.custom.get_namespaced_custom_object(
         "kopf.dev", "v1", kube.namespace, "kopfpeerings", "dbmigrate-operator"
     )
-    return dict(peering.get("status") or {})
+    return dict(cast(dict[str, Any], peering).get("status") or {})
 
 
 def test_liveness_metrics_and_selector(kube: harness.Kube, start_operator: OperatorFactory, pg_url: str) -> None:
@@ -82,9 +83,9 @@ def test_only_the_highest_priority_replica_acts(
         "kopfpeerings",
         {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "dbmigrate-operator"}},
     )
-    active = start_operator("--priority", "20")
+    active = start_operator("--priority", "20", "-v")
     harness.wait_for("the active replica's peering entry", lambda: len(_peers(kube)) == 1 or None)
-    standby = start_operator("--priority", "10")
+    standby = start_operator("--priority", "10", "-v")  # -v: kopf logs each handler call, showing who acted
     harness.wait_for("the standby's peering entry", lambda: len(_peers(kube)) == 2 or None)
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", MIGRATIONS)

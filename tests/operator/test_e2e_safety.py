@@ -48,7 +48,8 @@ def test_destructive_change_waits_for_the_right_approval(
         lambda: True if any(r == "ApprovalMismatch" for _, r, _ in kube.events("app")) else None,
     )
     time.sleep(2)
-    assert kube.get("app")["status"]["phase"] == "AwaitingApproval"
+    still = kube.get("app")["status"]
+    assert still["phase"] == "AwaitingApproval", (still, kube.events("app"))
     assert "users" not in harness.tables(pg_url)
 
     kube.annotate("app", {"dbmigrate.io/approved-plan": plan_hash})

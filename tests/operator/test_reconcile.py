@@ -58,7 +58,13 @@ def no_provider(backup: specs.Backup, namespace: str, request_id: str) -> base.P
     return None
 
 
-def obj(status: dict[str, Any] | None = None, *, generation: int = 1, **annotations: str) -> dict[str, Any]:
+def obj(
+    status: dict[str, Any] | None = None,
+    *,
+    generation: int = 1,
+    spec: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
     meta = {
         "name": "app",
         "namespace": "ns",
@@ -66,7 +72,7 @@ def obj(status: dict[str, Any] | None = None, *, generation: int = 1, **annotati
         "generation": generation,
         "annotations": annotations,
     }
-    return {"metadata": meta, "spec": SPEC, "status": status or {}}
+    return {"metadata": meta, "spec": spec or SPEC, "status": status or {}}
 
 
 def run(world: World, status: dict[str, Any] | None = None, *, now: datetime = NOW, **kw: Any) -> reconcile.Step:
@@ -143,18 +149,18 @@ def test_a_second_look_at_a_running_job_creates_nothing() -> None:
     assert world.created == ["dbm-app-u-123456-g1a0-plan"] and again.status == waiting.status
 
 
-def _awaiting(world: World, **annotations: str) -> reconcile.Step:
+def _awaiting(world: World, annotations: dict[str, str] | None = None) -> reconcile.Step:
     waiting = until_waiting(world)
     world.finish("-plan", PLAN_DESTRUCTIVE)
-    return until_waiting(world, waiting.status, **annotations)
+    return until_waiting(world, waiting.status, annotations=annotations)
 
 
 def test_wrong_approval_is_reported_once_and_approves_nothing() -> None:
     world = World()
-    awaiting = _awaiting(world, **{"dbmigrate.io/approved-plan": "sha256:other"})
+    awaiting = _awaiting(world, annotations={"dbmigrate.io/approved-plan": "sha256:other"})
     assert awaiting.status["phase"] == "AwaitingApproval" and awaiting.wait is None
     assert [e.reason for e in awaiting.events if e.type == "Warning"] == ["ApprovalMismatch"]
-    again = run(world, awaiting.status, **{"dbmigrate.io/approved-plan": "sha256:other"})
+    again = run(world, awaiting.status, annotations={"dbmigrate.io/approved-plan": "sha256:other"})
     assert not any(e.reason == "ApprovalMismatch" for e in again.events)
     assert not any(name.endswith("-migrate") for name in world.created)
 
@@ -162,7 +168,7 @@ def test_wrong_approval_is_reported_once_and_approves_nothing() -> None:
 def test_right_approval_migrates_with_allow_destructive() -> None:
     world = World()
     awaiting = _awaiting(world)
-    approved = until_waiting(world, awaiting.status, **{"dbmigrate.io/approved-plan": "sha256:p1"})
+    approved = until_waiting(world, awaiting.status, annotations={"dbmigrate.io/approved-plan": "sha256:p1"})
     assert approved.status["phase"] == "Migrating"
     assert {c["type"]: c["reason"] for c in approved.status["conditions"]}["Approved"] == "ApprovedByAnnotation"
 
@@ -192,10 +198,10 @@ def test_lock_timeout_retries_with_backoff_then_stalls() -> None:
 def test_retry_annotation_starts_a_new_attempt() -> None:
     world = World()
     failed = {"phase": "Failed", "observedGeneration": 1, "attempt": 0, "reason": "Drift"}
-    restarted = run(world, failed, **{"dbmigrate.io/retry": "1"})
+    restarted = run(world, failed, annotations={"dbmigrate.io/retry": "1"})
     assert restarted.status["phase"] == "Pending" and restarted.status["attempt"] == 1
     assert restarted.status["retryToken"] == "1"
-    assert run(world, restarted.status, **{"dbmigrate.io/retry": "1"}).status["phase"] == "CheckingBackup"
+    assert run(world, restarted.status, annotations={"dbmigrate.io/retry": "1"}).status["phase"] == "CheckingBackup"
 
 
 def test_missing_secret_stalls_but_keeps_looking() -> None:
@@ -212,3 +218,23 @@ def test_a_running_migration_is_finished_before_a_new_generation_starts() -> Non
     migrating = until_waiting(world, waiting.status)
     changed = run(world, migrating.status, generation=2)
     assert changed.status["phase"] == "Migrating" and changed.status["observedGeneration"] == 1
+
+
+def test_nothing_pending_skips_to_verification() -> None:
+    world = World()
+    waiting = until_waiting(world)
+    world.finish("-plan", {**PLAN_OK, "pending": [], "current_version": "4"})
+    verifying = until_waiting(world, waiting.status)
+    assert verifying.status["phase"] == "Verifying" and not any(n.endswith("-migrate") for n in world.created)
+    assert verifying.status["appliedVersion"] == "4"
+    assert {c["type"]: c["reason"] for c in verifying.status["conditions"]}["Migrated"] == "UpToDate"
+
+
+def test_dry_run_stops_after_planning() -> None:
+    world = World()
+    dry = {**SPEC, "dryRun": True}
+    waiting = until_waiting(world, spec=dry)
+    world.finish("-plan", PLAN_OK)
+    done = until_waiting(world, waiting.status, spec=dry)
+    assert (done.status["phase"], done.status["reason"]) == ("Succeeded", "DryRun")
+    assert world.created == ["dbm-app-u-123456-g1a0-plan"]

@@ -64,11 +64,13 @@ def check(
         )
     now = now or datetime.now(UTC)
     limit = describe_limit(max_age)
+    created = False
     try:
         latest = provider.latest()
         if policy == "create" and (latest is None or now - latest.taken_at > max_age):
             latest = provider.create()
             now = max(now, latest.taken_at)
+            created = True
     except base.BackupError as exc:
         raise errors.SafetyGateError(f"✗ Backup check failed ({provider.name}): {exc}") from None
     if latest is None:
@@ -82,4 +84,7 @@ def check(
             f"✗ Backup too old ({humanize(age)}, limit {limit})",
             hint="take a fresh backup, or use --backup-policy create to let dbmigrate take one",
         )
-    return outcome.Check("backup", True, f"Backup verified ({humanize(max(age, timedelta(0)))})"), latest
+    when = humanize(max(age, timedelta(0)))
+    # A backup taken now says where it went and how big it is: the user must know what to restore from.
+    detail = f"{when}: {latest.description}" if created else when
+    return outcome.Check("backup", True, f"Backup verified ({detail})"), latest

@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if not args.verbose:  # kopf logs every handler call per object at INFO: noise (and CPU) at scale
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     registry = kopf.OperatorRegistry()
     handlers.register(registry, settings=Settings.from_env(), selector=parse_selector(args.selector))
     if args.metrics_port is not None:

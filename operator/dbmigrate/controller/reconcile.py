@@ -360,8 +360,9 @@ class _Machine:
         if result is None:
             return
         applied, rolled_back = result.strings("applied"), result.strings("rolled_back")
+        done = result.strings("reverted") if job.direction == "down" else applied
         record: dict[str, Any] = {
-            "applied": applied,
+            "applied": done,
             "rolledBack": rolled_back,
             "exitCode": result.exit_code,
             "finishedAt": _iso(self.now),
@@ -373,7 +374,8 @@ class _Machine:
             self.status["appliedVersion"] = result.text("current_version")
         if result.ok:
             self.status["pendingCount"] = 0
-            self._detail(conds.MIGRATED, "True", "Applied", f"applied {', '.join(applied) or 'nothing'}")
+            verb = "reverted" if job.direction == "down" else "applied"
+            self._detail(conds.MIGRATED, "True", "Applied", f"{verb} {', '.join(done) or 'nothing'}")
             self._move("Verifying", "Verifying", "verifying the schema")
         elif result.exit_code == errors.ExitCode.SAFETY_GATE:
             self._replan(result)

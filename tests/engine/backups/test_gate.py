@@ -75,7 +75,7 @@ def test_create_takes_a_backup_only_when_stale() -> None:
     assert fresh.created == 0
     stale = FakeProvider(NOW - timedelta(hours=2))
     check, _ = gate.check(stale, policy="create", max_age=timedelta(hours=1), now=NOW)
-    assert stale.created == 1 and check.message == "Backup verified (just now)"
+    assert stale.created == 1 and check.message == "Backup verified (just now: new)"
 
 
 def test_skip_and_no_provider() -> None:
