@@ -21,7 +21,7 @@ KIND_BASELINE = "baseline"
 _COLUMNS = "version, name, kind, checksum, applied_at, execution_ms, success, applied_by, dirty"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # not frozen: built once per history row on every run (see sources.model)
 class Row:
     """One history row as read back."""
 

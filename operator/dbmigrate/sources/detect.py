@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -49,8 +50,11 @@ def detect(*, project_dir: Path, migrations_dir: Path, forced: str = "auto") -> 
     for name in ("flyway.conf", "flyway.toml"):
         if (project_dir / name).is_file():
             return Detection(framework="flyway", reason=f"found {project_dir / name}")
-    sql_files = list(migrations_dir.glob("*.sql")) if migrations_dir.is_dir() else []
-    return Detection(framework="sql", reason=f"{len(sql_files)} SQL file(s) in {migrations_dir}")
+    count = 0
+    if migrations_dir.is_dir():
+        with os.scandir(migrations_dir) as entries:
+            count = sum(1 for entry in entries if entry.name.endswith(".sql"))
+    return Detection(framework="sql", reason=f"{count} SQL file(s) in {migrations_dir}")
 
 
 def _django_settings(project_dir: Path) -> str | None:

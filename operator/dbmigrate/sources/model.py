@@ -6,7 +6,11 @@ import dataclasses
 from pathlib import Path
 
 
-@dataclasses.dataclass(frozen=True)
+# Plain slotted dataclasses, not frozen ones: a 10,000-migration directory builds 20,000 of these on every
+# `status`, and frozen construction is several times slower. Treat them as read-only all the same.
+
+
+@dataclasses.dataclass(slots=True)
 class Script:
     """The SQL of one direction of a migration, with where it came from (for error messages)."""
 
@@ -16,7 +20,7 @@ class Script:
     transactional: bool = True
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class Migration:
     """One versioned migration.
 
@@ -29,10 +33,10 @@ class Migration:
     up: Script
     down: Script | None
     checksum: str
+    sort_key: tuple[int, ...] = dataclasses.field(init=False, compare=False, repr=False)
 
-    @property
-    def sort_key(self) -> tuple[int, ...]:
-        return version_key(self.version)
+    def __post_init__(self) -> None:
+        self.sort_key = version_key(self.version)
 
     @property
     def filename(self) -> str:
