@@ -35,9 +35,7 @@ def test_status_of_a_succeeded_migration(kube: harness.Kube, plugin: Plugin) -> 
     assert not [line for line in lines if line.startswith(("✗", "⚠"))]
 
 
-def test_status_awaiting_approval_shows_what_is_pending_and_how_to_approve(
-    kube: harness.Kube, plugin: Plugin
-) -> None:
+def test_status_awaiting_approval_shows_what_is_pending_and_how_to_approve(kube: harness.Kube, plugin: Plugin) -> None:
     kube.apply("orders", harness.spec())
     set_status(kube, "orders", statuses.awaiting_approval())
 
