@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB ?= /tmp/dbmigrate-demo.sqlite3
 
-.PHONY: demo test lint services controlplane cluster bench clean
+.PHONY: demo test lint services controlplane helm cluster bench image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,19 @@ services:
 controlplane:
 	bash hack/controlplane/build.sh
 
+## helm: build helm from the Go module proxy into ~/.cache (no-op when built)
+helm:
+	bash hack/helm/build.sh
+
 ## cluster: run the local control plane until Ctrl-C and print its kubeconfig
 cluster: $(STAMP) controlplane
 	$(BIN)/python -m tests.fixtures.controlplane
 
-lint: $(STAMP)
+lint: $(STAMP) helm
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	$$(bash hack/helm/build.sh) lint --strict charts/dbmigrate-operator
 
 ## test: lint, then every test on real databases and the real control plane
 test: $(STAMP) services controlplane lint
@@ -43,6 +49,10 @@ test: $(STAMP) services controlplane lint
 
 bench: $(STAMP) services
 	$(BIN)/python bench/run.py
+
+## image: build the dbmigrate image (needs a Docker engine)
+image:
+	docker build -t ghcr.io/dbmigrate/dbmigrate:$$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml) .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
@@ -62,4 +62,4 @@ def set_status(kube: harness.Kube, name: str, status: Mapping[str, Any]) -> dict
         [{"op": "add", "path": "/status", "value": dict(status)}],
         _content_type="application/json-patch+json",
     )
-    return dict(result)
+    return cast(dict[str, Any], result)

@@ -77,8 +77,14 @@ def awaiting_approval() -> dict[str, Any]:
             "irreversible": ["003"],
             "blocking": 1,
             "findings": [
-                {"rule": "drop-column", "severity": "destructive", "file": "003_drop_fax.up.sql", "line": 1},
-                {"rule": "add-index", "severity": "warning", "file": "002_index.up.sql", "line": 2, "allowed": True},
+                {"rule": "drop_column", "severity": "destructive", "file": "003_drop_fax.up.sql", "line": 1},
+                {
+                    "rule": "create_index_not_concurrently",
+                    "severity": "risky",
+                    "file": "002_index.up.sql",
+                    "line": 2,
+                    "allowed": True,
+                },
             ],
         },
         "conditions": [

@@ -12,7 +12,7 @@ from tests.operator import harness
 pytestmark = pytest.mark.e2e
 
 
-def annotations(kube: harness.Kube, name: str) -> dict[str, str]:
+def written(kube: harness.Kube, name: str) -> dict[str, str]:
     return dict(kube.get(name)["metadata"].get("annotations") or {})
 
 
@@ -24,7 +24,7 @@ def test_approve_writes_the_current_plan_hash(kube: harness.Kube, plugin: Plugin
 
     assert run.code == 0, run.err
     assert run.out == f"databasemigration.dbmigrate.io/orders approved plan {statuses.PLAN_HASH}\n"
-    assert annotations(kube, "orders")[resources.APPROVED_PLAN] == statuses.PLAN_HASH
+    assert written(kube, "orders")[resources.APPROVED_PLAN] == statuses.PLAN_HASH
 
 
 def test_approve_refuses_a_plan_other_than_the_reviewed_one(kube: harness.Kube, plugin: Plugin) -> None:
@@ -35,7 +35,7 @@ def test_approve_refuses_a_plan_other_than_the_reviewed_one(kube: harness.Kube, 
 
     assert run.code == 1
     assert f"the current plan of orders is {statuses.PLAN_HASH}, not sha256:reviewed-yesterday" in run.err
-    assert resources.APPROVED_PLAN not in annotations(kube, "orders")
+    assert resources.APPROVED_PLAN not in written(kube, "orders")
     assert plugin("approve", "orders", "--plan-hash", statuses.PLAN_HASH).code == 0
 
 
@@ -44,7 +44,7 @@ def test_approve_without_a_plan_fails(kube: harness.Kube, plugin: Plugin) -> Non
     run = plugin("approve", "orders")
     assert run.code == 1
     assert "has no plan to approve yet" in run.err
-    assert resources.APPROVED_PLAN not in annotations(kube, "orders")
+    assert resources.APPROVED_PLAN not in written(kube, "orders")
 
 
 def test_an_approval_is_not_written_over_a_resource_that_changed_after_it_was_read(kube: harness.Kube) -> None:
@@ -59,7 +59,7 @@ def test_an_approval_is_not_written_over_a_resource_that_changed_after_it_was_re
 
     with pytest.raises(resources.PluginError, match="changed while this command ran"):
         migrations.annotate(read, {resources.APPROVED_PLAN: statuses.PLAN_HASH})
-    assert resources.APPROVED_PLAN not in annotations(kube, "orders")
+    assert resources.APPROVED_PLAN not in written(kube, "orders")
 
 
 def test_reject_withdraws_approval_and_records_the_rejected_plan(kube: harness.Kube, plugin: Plugin) -> None:
@@ -70,9 +70,9 @@ def test_reject_withdraws_approval_and_records_the_rejected_plan(kube: harness.K
 
     assert run.code == 0, run.err
     assert run.out == f"databasemigration.dbmigrate.io/orders rejected plan {statuses.PLAN_HASH}\n"
-    written = annotations(kube, "orders")
-    assert resources.APPROVED_PLAN not in written
-    assert written[resources.REJECTED_PLAN] == statuses.PLAN_HASH
+    after = written(kube, "orders")
+    assert resources.APPROVED_PLAN not in after
+    assert after[resources.REJECTED_PLAN] == statuses.PLAN_HASH
 
 
 def test_reject_after_the_run_warns_that_it_is_too_late(kube: harness.Kube, plugin: Plugin) -> None:
@@ -88,9 +88,9 @@ def test_retry_sets_a_new_token_each_time(kube: harness.Kube, plugin: Plugin) ->
     set_status(kube, "orders", statuses.blocked_without_backup())
 
     assert plugin("retry", "orders").code == 0
-    first = annotations(kube, "orders")[resources.RETRY]
+    first = written(kube, "orders")[resources.RETRY]
     assert plugin("retry", "orders").code == 0
-    second = annotations(kube, "orders")[resources.RETRY]
+    second = written(kube, "orders")[resources.RETRY]
 
     assert first and second and first != second
 

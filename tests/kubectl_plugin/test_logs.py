@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 SUMMARY = {"action": "plan", "ok": True, "exit_code": 0, "plan_hash": "sha256:feed"}
 
 
-def job(owner: dict[str, Any], *, step: str, name: str, summary: dict[str, Any]) -> dict[str, Any]:
+def job(owner: dict[str, Any], *, step: str, name: str, summary: dict[str, Any]) -> client.V1Job:
     """A Job labelled as the operator labels its own, whose container prints a line and writes ``summary`` as
     its termination message (a shell stands in for the dbmigrate image)."""
     labels = {resources.LABEL_OWNER_UID: owner["metadata"]["uid"], resources.LABEL_STEP: step}
@@ -35,7 +35,7 @@ def job(owner: dict[str, Any], *, step: str, name: str, summary: dict[str, Any])
         "command": ["sh", "-c", script],
         "terminationMessagePath": "/dev/termination-log",
     }
-    return {
+    manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "labels": labels},
@@ -44,11 +44,13 @@ def job(owner: dict[str, Any], *, step: str, name: str, summary: dict[str, Any])
             "template": {"metadata": {"labels": labels}, "spec": {"restartPolicy": "Never", "containers": [container]}},
         },
     }
+    return client.V1Job.model_validate(manifest)
 
 
 def finished(kube: harness.Kube, name: str) -> client.V1Job | None:
     current = kube.batch.read_namespaced_job_status(name, kube.namespace)
-    done = [c for c in (current.status.conditions or []) if c.type in ("Complete", "Failed") and c.status == "True"]
+    conditions = (current.status.conditions if current.status else None) or []
+    done = [c for c in conditions if c.type in ("Complete", "Failed") and c.status == "True"]
     return current if done else None
 
 
@@ -71,6 +73,7 @@ def test_logs_of_the_newest_job_fall_back_to_its_termination_message(
     assert "the log of pod orders-verify-" in newest.err and "termination message follows" in newest.err
     assert json.loads(planned.out) == SUMMARY
     pod = kube.core.list_namespaced_pod(kube.namespace, label_selector="job-name=orders-plan").items[0]
+    assert pod.metadata is not None and pod.metadata.name is not None
     assert kubelet.logs(kube.namespace, pod.metadata.name) == "running plan\n"
 
 

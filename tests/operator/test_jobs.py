@@ -8,7 +8,9 @@ import pytest
 
 from dbmigrate.controller import jobs
 from dbmigrate.controller import spec as specs
+from dbmigrate.controller.settings import Settings
 
+SETTINGS = Settings(default_image="dbmigrate:1")
 OWNER = {"metadata": {"name": "Orders_DB.migration", "namespace": "shop", "uid": "0123456789abcdef"}}
 SPEC: dict[str, Any] = {
     "database": {"engine": "postgresql", "secretRef": {"name": "db", "urlKey": "url"}},
@@ -19,7 +21,7 @@ SPEC: dict[str, Any] = {
 
 def _manifest(step: jobs.Step, **spec: Any) -> dict[str, Any]:
     mig = specs.parse({**SPEC, **spec})
-    return jobs.manifest(owner=OWNER, mig=mig, step=step, run="dbm-x-01234567-g1a0", default_image="dbmigrate:1")
+    return jobs.manifest(owner=OWNER, mig=mig, step=step, run="dbm-x-01234567-g1a0", settings=SETTINGS)
 
 
 def test_run_id_is_deterministic_and_a_valid_name() -> None:
@@ -103,3 +105,16 @@ def test_image_source_and_job_overrides() -> None:
     assert container["env"][-1] == {"name": "TZ", "value": "UTC"}
     assert (pod["serviceAccountName"], pod["nodeSelector"]) == ("migrator", {"pool": "batch"})
     assert (job["spec"]["activeDeadlineSeconds"], job["spec"]["ttlSecondsAfterFinished"]) == (600, 3600)
+
+
+def test_security_contexts_from_the_operator_settings() -> None:
+    restricted = Settings(
+        job_pod_security_context={"runAsNonRoot": True},
+        job_container_security_context={"readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+    )
+    mig = specs.parse(SPEC)
+    pod = jobs.manifest(owner=OWNER, mig=mig, step=jobs.Step("plan"), run="r", settings=restricted)["spec"]["template"]
+    assert pod["spec"]["securityContext"] == {"runAsNonRoot": True}
+    assert pod["spec"]["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    plain = _manifest(jobs.Step("plan"))["spec"]["template"]["spec"]
+    assert "securityContext" not in plain and "securityContext" not in plain["containers"][0]

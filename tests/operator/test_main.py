@@ -28,3 +28,11 @@ def test_selector_needs_a_value() -> None:
 def test_settings_from_environment() -> None:
     settings = Settings.from_env({"DBMIGRATE_OPERATOR_POLL_SECONDS": "0.5", "DBMIGRATE_OPERATOR_RETRY_LIMIT": "2"})
     assert (settings.poll_seconds, settings.retry_limit, settings.resync_seconds) == (0.5, 2, 300.0)
+
+
+def test_security_contexts_are_json_objects() -> None:
+    settings = Settings.from_env({"DBMIGRATE_OPERATOR_JOB_POD_SECURITY_CONTEXT": '{"runAsNonRoot": true}'})
+    assert settings.job_pod_security_context == {"runAsNonRoot": True}
+    assert settings.job_container_security_context == {}
+    with pytest.raises(ValueError, match="JSON object"):
+        Settings.from_env({"DBMIGRATE_OPERATOR_JOB_CONTAINER_SECURITY_CONTEXT": "[1]"})

@@ -26,11 +26,11 @@ def apply(api: client.ApiClient, manifests: Sequence[Manifest], *, dry_run: bool
     """Server-side apply each manifest; CRDs first, waiting until they are served, as Helm orders them."""
     crds = [m for m in manifests if m["kind"] == "CustomResourceDefinition"]
     for manifest in crds:
-        _apply_one(dynamic.DynamicClient(api), manifest, dry_run=dry_run)
+        _apply_one(dynamic.DynamicClient(api), manifest, dry_run=dry_run)  # type: ignore[no-untyped-call]
     for manifest in crds:
         if not dry_run:
             _wait_established(api, manifest["metadata"]["name"])
-    resources = dynamic.DynamicClient(api)  # discovery after the CRDs exist
+    resources = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]  # discovery after the CRDs exist
     for manifest in manifests:
         if manifest["kind"] != "CustomResourceDefinition":
             _apply_one(resources, manifest, dry_run=dry_run)
@@ -39,7 +39,7 @@ def apply(api: client.ApiClient, manifests: Sequence[Manifest], *, dry_run: bool
 def _apply_one(resources: dynamic.DynamicClient, manifest: Manifest, *, dry_run: bool) -> None:
     kind = resources.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
     extra: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
-    resources.server_side_apply(
+    resources.server_side_apply(  # type: ignore[no-untyped-call]
         kind,
         body=manifest,
         namespace=manifest["metadata"].get("namespace"),
@@ -64,7 +64,7 @@ def _wait_established(api: client.ApiClient, name: str, timeout: float = 30.0) -
 def delete_cluster_scoped(api: client.ApiClient, manifests: Sequence[Manifest]) -> None:
     """Remove what a test created outside its namespaces (ClusterRoles, bindings, ClusterKopfPeerings); CRDs stay,
     as Helm's keep policy would leave them."""
-    resources = dynamic.DynamicClient(api)
+    resources = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
     for manifest in manifests:
         if manifest["kind"] == "CustomResourceDefinition" or manifest["metadata"].get("namespace"):
             continue
@@ -72,7 +72,7 @@ def delete_cluster_scoped(api: client.ApiClient, manifests: Sequence[Manifest]) 
         if kind.namespaced:
             continue
         try:
-            resources.delete(kind, name=manifest["metadata"]["name"])
+            resources.delete(kind, name=manifest["metadata"]["name"])  # type: ignore[no-untyped-call]
         except ApiException as error:
             if error.status != 404:
                 raise
@@ -83,7 +83,9 @@ def service_account_kubeconfig(
 ) -> Path:
     """A kubeconfig authenticating as ServiceAccount ``namespace/name`` with a fresh TokenRequest token (1 h)."""
     request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
-    token = client.CoreV1Api(api).create_namespaced_service_account_token(name, namespace, request).status.token
+    issued = client.CoreV1Api(api).create_namespaced_service_account_token(name, namespace, request)
+    assert issued.status is not None
+    token = issued.status.token
     admin = yaml.safe_load(admin_kubeconfig.read_text())
     cluster = admin["clusters"][0]["cluster"]
     config = {
@@ -115,4 +117,5 @@ def allowed(api: client.ApiClient, *, verb: str, resource: str, namespace: str |
     )
     review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
     answer = client.AuthorizationV1Api(api).create_self_subject_access_review(review)
+    assert answer.status is not None
     return bool(answer.status.allowed)

@@ -46,7 +46,9 @@ def test_the_chart_crds_are_the_repository_crds() -> None:
         (chart.CHART / "crds" / PEERING_FILE, PEERING_FILE),
     ]
     for copy, original in pairs:
-        assert copy.read_bytes() == (REPO_CRDS / original).read_bytes(), f"{copy} differs from crds/{original}: copy it"
+        assert copy.read_bytes() == (REPO_CRDS / original).read_bytes(), (
+            f"{copy} differs from crds/{original}: run hack/helm/sync-crds.sh"
+        )
 
 
 def test_crds_are_templated_with_keep_policy_and_can_be_turned_off(helm: Path) -> None:
@@ -89,6 +91,13 @@ def test_scheduling_and_pull_secrets_are_passed_through(helm: Path) -> None:
     assert pod["affinity"] == {"podAntiAffinity": {}}
     assert pod["imagePullSecrets"] == [{"name": "registry"}]
     assert pod["containers"][0]["image"] == "registry.example/dbmigrate:1.2.3"
+
+
+def test_replicas_spread_over_nodes_by_default(helm: Path) -> None:
+    pod = chart.one(chart.render(helm), "Deployment")["spec"]["template"]["spec"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "dbmigrate-operator"
 
 
 def test_cluster_wide_install_uses_a_cluster_role_and_cluster_peering(helm: Path) -> None:

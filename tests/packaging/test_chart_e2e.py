@@ -7,6 +7,7 @@ ServiceAccount by a TokenRequest token — so the chart's RBAC, and nothing else
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
@@ -31,6 +32,8 @@ MIGRATIONS = {
     "001_customers.up.sql": "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);",
     "001_customers.down.sql": "DROP TABLE customers;",
 }
+#: the label a cluster-wide install selects on
+TEST_LABEL = "dbmigrate.io/test"
 #: fast loops for tests (the chart's operator.settings)
 SETTINGS = {"pollSeconds": 1, "resyncSeconds": 120, "retryBaseSeconds": 1, "retryMaxSeconds": 2}
 
@@ -78,24 +81,28 @@ def _install(helm: Path, api: client.ApiClient, *, namespace: str, values: Mappi
 
 
 @pytest.fixture
-def namespaced_release(
-    helm: Path, k8s_api: client.ApiClient, release_namespace: str, k8s_namespace: str
+def release(
+    helm: Path, k8s_api: client.ApiClient, release_namespace: str, k8s_namespace: str, request: pytest.FixtureRequest
 ) -> Iterator[Release]:
+    """The chart installed to watch the test's namespace (a Role there), or with ``cluster-wide`` (indirect
+    parameter) every namespace (a ClusterRole) — then restricted by a label selector to the test's resources, as
+    other tests share the cluster."""
+    mode = getattr(request, "param", "namespaced")
+    scope: dict[str, Any] = {"watchNamespaces": [k8s_namespace]}
+    if mode == "cluster-wide":
+        scope = {"selector": {TEST_LABEL: k8s_namespace}}
     yield from _install(
-        helm,
-        k8s_api,
-        namespace=release_namespace,
-        values={"watchNamespaces": [k8s_namespace], "operator": {"settings": SETTINGS}},
+        helm, k8s_api, namespace=release_namespace, values={**scope, "operator": {"settings": SETTINGS}}
     )
 
 
 @pytest.fixture
-def sa_kubeconfig(k8s_api: client.ApiClient, kubeconfig: Path, namespaced_release: Release, tmp_path: Path) -> Path:
+def sa_kubeconfig(k8s_api: client.ApiClient, kubeconfig: Path, release: Release, tmp_path: Path) -> Path:
     return cluster.service_account_kubeconfig(
         k8s_api,
         admin_kubeconfig=kubeconfig,
-        namespace=namespaced_release.namespace,
-        name=namespaced_release.service_account,
+        namespace=release.namespace,
+        name=release.service_account,
         path=tmp_path / "operator.kubeconfig",
     )
 
@@ -143,12 +150,12 @@ class Replica:
 
 
 @pytest.fixture
-def replicas(namespaced_release: Release, sa_kubeconfig: Path, tmp_path: Path) -> Iterator[list[Replica]]:
+def replicas(release: Release, sa_kubeconfig: Path, tmp_path: Path) -> Iterator[list[Replica]]:
     """Two replicas; their logs are printed at teardown (pytest shows them when the test failed)."""
     started = [
         Replica(
-            namespaced_release.deployment,
-            pod_name=f"{namespaced_release.deployment['metadata']['name']}-7d9f8c-{suffix}",
+            release.deployment,
+            pod_name=f"{release.deployment['metadata']['name']}-7d9f8c-{suffix}",
             kubeconfig=sa_kubeconfig,
             log=tmp_path / f"replica-{suffix}.log",
         )
@@ -161,13 +168,20 @@ def replicas(namespaced_release: Release, sa_kubeconfig: Path, tmp_path: Path) -
         print(f"--- {replica.log.name} ---\n{replica.output()[-15000:]}")
 
 
+@pytest.mark.parametrize("release", ["namespaced", "cluster-wide"], indirect=True)
 def test_operator_migrates_with_only_the_charts_rbac(
-    replicas: list[Replica], namespaced_release: Release, k8s_api: client.ApiClient, k8s_namespace: str, pg_url: str
+    replicas: list[Replica], release: Release, k8s_api: client.ApiClient, k8s_namespace: str, pg_url: str
 ) -> None:
     kube = harness.Kube(k8s_api, k8s_namespace)
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", MIGRATIONS)
-    kube.apply("customers", harness.spec())
+    body = {
+        "apiVersion": f"{harness.GROUP}/{harness.VERSION}",
+        "kind": "DatabaseMigration",
+        "metadata": {"name": "customers", "labels": {TEST_LABEL: k8s_namespace}},
+        "spec": harness.spec(),
+    }
+    kube.custom.create_namespaced_custom_object(harness.GROUP, harness.VERSION, k8s_namespace, harness.PLURAL, body)
 
     done = kube.wait_phase("customers", "Succeeded", "Failed", "Blocked", "RolledBack", timeout=90)
 
@@ -181,14 +195,17 @@ def test_operator_migrates_with_only_the_charts_rbac(
 
 
 def test_replicas_peer_through_the_charts_peering_object(
-    replicas: list[Replica], namespaced_release: Release, k8s_api: client.ApiClient, k8s_namespace: str
+    replicas: list[Replica], release: Release, k8s_api: client.ApiClient, k8s_namespace: str
 ) -> None:
-    (peering,) = chart.find(namespaced_release.manifests, "KopfPeering")
+    (peering,) = chart.find(release.manifests, "KopfPeering")
     custom = client.CustomObjectsApi(k8s_api)
 
     def both_announced() -> dict[str, Any] | None:
-        obj = custom.get_namespaced_custom_object(
-            "kopf.dev", "v1", k8s_namespace, "kopfpeerings", peering["metadata"]["name"]
+        obj = cast(
+            dict[str, Any],
+            custom.get_namespaced_custom_object(
+                "kopf.dev", "v1", k8s_namespace, "kopfpeerings", peering["metadata"]["name"]
+            ),
         )
         peers = dict(obj.get("status") or {})
         return peers if len(peers) == 2 else None
@@ -252,7 +269,7 @@ def test_the_operator_may_not(
 
 
 def test_operator_pod_passes_restricted_pod_security(
-    namespaced_release: Release, k8s_api: client.ApiClient, release_namespace: str
+    release: Release, k8s_api: client.ApiClient, release_namespace: str
 ) -> None:
     """The API server's PodSecurity admission at level restricted admits the operator's pod template; the same
     pod without its security contexts is refused, so the admission is really enforcing."""
@@ -260,35 +277,89 @@ def test_operator_pod_passes_restricted_pod_security(
     level = "pod-security.kubernetes.io/enforce"
     labels = {level: "restricted", f"{level}-version": "latest"}
     core.patch_namespace(release_namespace, {"metadata": {"labels": labels}})
-    template = namespaced_release.deployment["spec"]["template"]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "operator-psa", **template["metadata"]}}
-    pod["spec"] = template["spec"]
-    core.create_namespaced_pod(release_namespace, pod, dry_run="All")
+    template = release.deployment["spec"]["template"]
+    metadata = {"name": "operator-psa", **template["metadata"]}
+    pod: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
+    core.create_namespaced_pod(release_namespace, client.V1Pod.model_validate(pod), dry_run="All")
 
     insecure = copy.deepcopy(pod)
     insecure["spec"].pop("securityContext")
     insecure["spec"]["containers"][0].pop("securityContext")
     with pytest.raises(ApiException) as refused:
-        core.create_namespaced_pod(release_namespace, insecure, dry_run="All")
+        core.create_namespaced_pod(release_namespace, client.V1Pod.model_validate(insecure), dry_run="All")
     assert refused.value.status == 403 and "restricted" in str(refused.value.body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the controller does not read DBMIGRATE_OPERATOR_JOB_{POD,CONTAINER}_SECURITY_CONTEXT yet "
-    "(dbmigrate.controller.settings / jobs.manifest); remove this marker once it does",
-)
 def test_jobs_the_operator_creates_are_restricted(
     replicas: list[Replica], k8s_api: client.ApiClient, k8s_namespace: str, pg_url: str
 ) -> None:
+    """The watched namespace enforces the restricted Pod Security Standard: the Job pods are only admitted (and the
+    migration only succeeds) because the chart passes restricted security contexts to the operator."""
+    level = "pod-security.kubernetes.io/enforce"
+    labels = {level: "restricted", f"{level}-version": "latest"}
+    client.CoreV1Api(k8s_api).patch_namespace(k8s_namespace, {"metadata": {"labels": labels}})
     kube = harness.Kube(k8s_api, k8s_namespace)
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", MIGRATIONS)
     kube.apply("customers", harness.spec())
-    harness.wait_for("a Job", lambda: kube.jobs() or None, timeout=60)
-    job = kube.batch.read_namespaced_job(kube.jobs()[0], k8s_namespace)
-    pod = job.spec.template.spec
-    assert pod.security_context is not None and pod.security_context.run_as_non_root is True
-    container = pod.containers[0].security_context
-    assert container is not None and container.read_only_root_filesystem is True
-    assert container.capabilities.drop == ["ALL"] and container.allow_privilege_escalation is False
+
+    done = kube.wait_phase("customers", "Succeeded", "Failed", "Blocked", "RolledBack", timeout=90)
+
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    for name in kube.jobs():
+        job = kube.batch.read_namespaced_job(name, k8s_namespace)
+        assert job.spec is not None and job.spec.template.spec is not None
+        pod = job.spec.template.spec
+        assert pod.security_context is not None and pod.security_context.run_as_non_root is True
+        container = pod.containers[0].security_context
+        assert container is not None and container.read_only_root_filesystem is True
+        assert container.capabilities is not None and container.capabilities.drop == ["ALL"]
+        assert container.allow_privilege_escalation is False
+
+
+def test_helm_install_upgrade_and_uninstall(
+    helm: Path, k8s_api: client.ApiClient, kubeconfig: Path, release_namespace: str, k8s_namespace: str
+) -> None:
+    """Helm itself against the API server: the install order works (kopf's peering CRDs before the peering object
+    that needs them), an upgrade changes what it should, an uninstall keeps the CRD. No replicas: there is no
+    container runtime, and the operator running from the chart is proven above."""
+    extensions = client.ApiextensionsV1Api(k8s_api)
+    name = f"h{uuid.uuid4().hex[:6]}"
+    crd = "databasemigrations.dbmigrate.io"
+    with contextlib.suppress(ApiException):  # created by other tests without Helm: let this release adopt it
+        extensions.patch_custom_resource_definition(
+            crd,
+            {
+                "metadata": {
+                    "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                    "annotations": {
+                        "meta.helm.sh/release-name": name,
+                        "meta.helm.sh/release-namespace": release_namespace,
+                    },
+                }
+            },
+        )
+    common = ["--namespace", release_namespace, "--kubeconfig", str(kubeconfig)]
+    values = ["--set", "replicaCount=0", "--set", f"watchNamespaces={{{k8s_namespace}}}"]
+
+    installed = chart.run(helm, "install", name, str(chart.CHART), *common, *values)
+    assert installed.returncode == 0, installed.stderr
+    assert "The dbmigrate operator is installed" in installed.stdout  # NOTES.txt
+    custom = client.CustomObjectsApi(k8s_api)
+    fullname = f"{name}-dbmigrate-operator"
+    custom.get_namespaced_custom_object("kopf.dev", "v1", k8s_namespace, "kopfpeerings", fullname)
+    client.RbacAuthorizationV1Api(k8s_api).read_namespaced_role(fullname, k8s_namespace)
+
+    upgraded = chart.run(
+        helm, "upgrade", name, str(chart.CHART), *common, "--reuse-values", "--set", "metrics.port=9191"
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    service = client.CoreV1Api(k8s_api).read_namespaced_service(f"{fullname}-metrics", release_namespace)
+    assert service.spec is not None and service.spec.ports is not None and service.spec.ports[0].port == 9191
+
+    removed = chart.run(helm, "uninstall", name, *common)
+    assert removed.returncode == 0, removed.stderr
+    assert extensions.read_custom_resource_definition(crd).metadata is not None  # kept: resource-policy keep
+    with pytest.raises(ApiException) as gone:
+        client.RbacAuthorizationV1Api(k8s_api).read_namespaced_role(fullname, k8s_namespace)
+    assert gone.value.status == 404

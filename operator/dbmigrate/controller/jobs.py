@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbmigrate.controller import spec as specs
+from dbmigrate.controller.settings import Settings
 
 MIGRATIONS_MOUNT = "/migrations"
 TERMINATION_LOG = "/dev/termination-log"
@@ -98,9 +99,10 @@ def manifest(
     mig: specs.MigrationSpec,
     step: Step,
     run: str,
-    default_image: str,
+    settings: Settings,
 ) -> dict[str, Any]:
-    """The Job for ``step``, owned (controller=true) by ``owner`` so it goes when the resource goes."""
+    """The Job for ``step``, owned (controller=true) by ``owner`` so it goes when the resource goes. The image
+    and security contexts default from the operator's settings (the chart makes them restricted)."""
     meta = owner["metadata"]
     overrides = mig.job
     labels = {
@@ -116,7 +118,7 @@ def manifest(
         mounts.append({"name": "migrations", "mountPath": MIGRATIONS_MOUNT, "readOnly": True})
     container: dict[str, Any] = {
         "name": CONTAINER,
-        "image": overrides.get("image") or mig.migrations.image or default_image,
+        "image": overrides.get("image") or mig.migrations.image or settings.default_image,
         "args": arguments(step, mig),
         "env": [*database_env(mig.database), *(overrides.get("env") or [])],
         "volumeMounts": mounts,
@@ -127,7 +129,11 @@ def manifest(
         container["command"] = list(mig.migrations.command)
     if overrides.get("resources"):
         container["resources"] = overrides["resources"]
+    if settings.job_container_security_context:
+        container["securityContext"] = dict(settings.job_container_security_context)
     pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container], "volumes": volumes}
+    if settings.job_pod_security_context:
+        pod_spec["securityContext"] = dict(settings.job_pod_security_context)
     for key in ("serviceAccountName", "nodeSelector", "tolerations"):
         if overrides.get(key):
             pod_spec[key] = overrides[key]

@@ -314,7 +314,7 @@ class _Machine:
             self._detail(conds.MIGRATED, "False", "DryRun", "dryRun: planned only")
             self._move("Succeeded", "DryRun", f"dry run: {summary}", wait=None)
         else:
-            self._move("AwaitingApproval", "CheckingApproval", summary)
+            self._awaiting_approval(mig)  # decided in the same move: no half-decided AwaitingApproval is ever seen
 
     def _awaiting_approval(self, mig: specs.MigrationSpec) -> None:
         plan = self.status["plan"]
@@ -433,9 +433,7 @@ class _Machine:
         state = self.world.job_state(self.namespace, name)
         self.wait = self.settings.poll_seconds
         if not state.exists:
-            manifest = jobs.manifest(
-                owner=self.obj, mig=mig, step=job, run=run, default_image=self.settings.default_image
-            )
+            manifest = jobs.manifest(owner=self.obj, mig=mig, step=job, run=run, settings=self.settings)
             self.world.ensure_job(manifest)
             self.status["job"] = name
             self.events.append(Event("Normal", "JobCreated", f"started Job {name}"))

@@ -16,7 +16,9 @@ STEPS = ("plan", "plan-down", "migrate", "verify")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: the options are accepted before and after the action (as kubectl's are); with a default, the
+    # action's parser would overwrite a value given before the action.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("-n", "--namespace", help="the resource's namespace (default: the context's)")
     common.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     common.add_argument("--context", help="the kubeconfig context to use")
@@ -45,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = datetime.now(UTC)
     notes: list[str] = []
     try:
-        connection = resources.connect(kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace)
+        connection = resources.connect(
+            kubeconfig=getattr(args, "kubeconfig", None),
+            context=getattr(args, "context", None),
+            namespace=getattr(args, "namespace", None),
+        )
         migrations = resources.Migrations(connection)
         if args.action == "status":
             lines = commands.status(migrations, args.name, now=now)

@@ -13,8 +13,9 @@ from typing import Any
 
 from dbmigrate.cli import report
 
-#: conditions that are bad when True (kstatus "abnormal-true"); Reconciling True is work under way, not a failure
+#: conditions that are bad when True (kstatus "abnormal-true")
 ABNORMAL = frozenset({"Stalled"})
+#: abnormal-true too, but True means work under way, not a failure: shown as "-" rather than "✗"
 UNDER_WAY = frozenset({"Reconciling"})
 #: the order conditions are listed in: summary first, then the steps as they happen
 ORDER = ("Ready", "Reconciling", "Stalled", "BackupVerified", "Planned", "Approved", "Migrated", "SchemaVerified")
@@ -28,7 +29,8 @@ def status_report(obj: Mapping[str, Any], *, now: datetime) -> list[str]:
         return [*lines, f"- {name}: no status yet (is the operator running and watching {meta['namespace']}?)"]
     phase = status.get("phase", "Pending")
     lines.append(f"Resource:   {name}")
-    lines.append(f"Phase:      {phase} ({status.get('reason', phase)}): {status.get('message', '')}".rstrip(": "))
+    message = status.get("message")
+    lines.append(f"Phase:      {phase} ({status.get('reason', phase)})" + (f": {message}" if message else ""))
     lines.append(f"Target:     {status.get('target', 'latest')}")
     lines.append(f"Applied:    {status.get('appliedVersion') or 'none'}")
     generation, observed = meta.get("generation"), status.get("observedGeneration")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-
 # Plain slotted dataclasses, not frozen ones: a 10,000-migration directory builds 20,000 of these on every
 # `status`, and frozen construction is several times slower. Treat them as read-only all the same.
 
