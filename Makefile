@@ -38,7 +38,7 @@ cluster: $(STAMP) controlplane
 	$(BIN)/python -m tests.fixtures.controlplane
 
 lint: $(STAMP) helm
-	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff check operator tests bench hack
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$$(bash hack/helm/build.sh) lint --strict charts/dbmigrate-operator
