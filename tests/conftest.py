@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.migrations",
     "tests.fixtures.controlplane.pytest_plugin",
+    "tests.fixtures.resources",
 ]

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from kubernetes import client
 
 from dbmigrate.kubectl_plugin import main
-from tests.fixtures.controlplane import Cluster
 from tests.operator import harness
 
 
@@ -24,20 +22,6 @@ class Run:
 
 
 Plugin = Callable[..., Run]
-
-
-@pytest.fixture(scope="session")
-def crds(controlplane: Cluster) -> None:
-    api = controlplane.control_plane.api_client()
-    try:
-        harness.install_crds(api)
-    finally:
-        api.close()  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture
-def kube(crds: None, k8s_api: client.ApiClient, k8s_namespace: str) -> harness.Kube:
-    return harness.Kube(k8s_api, k8s_namespace)
 
 
 @pytest.fixture

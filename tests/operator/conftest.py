@@ -9,25 +9,8 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client
 
-from tests.fixtures.controlplane import Cluster
 from tests.operator import harness
-
-
-@pytest.fixture(scope="session")
-def crds(controlplane: Cluster) -> None:
-    api = controlplane.control_plane.api_client()
-    try:
-        harness.install_crds(api)
-    finally:
-        api.close()  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture
-def kube(crds: None, k8s_api: client.ApiClient, k8s_namespace: str) -> harness.Kube:
-    return harness.Kube(k8s_api, k8s_namespace)
-
 
 OperatorFactory = Callable[..., harness.Operator]
 
