@@ -54,7 +54,12 @@ CONF
   fi
   if ! pg_lsclusters -h | awk '$1==15 && $2=="main" {print $4}' | grep -q online; then
     log "starting PostgreSQL 15 on 127.0.0.1:$PG_PORT"
-    as_root pg_ctlcluster 15 main start
+    # Right after a server was killed its lock file can still name a dying process; give it a few seconds.
+    for attempt in 1 2 3 4 5; do
+      as_root pg_ctlcluster 15 main start && break
+      [ "$attempt" -eq 5 ] && { log "ERROR: PostgreSQL did not start"; return 1; }
+      sleep 2
+    done
   fi
   wait_for PostgreSQL pg_isready -h 127.0.0.1 -p "$PG_PORT"
   as_root su postgres -c "psql -v ON_ERROR_STOP=1 -q -p $PG_PORT" <<SQL
@@ -84,6 +89,12 @@ CONF
   fi
   if ! mariadb-admin ping --silent >/dev/null 2>&1; then
     log "starting MariaDB on 127.0.0.1:$MY_PORT"
+    # A server killed earlier (e.g. when the previous session's processes were ended) leaves its pid file,
+    # socket and perhaps a mysqld_safe wrapper behind, and mysqld_safe then refuses with "already exists".
+    if ! pgrep -x mariadbd >/dev/null && ! pgrep -x mysqld >/dev/null; then
+      as_root pkill -f mysqld_safe >/dev/null 2>&1 || true
+      as_root rm -f /run/mysqld/mysqld.pid /run/mysqld/mysqld.sock /run/mysqld/mysqld.sock.lock
+    fi
     as_root install -d -o mysql -g mysql /run/mysqld
     as_root sh -c 'nohup mysqld_safe >/var/log/dbmigrate-mariadb.log 2>&1 &'
   fi
