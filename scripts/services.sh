@@ -87,17 +87,20 @@ innodb_flush_log_at_trx_commit = 0
 skip-name-resolve
 CONF
   fi
-  if ! mariadb-admin ping --silent >/dev/null 2>&1; then
-    log "starting MariaDB on 127.0.0.1:$MY_PORT"
-    # A server killed earlier (e.g. when the previous session's processes were ended) leaves its pid file,
-    # socket and perhaps a mysqld_safe wrapper behind, and mysqld_safe then refuses with "already exists".
-    if ! pgrep -x mariadbd >/dev/null && ! pgrep -x mysqld >/dev/null; then
+  # A server killed earlier (e.g. when the previous session's processes were ended) leaves its pid file, socket
+  # and perhaps a mysqld_safe wrapper behind, and mysqld_safe then refuses with "A mysqld process already exists";
+  # a process still exiting (a zombie) looks alive for a moment. So: clean up what is dead, start, retry.
+  for attempt in 1 2 3 4 5; do
+    mariadb-admin ping --silent >/dev/null 2>&1 && break
+    if ! ps -C mariadbd,mysqld -o stat= 2>/dev/null | grep -qv '^Z'; then
+      log "starting MariaDB on 127.0.0.1:$MY_PORT"
       as_root pkill -f mysqld_safe >/dev/null 2>&1 || true
       as_root rm -f /run/mysqld/mysqld.pid /run/mysqld/mysqld.sock /run/mysqld/mysqld.sock.lock
+      as_root install -d -o mysql -g mysql /run/mysqld
+      as_root sh -c 'nohup mysqld_safe >/var/log/dbmigrate-mariadb.log 2>&1 &'
     fi
-    as_root install -d -o mysql -g mysql /run/mysqld
-    as_root sh -c 'nohup mysqld_safe >/var/log/dbmigrate-mariadb.log 2>&1 &'
-  fi
+    for _ in $(seq 1 20); do mariadb-admin ping --silent >/dev/null 2>&1 && break 2; sleep 0.5; done
+  done
   wait_for MariaDB mariadb-admin ping --silent
   as_root mariadb -uroot <<SQL
 CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
