@@ -265,12 +265,7 @@ def _to_revert(
             hint="restore the migration file (with its down part) before going down",
         )
     if target is None:
-        count = 1 if steps is None else steps
-        if count < 1:
-            raise errors.UsageError("--steps must be at least 1")
-        if count > len(applied):
-            raise errors.UsageError(f"only {len(applied)} applied migration(s) can be reverted, not {count}")
-        return applied[:count]
+        return state.newest(applied, steps)
     wanted = (0,) if target == "0" else state.target_key(target, migrations)
     if current.baseline is not None and wanted < model.version_key(current.baseline.version):
         raise errors.UsageError(

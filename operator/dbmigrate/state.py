@@ -7,6 +7,7 @@ stays flat as history grows to tens of thousands of rows.
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 from dbmigrate import errors, history
 from dbmigrate.sources import model
@@ -125,3 +126,18 @@ def target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...
             hint="run `dbmigrate status` to list the versions",
         )
     return key
+
+
+T = TypeVar("T")
+
+
+def newest(applied_newest_first: list[T], steps: int | None) -> list[T]:
+    """The ``steps`` newest applied migrations (default one) for ``down``, refusing counts that cannot be honoured.
+
+    Shared by SQL directories and framework projects so both refuse the same way."""
+    count = 1 if steps is None else steps
+    if count < 1:
+        raise errors.UsageError("--steps must be at least 1")
+    if count > len(applied_newest_first):
+        raise errors.UsageError(f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}")
+    return applied_newest_first[:count]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -20,6 +19,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel
 
+from tests.fixtures import polling
 from tests.fixtures.controlplane import TestKubelet
 
 pytestmark = pytest.mark.e2e
@@ -30,14 +30,7 @@ Manifest = dict[str, Any]
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
-    """Poll until probe returns something other than None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    return polling.wait_for(what, probe, timeout)
 
 
 def plain(obj: BaseModel | object) -> Manifest:

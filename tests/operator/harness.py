@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -22,6 +21,8 @@ import sqlalchemy
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from tests.fixtures import polling
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = (
@@ -42,13 +43,8 @@ T = TypeVar("T")
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    """The shared poller with the operator tests' longer default (a full migration run fits in it)."""
+    return polling.wait_for(what, probe, timeout)
 
 
 def plain(api: client.ApiClient, model: object) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
-from dbmigrate import config, errors
+from dbmigrate import config, errors, state
 from dbmigrate.frameworks import base
 from dbmigrate.sources import detect
 
@@ -97,7 +97,7 @@ class AlembicAdapter:
     def steps_to_revert(self, target: str | None, steps: int | None) -> list[base.Step]:
         applied = [self._step(script) for script in self._applied_newest_first()]
         if target is None:
-            return base.newest(applied, steps)
+            return state.newest(applied, steps)
         keep = set() if target in _BASE_TARGETS else {script.revision for script in self._ancestry(target)}
         return [step for step in applied if step.key not in keep]
 

@@ -6,8 +6,6 @@ import dataclasses
 from pathlib import Path
 from typing import Protocol
 
-from dbmigrate import errors
-
 
 @dataclasses.dataclass(frozen=True)
 class Step:
@@ -51,13 +49,3 @@ class Adapter(Protocol):
     def apply(self, step: Step) -> None: ...
 
     def revert(self, step: Step) -> None: ...
-
-
-def newest(applied_newest_first: list[Step], steps: int | None) -> list[Step]:
-    """The ``steps`` newest applied steps (default one), refusing counts that cannot be honoured."""
-    count = 1 if steps is None else steps
-    if count < 1:
-        raise errors.UsageError("--steps must be at least 1")
-    if count > len(applied_newest_first):
-        raise errors.UsageError(f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}")
-    return applied_newest_first[:count]

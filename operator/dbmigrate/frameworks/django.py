@@ -31,7 +31,7 @@ from django.db.migrations.exceptions import (
 from django.db.migrations.executor import MigrationExecutor
 from sqlalchemy.engine import URL
 
-from dbmigrate import config, dburl, errors
+from dbmigrate import config, dburl, errors, state
 from dbmigrate.frameworks import base
 from dbmigrate.sources import detect
 
@@ -146,7 +146,7 @@ class DjangoAdapter:
         done = executor.loader.applied_migrations
         applied = [self._step(m) for m in reversed(_all_in_order(executor)) if (m.app_label, m.name) in done]
         if target is None:
-            return base.newest(applied, steps)
+            return state.newest(applied, steps)
         if target in _ALL:
             return applied
         plan = executor.migration_plan([self._target(executor, target)])
