@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 
 import sqlalchemy
 
@@ -51,6 +52,15 @@ class StatementFailed(Exception):
         return f"{self.script.path.name}:{self.statement.line}: {text}\n  {self}"
 
 
+class _Step(NamedTuple):
+    """One query of a migration's transaction: a statement of the script, or BEGIN/COMMIT/the history write."""
+
+    sql: str
+    params: dict[str, object] | None = None
+    statement: Statement | None = None
+    label: str = ""
+
+
 class Applier:
     """Runs migrations up or down on one locked connection, recording each in history."""
 
@@ -63,33 +73,34 @@ class Applier:
         options: Options,
         report: progress.Progress,
     ) -> None:
-        self._conn = conn
         self._dialect = dialect
         self._history = table
         self._options = options
         self._report = report
         self._applied_by = database.runner_identity()
-        # Migration SQL goes straight to the driver's cursor: no placeholders are parsed in text sent without
-        # parameters (so `%` and `:name` stay as written), and SQLAlchemy's per-call overhead is skipped.
-        self._cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        # Migration SQL goes straight to the driver: no placeholders are parsed in text sent without parameters
+        # (so `%` and `:name` stay as written), and SQLAlchemy's per-call overhead is skipped.
+        self._driver = conn.connection.dbapi_connection
+        self._cursor = self._driver.cursor()  # type: ignore[union-attr]
         self._driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
 
     def up(self, migration: model.Migration) -> float:
         """Apply ``migration``; returns its duration in seconds. Raises :class:`errors.MigrationError`."""
+        row = self._history.new_row(
+            version=migration.version, name=migration.name, checksum=migration.checksum, applied_by=self._applied_by
+        )
+        if not self._atomic(migration.up):
+            return self._run_marked_dirty(migration, row)
 
-        def record(elapsed_ms: int) -> bool:
-            return self._history.record(
-                version=migration.version,
-                name=migration.name,
-                checksum=migration.checksum,
-                execution_ms=elapsed_ms,
-                applied_by=self._applied_by,
-                and_commit=True,
-            )
+        def insert(elapsed_ms: int | None) -> history.Query:
+            if elapsed_ms is None:
+                return self._history.insert(row, timed_by_server=True)
+            return self._history.insert(dataclasses.replace(row, execution_ms=elapsed_ms))
 
-        if self._atomic(migration.up):
-            return self._run_atomic(migration.up, after=record)
-        return self._run_marked_dirty(migration)
+        def inserted(elapsed_ms: int) -> None:
+            self._history.inserted(dataclasses.replace(row, execution_ms=elapsed_ms))
+
+        return self._run_atomic(migration.up, change=insert, done=inserted)
 
     def down(self, migration: model.Migration) -> float:
         """Revert ``migration`` with its down part and delete its history row."""
@@ -98,38 +109,40 @@ class Applier:
                 f"migration {migration.filename} has no down part (irreversible)",
                 hint="write a down file for it, or restore from a backup",
             )
-
-        def forget(_elapsed_ms: int) -> bool:
-            self._history.delete([migration.version])
-            return False
-
         if self._atomic(migration.down):
-            return self._run_atomic(migration.down, after=forget)
+            return self._run_atomic(
+                migration.down,
+                change=lambda _elapsed_ms: self._history.delete_query(migration.version),
+                done=lambda _elapsed_ms: self._history.deleted(migration.version),
+            )
         started = time.monotonic()
         self._run_statements(migration.down)
-        forget(0)
+        self._history.delete([migration.version])
         return time.monotonic() - started
 
     def _atomic(self, script: model.Script) -> bool:
         return self._dialect.transactional_ddl and script.transactional
 
-    def _run_atomic(self, script: model.Script, *, after: Callable[[int], bool]) -> float:
+    def _run_atomic(
+        self,
+        script: model.Script,
+        *,
+        change: Callable[[int | None], history.Query],
+        done: Callable[[int], None],
+    ) -> float:
         """Statements and the history change in one transaction, retried whole when a table lock times out.
 
-        ``after`` writes the history change and says whether it committed too (one round trip less)."""
-        begin = self._dialect.begin_statement
+        ``change(elapsed_ms)`` is the history write; ``None`` asks for one the database times itself, which can
+        then travel with the last statement. ``done`` runs once it committed."""
+        statements = split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
         for attempt in range(self._options.lock_retries + 1):
             started = time.monotonic()
             try:
-                if self._dialect.joins_begin:
-                    if not self._run_statements(script, prefix=f"{begin}; "):
-                        self._control(begin)
-                else:
-                    self._control(begin)
-                    self._run_statements(script)
-                if not after(int((time.monotonic() - started) * 1000)):
-                    self._control("COMMIT")
-                return time.monotonic() - started
+                for group in self._transaction(statements, change=change, started=started):
+                    self._send(script, group)
+                elapsed = time.monotonic() - started
+                done(int(elapsed * 1000))
+                return elapsed
             except StatementFailed as failed:
                 self._control("ROLLBACK")
                 if not self._should_retry(failed, attempt):
@@ -139,16 +152,57 @@ class Applier:
                 raise
         raise AssertionError("unreachable: the last attempt either returns or raises")
 
-    def _run_marked_dirty(self, migration: model.Migration) -> float:
+    def _transaction(
+        self, statements: Sequence[Statement], *, change: Callable[[int | None], history.Query], started: float
+    ) -> Iterator[list[_Step]]:
+        """The migration's transaction as groups of queries, each group one round trip where the driver can.
+
+        Where the database times the history write itself, BEGIN goes with the first statement and the history
+        write and COMMIT with the last (a one-statement migration is one round trip); elsewhere the write is built
+        after the last statement, so the time it records covers every statement (this is a generator for that)."""
+        begin = _Step(self._dialect.begin_statement, label=self._dialect.begin_statement)
+        commit = _Step("COMMIT", label="COMMIT")
+        steps = [_Step(statement.text, statement=statement) for statement in statements]
+        if self._dialect.elapsed_ms_sql is not None:
+            steps = [begin, *steps, _history_step(change(None)), commit]
+            if len(statements) <= 1:
+                yield steps
+                return
+            yield steps[:2]
+            yield from ([step] for step in steps[2:-3])
+            yield steps[-3:]
+            return
+        yield [begin, *steps[:1]]
+        yield from ([step] for step in steps[1:])
+        yield [_history_step(change(int((time.monotonic() - started) * 1000))), commit]
+
+    def _send(self, script: model.Script, group: list[_Step]) -> None:
+        """Execute one group of steps; a failed statement becomes :class:`StatementFailed`, any other failed step a
+        migration error naming it."""
+        running = next((step.statement for step in reversed(group) if step.statement is not None), None)
+        if running is not None:
+            self._report.statement_started(running)
+        try:
+            self._dialect.execute_together(
+                self._driver, [(step.sql, step.params) for step in group], error=self._driver_error
+            )
+        except base.QueryFailed as failed:
+            step = group[failed.index]
+            if step.statement is None:
+                raise errors.MigrationError(
+                    f"database error on {step.label}: {database.driver_message(failed.cause)}"
+                ) from failed.cause
+            raise StatementFailed(
+                script=script,
+                statement=step.statement,
+                cause=failed.cause,
+                lock_timeout=self._dialect.is_lock_timeout(failed.cause),
+            ) from failed.cause
+
+    def _run_marked_dirty(self, migration: model.Migration, row: history.Row) -> float:
         """For DDL that commits as it goes: mark dirty, run, mark clean; on failure undo with the down part."""
         started = time.monotonic()
-        self._history.record(
-            version=migration.version,
-            name=migration.name,
-            checksum=migration.checksum,
-            dirty=True,
-            applied_by=self._applied_by,
-        )
+        self._history.record(dataclasses.replace(row, dirty=True, success=False))
         try:
             self._run_statements(migration.up, retry_lock_timeouts=True)
         except StatementFailed as failed:
@@ -185,18 +239,13 @@ class Applier:
         except self._driver_error as exc:
             raise errors.MigrationError(f"database error on {sql}: {database.driver_message(exc)}") from exc
 
-    def _run_statements(
-        self, script: model.Script, *, retry_lock_timeouts: bool = False, prefix: str | None = None
-    ) -> bool:
-        """Run the script's statements; ``prefix`` (``BEGIN; ``) goes with the first one. Returns whether there was
-        a first statement to carry it."""
-        statements = split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
-        for index, statement in enumerate(statements):
+    def _run_statements(self, script: model.Script, *, retry_lock_timeouts: bool = False) -> None:
+        """Run the script's statements one by one, outside any transaction of ours."""
+        for statement in split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line):
             self._report.statement_started(statement)
-            text = f"{prefix}{statement.text}" if prefix and index == 0 else statement.text
             for attempt in range(self._options.lock_retries + 1):
                 try:
-                    self._cursor.execute(text)
+                    self._cursor.execute(statement.text)
                     break
                 except self._driver_error as exc:
                     failed = StatementFailed(
@@ -207,7 +256,6 @@ class Applier:
                     )
                     if not (retry_lock_timeouts and self._should_retry(failed, attempt)):
                         raise failed from exc
-        return bool(statements)
 
     def _should_retry(self, failed: StatementFailed, attempt: int) -> bool:
         """Lock timeouts are retried with exponential backoff; the sleep lets queued application queries through."""
@@ -220,6 +268,10 @@ class Applier:
         )
         time.sleep(delay)
         return True
+
+
+def _history_step(query: history.Query) -> _Step:
+    return _Step(query.sql, query.params, label="the history table")
 
 
 def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None = None) -> errors.MigrationError:

@@ -205,11 +205,13 @@ def baseline(settings: config.Settings, *, version: str) -> outcome.Outcome:
                     "the history table is not empty; baseline is only for a database dbmigrate has never migrated"
                 )
             table.record(
-                version=".".join(map(str, key)),
-                name="<< baseline >>",
-                checksum=None,
-                kind=history.KIND_BASELINE,
-                applied_by=database.runner_identity(),
+                table.new_row(
+                    version=".".join(map(str, key)),
+                    name="<< baseline >>",
+                    checksum=None,
+                    kind=history.KIND_BASELINE,
+                    applied_by=database.runner_identity(),
+                )
             )
             result.history_updated = True
             result.details["baseline"] = ".".join(map(str, key))

@@ -8,8 +8,9 @@ proceeds past it until ``dbmigrate repair``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy
 
@@ -19,6 +20,13 @@ DEFAULT_TABLE = "dbmigrate_history"
 KIND_MIGRATION = "migration"
 KIND_BASELINE = "baseline"
 _COLUMNS = "version, name, kind, checksum, applied_at, execution_ms, success, applied_by, dirty"
+
+
+class Query(NamedTuple):
+    """SQL with its parameters in the driver's placeholder style, for the driver's cursor."""
+
+    sql: str
+    params: dict[str, object]
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: built once per history row on every run (see sources.model)
@@ -40,19 +48,28 @@ class Row:
 
 
 class History:
-    """Reads and writes one history table on one connection, quoting its validated name once."""
+    """Reads and writes one history table on one connection, quoting its validated name once.
+
+    The rows are read once per session and then kept in step with every write made through this object (the run
+    lock means nobody else writes meanwhile): re-reading 10,000 rows to verify after a run would cost more than
+    applying one migration.
+    """
 
     def __init__(self, conn: sqlalchemy.Connection, dialect: base.Dialect, *, table: str) -> None:
         self._conn = conn
         self._dialect = dialect
         self.table = table
         self._quoted = dialect.quote(table)
-        # `record` runs once per migration: it goes to the driver's cursor in the driver's own placeholder style,
-        # built once here, rather than through SQLAlchemy's per-call compilation.
-        names = ("version", "name", "kind", "checksum", "applied_at", "ms", "success", "by", "dirty")
+        self._rows: list[Row] | None = None
+        # Inserts go to the driver's cursor in the driver's own placeholder style, built once here, rather than
+        # through SQLAlchemy's per-call compilation: one runs per migration.
         style = "%({})s" if conn.dialect.paramstyle in ("pyformat", "format") else ":{}"
-        placeholders = ", ".join(style.format(n) for n in names)
-        self._insert = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({placeholders})"
+        names = ("version", "name", "kind", "checksum", "applied_at", "ms", "success", "by", "dirty")
+        values = [style.format(n) for n in names]
+        self._insert = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
+        values[names.index("ms")] = dialect.elapsed_ms_sql or values[names.index("ms")]
+        self._insert_timed_by_server = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
+        self._delete = f"DELETE FROM {self._quoted} WHERE version = {style.format('version')}"
 
     def exists(self) -> bool:
         schema, _, name = self.table.rpartition(".")
@@ -76,47 +93,70 @@ class History:
 
     def rows(self) -> list[Row]:
         """All rows, oldest first; an empty list when the table does not exist yet."""
-        if not self.exists():
-            return []
-        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
-        return [_row(*values) for values in cursor.fetchall()]
+        if self._rows is None:
+            self._rows = self._read() if self.exists() else []
+        return list(self._rows)
 
-    def record(
+    def new_row(
         self,
         *,
         version: str,
         name: str,
         checksum: str | None,
+        applied_by: str,
         execution_ms: int = 0,
         kind: str = KIND_MIGRATION,
         dirty: bool = False,
-        applied_by: str,
-        and_commit: bool = False,
-    ) -> bool:
-        """Insert the row; with ``and_commit``, also COMMIT in the same round trip where the driver can quote
-        literals itself (PostgreSQL). Returns whether it committed."""
-        values = {
-            "version": version,
-            "name": name[:255],
-            "kind": kind,
-            "checksum": checksum,
-            "applied_at": self._dialect.timestamp_param(datetime.now(UTC)),
-            "ms": execution_ms,
-            "success": not dirty,
-            "by": applied_by[:255],
-            "dirty": dirty,
+    ) -> Row:
+        """A row to write, stamped now."""
+        return Row(
+            version,
+            name[:255],
+            kind,
+            checksum,
+            datetime.now(UTC).isoformat(),
+            execution_ms,
+            not dirty,
+            applied_by[:255],
+            dirty,
+        )
+
+    def insert(self, row: Row, *, timed_by_server: bool = False) -> Query:
+        """The INSERT for ``row``, to run by the caller (with the migration's last statement, say), which then calls
+        :meth:`inserted`. ``timed_by_server`` records the time since the transaction began as the database
+        measures it, instead of ``row.execution_ms``: the insert can then travel with the last statement."""
+        params = {
+            "version": row.version,
+            "name": row.name,
+            "kind": row.kind,
+            "checksum": row.checksum,
+            "applied_at": self._dialect.timestamp_param(datetime.fromisoformat(row.applied_at)),
+            "success": row.success,
+            "by": row.applied_by,
+            "dirty": row.dirty,
         }
-        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        if and_commit:
-            literals = [self._dialect.literal(self._conn, value) for value in values.values()]
-            if None not in literals:
-                cursor.execute(
-                    f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(map(str, literals))}); COMMIT"
-                )
-                return True
-        cursor.execute(self._insert, values)
-        return False
+        if timed_by_server and self._dialect.elapsed_ms_sql:
+            return Query(self._insert_timed_by_server, params)
+        return Query(self._insert, params | {"ms": row.execution_ms})
+
+    def inserted(self, row: Row) -> None:
+        """Keep the rows in step after an insert from :meth:`insert` committed."""
+        if self._rows is not None:
+            self._rows.append(row)
+
+    def delete_query(self, version: str) -> Query:
+        """The DELETE of ``version``'s row, to run by the caller, which then calls :meth:`deleted`."""
+        return Query(self._delete, {"version": version})
+
+    def deleted(self, version: str) -> None:
+        if self._rows is not None:
+            self._rows = [row for row in self._rows if row.version != version]
+
+    def record(self, row: Row) -> None:
+        """Insert ``row`` now (in autocommit mode, that commits it)."""
+        query = self.insert(row)
+        self._cursor().execute(query.sql, query.params)
+        self.inserted(row)
 
     def mark_clean(self, *, version: str, execution_ms: int) -> None:
         self._conn.execute(
@@ -125,16 +165,34 @@ class History:
             ),
             {"f": False, "t": True, "ms": execution_ms, "v": version},
         )
+        self._update(
+            version, lambda row: dataclasses.replace(row, dirty=False, success=True, execution_ms=execution_ms)
+        )
 
     def update_checksum(self, *, version: str, checksum: str) -> None:
         self._conn.execute(
             sqlalchemy.text(f"UPDATE {self._quoted} SET checksum = :c WHERE version = :v"),
             {"c": checksum, "v": version},
         )
+        self._update(version, lambda row: dataclasses.replace(row, checksum=checksum))
 
     def delete(self, versions: Iterable[str]) -> None:
         for version in versions:
-            self._conn.execute(sqlalchemy.text(f"DELETE FROM {self._quoted} WHERE version = :v"), {"v": version})
+            query = self.delete_query(version)
+            self._cursor().execute(query.sql, query.params)
+            self.deleted(version)
+
+    def _update(self, version: str, change: Callable[[Row], Row]) -> None:
+        if self._rows is not None:
+            self._rows = [change(row) if row.version == version else row for row in self._rows]
+
+    def _read(self) -> list[Row]:
+        cursor = self._cursor()
+        cursor.execute(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
+        return [_row(*values) for values in cursor.fetchall()]
+
+    def _cursor(self) -> Any:
+        return self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 def _row(

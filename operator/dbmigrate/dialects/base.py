@@ -10,8 +10,9 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy
 
@@ -29,8 +30,9 @@ class Dialect(abc.ABC):
     quote_char: ClassVar[str] = '"'
     #: How a migration's transaction starts.
     begin_statement: ClassVar[str] = "BEGIN"
-    #: Whether the driver takes ``BEGIN; <statement>`` in one call (saves a round trip per migration).
-    joins_begin: ClassVar[bool] = False
+    #: SQL for the milliseconds since the current transaction began, where the database can tell: then a
+    #: migration's history row can be sent with its last statement and still time all of it.
+    elapsed_ms_sql: ClassVar[str | None] = None
 
     def engine_options(self) -> dict[str, object]:
         """Extra ``create_engine`` options for this database."""
@@ -56,10 +58,24 @@ class Dialect(abc.ABC):
     def rollback(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
 
-    def literal(self, conn: sqlalchemy.Connection, value: object) -> str | None:
-        """``value`` as an SQL literal quoted by the driver itself, or None where the driver cannot: then the
-        history row is written with bound parameters in a round trip of its own."""
-        return None
+    def execute_together(
+        self,
+        dbapi_connection: Any,
+        queries: Sequence[tuple[str, Mapping[str, object] | None]],
+        *,
+        error: type[Exception],
+    ) -> None:
+        """Execute ``queries`` in order on the driver connection, in one round trip where the driver can, stopping
+        at the first failure. Raises :class:`QueryFailed` naming which query raised the driver ``error``."""
+        cursor = dbapi_connection.cursor()
+        for index, (sql, params) in enumerate(queries):
+            try:
+                if params is None:
+                    cursor.execute(sql)  # no placeholders parsed: `%` and `:name` in migration SQL stay as written
+                else:
+                    cursor.execute(sql, params)
+            except error as exc:
+                raise QueryFailed(index, exc) from exc
 
     @abc.abstractmethod
     def set_timeouts(
@@ -86,6 +102,15 @@ class Dialect(abc.ABC):
 
     def server_version(self, conn: sqlalchemy.Connection) -> str:
         return ".".join(str(part) for part in conn.dialect.server_version_info or ())
+
+
+class QueryFailed(Exception):
+    """Query ``index`` of a group sent by :meth:`Dialect.execute_together` failed with the driver error ``cause``."""
+
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.index = index
+        self.cause = cause
 
 
 def validate_identifier(identifier: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import sqlalchemy
 
@@ -18,7 +19,9 @@ _LOCK_NOT_AVAILABLE = "55P03"
 class PostgreSQL(base.Dialect):
     name: ClassVar[str] = "postgresql"
     transactional_ddl: ClassVar[bool] = True
-    joins_begin: ClassVar[bool] = True  # psycopg sends parameterless text as one simple query
+    elapsed_ms_sql: ClassVar[str | None] = (
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS INTEGER)"
+    )
 
     def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
         """Poll ``pg_try_advisory_lock`` (session level, so it survives our COMMITs and never blocks
@@ -37,10 +40,31 @@ class PostgreSQL(base.Dialect):
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
 
-    def literal(self, conn: sqlalchemy.Connection, value: object) -> str | None:
-        from psycopg import sql
-
-        return sql.Literal(value).as_string(conn.connection.dbapi_connection)  # type: ignore[arg-type]
+    def execute_together(
+        self,
+        dbapi_connection: Any,
+        queries: Sequence[tuple[str, Mapping[str, object] | None]],
+        *,
+        error: type[Exception],
+    ) -> None:
+        """psycopg 3's pipeline mode: every query goes out at once and the server runs them in order, skipping the
+        rest after an error; a ``BEGIN`` among them keeps the transaction open past the pipeline's end."""
+        if len(queries) < 2 or not hasattr(dbapi_connection, "pipeline"):  # psycopg2 has no pipeline
+            super().execute_together(dbapi_connection, queries, error=error)
+            return
+        cursors = []
+        try:
+            with dbapi_connection.pipeline():
+                for sql, params in queries:
+                    cursor = dbapi_connection.cursor()
+                    cursors.append(cursor)
+                    # Migration SQL (sent without parameters) is never prepared: a prepared SELECT breaks when
+                    # a later migration changes the table it reads.
+                    cursor.execute(sql, params, prepare=None if params is not None else False)
+        except error as exc:
+            # Results arrive in order and stop at the failure: the first query without one is the one that failed.
+            failed = next((index for index, cursor in enumerate(cursors) if cursor.pgresult is None), len(cursors) - 1)
+            raise base.QueryFailed(failed, exc) from exc
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None

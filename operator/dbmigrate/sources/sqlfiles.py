@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from dbmigrate import errors
 from dbmigrate.sources import model
@@ -30,11 +31,11 @@ _DBMATE_SECTION = re.compile(r"^--\s*migrate:(?P<direction>up|down)\b(?P<options
 
 @dataclasses.dataclass
 class _Parts:
-    """The files found for one version while scanning."""
+    """The file names found for one version while scanning."""
 
     name: str
-    up: Path | None = None
-    down: Path | None = None
+    up: str | None = None
+    down: str | None = None
 
 
 def load(directory: Path) -> list[model.Migration]:
@@ -63,7 +64,7 @@ def load(directory: Path) -> list[model.Migration]:
         parts = found.setdefault(version, _Parts(name=name))
         if getattr(parts, direction) is not None or (direction == "up" and parts.name != name):
             duplicates.append(f"{version}: {filename}")
-        setattr(parts, direction, directory / filename)
+        setattr(parts, direction, filename)
     if unreadable:
         raise errors.UsageError(
             f"cannot read the version from {len(unreadable)} file name(s) in {directory}: " + ", ".join(unreadable),
@@ -75,10 +76,15 @@ def load(directory: Path) -> list[model.Migration]:
             "more than one migration file claims the same version: " + "; ".join(duplicates),
             hint="give each migration its own version number",
         )
-    orphans = [parts.down.name for parts in found.values() if parts.up is None and parts.down is not None]
+    orphans = [parts.down for parts in found.values() if parts.up is None and parts.down is not None]
     if orphans:
         raise errors.UsageError("down/undo files without a matching up file: " + ", ".join(orphans))
-    migrations = [_migration(version, parts) for version, parts in found.items()]
+    # Files are opened relative to the directory's descriptor: no path to build and resolve per file.
+    directory_fd = os.open(directory, os.O_RDONLY)
+    try:
+        migrations = [_migration(_File(directory, directory_fd), version, parts) for version, parts in found.items()]
+    finally:
+        os.close(directory_fd)
     if not migrations:
         raise errors.UsageError(
             f"no migrations found in {directory}",
@@ -99,43 +105,53 @@ def _parse_name(filename: str) -> tuple[str, str, str] | None:
     return None
 
 
-def _migration(version: str, parts: _Parts) -> model.Migration:
+class _File(NamedTuple):
+    """Where a migration's files are: the directory, and its open descriptor to read them through."""
+
+    directory: Path
+    fd: int
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes with plain os calls: `status` reads every migration to check checksums, and at 10,000
+        files the file-object machinery of open() is a third of its time."""
+        fd = os.open(name, os.O_RDONLY, dir_fd=self.fd)
+        try:
+            chunks = [os.read(fd, 1 << 16)]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 20))
+        finally:
+            os.close(fd)
+        return b"".join(chunks)
+
+    def text(self, name: str, raw: bytes | None = None) -> str:
+        data = self.read(name) if raw is None else raw
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise errors.UsageError(f"{self.directory / name} is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _migration(files: _File, version: str, parts: _Parts) -> model.Migration:
     assert parts.up is not None
-    raw = _read(parts.up)
-    text = _decode(raw, parts.up)
-    sections = _dbmate_sections(text, parts.up)
+    raw = files.read(parts.up)
+    text = files.text(parts.up, raw)
+    sections = _dbmate_sections(text, files.directory, parts.up)
     if sections is not None:
         up, down = sections
     else:
-        up = _script(text, parts.up)
-        down = _script(_decode(_read(parts.down), parts.down), parts.down) if parts.down else None
+        up = _script(text, files.directory, parts.up)
+        down = _script(files.text(parts.down), files.directory, parts.down) if parts.down else None
     return model.Migration(version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest())
 
 
-def _read(path: Path) -> bytes:
-    """The file's bytes with plain os calls: `status` reads every migration to check checksums, and at 10,000
-    files the file-object machinery of open() is a third of its time."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = [os.read(fd, 1 << 16)]
-        while chunks[-1]:
-            chunks.append(os.read(fd, 1 << 20))
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
-def _decode(raw: bytes, path: Path) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise errors.UsageError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
-
-
-def _script(text: str, path: Path, *, first_line: int = 1, transactional: bool | None = None) -> model.Script:
-    if transactional is None:
-        transactional = not _NO_TRANSACTION.search(_leading_comments(text))
-    return model.Script(sql=text, path=path, first_line=first_line, transactional=transactional)
+def _script(
+    text: str, directory: Path, filename: str, *, first_line: int = 1, transactional: bool | None = None
+) -> model.Script:
+    if transactional is None:  # the substring test first: most files have no directive, and this runs per file
+        transactional = "dbmigrate:no-transaction" not in text or not _NO_TRANSACTION.search(_leading_comments(text))
+    return model.Script(
+        sql=text, directory=directory, filename=filename, first_line=first_line, transactional=transactional
+    )
 
 
 def _leading_comments(text: str) -> str:
@@ -149,9 +165,9 @@ def _leading_comments(text: str) -> str:
     return "\n".join(lines)
 
 
-def _dbmate_sections(text: str, path: Path) -> tuple[model.Script, model.Script | None] | None:
+def _dbmate_sections(text: str, directory: Path, filename: str) -> tuple[model.Script, model.Script | None] | None:
     """dbmate's up and down sections, or None for a file that is not in dbmate's format."""
-    markers = list(_DBMATE_SECTION.finditer(text))
+    markers = list(_DBMATE_SECTION.finditer(text)) if "migrate:" in text else []
     if not markers:
         return None
     sections: dict[str, model.Script] = {}
@@ -160,14 +176,17 @@ def _dbmate_sections(text: str, path: Path) -> tuple[model.Script, model.Script 
         body_start = marker.end()
         direction = marker["direction"]
         if direction in sections:
-            raise errors.UsageError(f"{path} has more than one `-- migrate:{direction}` section")
+            raise errors.UsageError(f"{directory / filename} has more than one `-- migrate:{direction}` section")
         sections[direction] = _script(
             text[body_start:end],
-            path,
+            directory,
+            filename,
             first_line=text.count("\n", 0, body_start) + 1,
             transactional="transaction:false" not in marker["options"].replace(" ", ""),
         )
     if "up" not in sections:
-        raise errors.UsageError(f"{path} has a `-- migrate:down` section but no `-- migrate:up` section")
+        raise errors.UsageError(
+            f"{directory / filename} has a `-- migrate:down` section but no `-- migrate:up` section"
+        )
     down = sections.get("down")
     return sections["up"], down if down is not None and down.sql.strip() else None
