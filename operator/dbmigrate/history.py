@@ -37,14 +37,17 @@ class Row:
     name: str
     kind: str
     checksum: str | None
-    applied_at: str
+    #: As the driver returns it (a datetime, or text from SQLite); formatted only for output, because `status`
+    #: reads every row of a long history and never shows the time.
+    applied_at: datetime | str
     execution_ms: int
     success: bool
     applied_by: str
     dirty: bool
 
     def to_json(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        stamp = self.applied_at.isoformat() if isinstance(self.applied_at, datetime) else self.applied_at
+        return dataclasses.asdict(self) | {"applied_at": stamp}
 
 
 class History:
@@ -114,7 +117,7 @@ class History:
             name[:255],
             kind,
             checksum,
-            datetime.now(UTC).isoformat(),
+            datetime.now(UTC),
             execution_ms,
             not dirty,
             applied_by[:255],
@@ -130,7 +133,7 @@ class History:
             "name": row.name,
             "kind": row.kind,
             "checksum": row.checksum,
-            "applied_at": self._dialect.timestamp_param(datetime.fromisoformat(row.applied_at)),
+            "applied_at": self._dialect.timestamp_param(_as_datetime(row.applied_at)),
             "success": row.success,
             "by": row.applied_by,
             "dirty": row.dirty,
@@ -207,5 +210,8 @@ def _row(
     dirty: object,
 ) -> Row:
     """A history row from the driver's tuple; kept lean because `status` converts every row of a long history."""
-    stamp = applied_at.isoformat() if isinstance(applied_at, datetime) else applied_at
-    return Row(version, name, kind, checksum, stamp, ms, bool(success), by, bool(dirty))
+    return Row(version, name, kind, checksum, applied_at, ms, bool(success), by, bool(dirty))
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

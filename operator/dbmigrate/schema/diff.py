@@ -117,9 +117,7 @@ def _objects(
 
 def _field_changes(old: _Object, new: _Object, *, with_position: bool) -> str:
     changed = [
-        "{} {} → {}".format(
-            f.name.replace("_", " "), *_show_change(getattr(old, f.name), getattr(new, f.name))
-        )
+        "{} {} → {}".format(f.name.replace("_", " "), *_show_change(getattr(old, f.name), getattr(new, f.name)))
         for f in dataclasses.fields(old)
         if f.name not in ("name", "ordinal") and getattr(old, f.name) != getattr(new, f.name)
     ]
@@ -155,9 +153,7 @@ def _show_change(old: object, new: object) -> tuple[str, str]:
     if not (isinstance(old, str) and isinstance(new, str)):
         return _show(old), _show(new)
     old, new = _squashed(old), _squashed(new)
-    start = next(
-        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
-    )
+    start = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
     if max(len(old), len(new)) <= _WIDTH or start < _WIDTH // 4:
         return _show(old), _show(new)
     return _show("…" + old[start - _WIDTH // 4 :]), _show("…" + new[start - _WIDTH // 4 :])

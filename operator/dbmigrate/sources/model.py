@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 # Plain slotted dataclasses, not frozen ones: a 10,000-migration directory builds 20,000 of these on every
@@ -52,9 +53,13 @@ class Migration:
 
 def canonical_version(raw: str) -> str:
     """``001`` → ``1``, ``1_2`` → ``1.2``: the form stored in history and compared."""
+    if raw.isdigit():  # nearly every version, once per file
+        return str(int(raw))
     return ".".join(str(int(part)) for part in raw.replace("_", ".").split("."))
 
 
+@functools.cache
 def version_key(version: str) -> tuple[int, ...]:
-    """Sort key of a canonical version: numeric, part by part (so ``1.10`` comes after ``1.9``)."""
+    """Sort key of a canonical version: numeric, part by part (so ``1.10`` comes after ``1.9``). Cached: a run
+    compares every file's version with every history row's, several times over."""
     return tuple(int(part) for part in version.split("."))

@@ -38,9 +38,7 @@ def assemble(parts: Parts, *, exclude_tables: collections.abc.Collection[str] = 
     and the sequences they own; parts of tables not in ``parts.tables`` (views' columns, say) are ignored."""
     excluded = set(exclude_tables)
     keys = [key for key in parts.tables if qualify(*key) not in excluded]
-    members: dict[TableKey, tuple[list[Column], list[Index], list[Constraint]]] = {
-        k: ([], [], []) for k in keys
-    }
+    members: dict[TableKey, tuple[list[Column], list[Index], list[Constraint]]] = {k: ([], [], []) for k in keys}
     for key, column in parts.columns:
         if key in members:
             members[key][0].append(column)
@@ -54,9 +52,7 @@ def assemble(parts: Parts, *, exclude_tables: collections.abc.Collection[str] = 
         Table(name=name, schema=schema, columns=tuple(cols), indexes=tuple(idx), constraints=tuple(cons))
         for (schema, name), (cols, idx, cons) in members.items()
     ]
-    sequences = [
-        s for s in parts.sequences if s.owned_by is None or s.owned_by.rpartition(".")[0] not in excluded
-    ]
+    sequences = [s for s in parts.sequences if s.owned_by is None or s.owned_by.rpartition(".")[0] not in excluded]
     return Schema(tables=tuple(tables), views=tuple(parts.views), sequences=tuple(sequences))
 
 

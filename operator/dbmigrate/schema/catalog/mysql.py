@@ -75,9 +75,7 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     for r in rows(conn, _CHECKS.format(same_table=same_table)):
         parts.constraints.append(((None, r[0]), Constraint(name=r[1], kind="check", expression=r[2])))
     own_prefix = f"`{database.replace('`', '``')}`."
-    parts.views = [
-        View(name=r[0], schema=None, definition=r[1].replace(own_prefix, "")) for r in rows(conn, _VIEWS)
-    ]
+    parts.views = [View(name=r[0], schema=None, definition=r[1].replace(own_prefix, "")) for r in rows(conn, _VIEWS)]
     return parts
 
 

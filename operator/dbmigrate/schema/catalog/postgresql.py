@@ -136,9 +136,7 @@ def read(conn: sqlalchemy.Connection) -> Parts:
             parts.indexes.append((tables[r[1]], _index(r, names=names, opclasses=opclasses)))
     for r in constraints:
         parts.constraints.append((tables[r[0]], _constraint(r, tables=tables, names=names)))
-    parts.views = [
-        View(name=r[1], schema=r[0], definition=r[2], materialized=r[3]) for r in rows(conn, _VIEWS)
-    ]
+    parts.views = [View(name=r[1], schema=r[0], definition=r[2], materialized=r[3]) for r in rows(conn, _VIEWS)]
     parts.sequences = [
         Sequence(
             name=r[1],

@@ -98,9 +98,7 @@ def _read_indexes(conn: sqlalchemy.Connection, parts: Parts) -> None:
             continue
         needs_sql = keys[0][8] or any(k[4] == -2 for k in keys)
         written, predicate = _index_parts(sql) if needs_sql else ([], None)
-        items = tuple(
-            written[i] if k[4] == -2 else f"{k[5]}{' DESC' if k[6] else ''}" for i, k in enumerate(keys)
-        )
+        items = tuple(written[i] if k[4] == -2 else f"{k[5]}{' DESC' if k[6] else ''}" for i, k in enumerate(keys))
         parts.indexes.append((key, Index(name=name, columns=items, unique=unique, predicate=predicate)))
 
 
