@@ -179,7 +179,7 @@ class Applier:
     def _send(self, script: model.Script, group: list[_Step]) -> None:
         """Execute one group of steps; a failed statement becomes :class:`StatementFailed`, any other failed step a
         migration error naming it."""
-        running = next((step.statement for step in reversed(group) if step.statement is not None), None)
+        running = _culprit(group).statement
         if running is not None:
             self._report.statement_started(running)
         try:
@@ -187,7 +187,9 @@ class Applier:
                 self._driver, [(step.sql, step.params) for step in group], error=self._driver_error
             )
         except base.QueryFailed as failed:
-            step = group[failed.index]
+            # Where the driver cannot tell which query failed, the group's statement is the culprit: BEGIN, the
+            # history write and COMMIT only fail because of what the statement did (or a lost connection).
+            step = group[failed.index] if failed.index is not None else _culprit(group)
             if step.statement is None:
                 raise errors.MigrationError(
                     f"database error on {step.label}: {database.driver_message(failed.cause)}"
@@ -268,6 +270,11 @@ class Applier:
         )
         time.sleep(delay)
         return True
+
+
+def _culprit(group: list[_Step]) -> _Step:
+    """The group's statement (a group holds at most one), else its first step."""
+    return next((step for step in group if step.statement is not None), group[0])
 
 
 def _history_step(query: history.Query) -> _Step:

@@ -70,3 +70,13 @@ def test_a_failed_down_keeps_the_table_and_its_history_row(
     assert isinstance(failed.error, errors.MigrationError) and "001_t.down.sql:2" in failed.error.message
     assert table_names(db_url) == {"t"}
     assert query(db_url, "SELECT version FROM dbmigrate_history") == [("1",)]
+
+
+def test_a_trailing_comment_without_semicolon_does_not_swallow_the_history_write(
+    db_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, {"001_t.sql": "CREATE TABLE t (id INTEGER) -- no semicolon after this"})
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    assert table_names(db_url) == {"t"}
+    assert query(db_url, "SELECT version FROM dbmigrate_history") == [("1",)]
+    assert commands.up(settings(db_url, migrations_dir)).migrations == []

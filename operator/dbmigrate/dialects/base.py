@@ -66,7 +66,8 @@ class Dialect(abc.ABC):
         error: type[Exception],
     ) -> None:
         """Execute ``queries`` in order on the driver connection, in one round trip where the driver can, stopping
-        at the first failure. Raises :class:`QueryFailed` naming which query raised the driver ``error``."""
+        at the first failure. Raises :class:`QueryFailed` naming which query raised the driver ``error`` (or None
+        where the driver cannot tell)."""
         cursor = dbapi_connection.cursor()
         for index, (sql, params) in enumerate(queries):
             try:
@@ -105,9 +106,10 @@ class Dialect(abc.ABC):
 
 
 class QueryFailed(Exception):
-    """Query ``index`` of a group sent by :meth:`Dialect.execute_together` failed with the driver error ``cause``."""
+    """Query ``index`` (None: one of them) of a group sent by :meth:`Dialect.execute_together` failed with the
+    driver error ``cause``."""
 
-    def __init__(self, index: int, cause: Exception) -> None:
+    def __init__(self, index: int | None, cause: Exception) -> None:
         super().__init__(str(cause))
         self.index = index
         self.cause = cause

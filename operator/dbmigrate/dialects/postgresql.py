@@ -47,24 +47,22 @@ class PostgreSQL(base.Dialect):
         *,
         error: type[Exception],
     ) -> None:
-        """psycopg 3's pipeline mode: every query goes out at once and the server runs them in order, skipping the
-        rest after an error; a ``BEGIN`` among them keeps the transaction open past the pipeline's end."""
-        if len(queries) < 2 or not hasattr(dbapi_connection, "pipeline"):  # psycopg2 has no pipeline
+        """One simple query: the server runs its statements in order and stops at the first error, so a migration
+        with one statement is one round trip with its BEGIN, history row and COMMIT. A multi-statement query takes
+        no server-side parameters, so psycopg binds them client-side; the server does not say which statement
+        failed (index None). Statements are joined by a newline and a semicolon, so a trailing ``--`` comment on
+        one cannot swallow the next."""
+        if len(queries) < 2 or not hasattr(dbapi_connection, "pipeline"):  # psycopg2: one by one
             super().execute_together(dbapi_connection, queries, error=error)
             return
-        cursors = []
+        from psycopg import ClientCursor
+
+        cursor = ClientCursor(dbapi_connection)
+        text = "\n;".join(sql if params is None else cursor.mogrify(sql, params) for sql, params in queries)
         try:
-            with dbapi_connection.pipeline():
-                for sql, params in queries:
-                    cursor = dbapi_connection.cursor()
-                    cursors.append(cursor)
-                    # Migration SQL (sent without parameters) is never prepared: a prepared SELECT breaks when
-                    # a later migration changes the table it reads.
-                    cursor.execute(sql, params, prepare=None if params is not None else False)
+            cursor.execute(text)
         except error as exc:
-            # Results arrive in order and stop at the failure: the first query without one is the one that failed.
-            failed = next((index for index, cursor in enumerate(cursors) if cursor.pgresult is None), len(cursors) - 1)
-            raise base.QueryFailed(failed, exc) from exc
+            raise base.QueryFailed(None, exc) from exc
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
