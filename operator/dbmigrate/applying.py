@@ -49,7 +49,7 @@ class StatementFailed(Exception):
         text = " ".join(self.statement.text.split())
         if len(text) > _STATEMENT_PREVIEW:
             text = text[: _STATEMENT_PREVIEW - 1] + "…"
-        return f"{self.script.path.name}:{self.statement.line}: {text}\n  {self}"
+        return f"{self.script.filename}:{self.statement.line}: {text}\n  {self}"
 
 
 class _Step(NamedTuple):
@@ -265,7 +265,7 @@ class Applier:
             return False
         delay = self._options.retry_backoff * (2**attempt)
         self._report.notice(
-            f"lock timeout at {failed.script.path.name}:{failed.statement.line}; "
+            f"lock timeout at {failed.script.filename}:{failed.statement.line}; "
             f"retry {attempt + 1}/{self._options.lock_retries} in {delay:g}s"
         )
         time.sleep(delay)

@@ -277,7 +277,7 @@ def _to_revert(
 
 def _label(migration: model.Migration, direction: str) -> str:
     script = migration.up if direction == "up" else migration.down
-    return script.path.name if script is not None else migration.filename
+    return script.filename if script is not None else migration.filename
 
 
 def _result(

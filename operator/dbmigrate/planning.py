@@ -119,7 +119,7 @@ def build(
         findings += lint.lint_sql(
             script.sql,
             dialect=dialect,
-            file=script.path.name,
+            file=script.filename,
             first_line=script.first_line,
             column_types=column_types,
         )
@@ -197,7 +197,7 @@ def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan
         for statement in split_statements(script.sql, dialect=dialect.name, first_line=script.first_line):
             preview = " ".join(statement.text.split())[:200]
             if not script.transactional:
-                plan.statements.append(StatementRun(script.path.name, statement.line, preview, "skipped", 0.0))
+                plan.statements.append(StatementRun(script.filename, statement.line, preview, "skipped", 0.0))
                 continue
             started = time.monotonic()
             try:
@@ -205,7 +205,7 @@ def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan
             except sqlalchemy.exc.DBAPIError as exc:
                 plan.statements.append(
                     StatementRun(
-                        script.path.name,
+                        script.filename,
                         statement.line,
                         preview,
                         "error",
@@ -215,7 +215,7 @@ def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan
                 )
                 return False
             plan.statements.append(
-                StatementRun(script.path.name, statement.line, preview, "ok", time.monotonic() - started)
+                StatementRun(script.filename, statement.line, preview, "ok", time.monotonic() - started)
             )
     return True
 

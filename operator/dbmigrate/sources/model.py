@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 
 # Plain slotted dataclasses, not frozen ones: a 10,000-migration directory builds 20,000 of these on every
 # `status`, and frozen construction is several times slower. Treat them as read-only all the same.
@@ -12,20 +11,12 @@ from pathlib import Path
 
 @dataclasses.dataclass(slots=True)
 class Script:
-    """The SQL of one direction of a migration, with where it came from (for error messages).
-
-    The directory and file name are kept apart and joined on demand: building a Path per file is a fifth of the
-    cost of reading a 10,000-migration directory, and only the few files a report names need one."""
+    """The SQL of one direction of a migration, with the file it came from (for error messages)."""
 
     sql: str
-    directory: Path
     filename: str
     first_line: int = 1
     transactional: bool = True
-
-    @property
-    def path(self) -> Path:
-        return self.directory / self.filename
 
 
 @dataclasses.dataclass(slots=True)

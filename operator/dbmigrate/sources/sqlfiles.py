@@ -139,19 +139,15 @@ def _migration(files: _File, version: str, parts: _Parts) -> model.Migration:
     if sections is not None:
         up, down = sections
     else:
-        up = _script(text, files.directory, parts.up)
-        down = _script(files.text(parts.down), files.directory, parts.down) if parts.down else None
+        up = _script(text, parts.up)
+        down = _script(files.text(parts.down), parts.down) if parts.down else None
     return model.Migration(version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest())
 
 
-def _script(
-    text: str, directory: Path, filename: str, *, first_line: int = 1, transactional: bool | None = None
-) -> model.Script:
+def _script(text: str, filename: str, *, first_line: int = 1, transactional: bool | None = None) -> model.Script:
     if transactional is None:  # the substring test first: most files have no directive, and this runs per file
         transactional = "dbmigrate:no-transaction" not in text or not _NO_TRANSACTION.search(_leading_comments(text))
-    return model.Script(
-        sql=text, directory=directory, filename=filename, first_line=first_line, transactional=transactional
-    )
+    return model.Script(sql=text, filename=filename, first_line=first_line, transactional=transactional)
 
 
 def _leading_comments(text: str) -> str:
@@ -179,7 +175,6 @@ def _dbmate_sections(text: str, directory: Path, filename: str) -> tuple[model.S
             raise errors.UsageError(f"{directory / filename} has more than one `-- migrate:{direction}` section")
         sections[direction] = _script(
             text[body_start:end],
-            directory,
             filename,
             first_line=text.count("\n", 0, body_start) + 1,
             transactional="transaction:false" not in marker["options"].replace(" ", ""),
