@@ -26,6 +26,7 @@ _UP_DOWN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.
 _FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.sql$")
 _PLAIN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
 _NO_TRANSACTION = re.compile(r"^\s*--\s*dbmigrate:no-transaction\b", re.MULTILINE)
+_FIRST_READ = 1 << 16
 _DBMATE_SECTION = re.compile(r"^--\s*migrate:(?P<direction>up|down)\b(?P<options>[^\n]*)$", re.MULTILINE)
 
 
@@ -116,7 +117,9 @@ class _File(NamedTuple):
         files the file-object machinery of open() is a third of its time."""
         fd = os.open(name, os.O_RDONLY, dir_fd=self.fd)
         try:
-            chunks = [os.read(fd, 1 << 16)]
+            chunks = [os.read(fd, _FIRST_READ)]
+            if len(chunks[0]) < _FIRST_READ:  # a short read of a regular file is its end: no second call
+                return chunks[0]
             while chunks[-1]:
                 chunks.append(os.read(fd, 1 << 20))
         finally:

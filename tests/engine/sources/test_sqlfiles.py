@@ -109,3 +109,14 @@ def test_invalid_utf8_names_the_file(migrations_dir: Path) -> None:
     (migrations_dir / "001_bad.sql").write_bytes(b"SELECT '\xff';")
     with pytest.raises(errors.UsageError, match=r"001_bad\.sql is not valid UTF-8"):
         sqlfiles.load(migrations_dir)
+
+
+@pytest.mark.parametrize("size", [0, 65_535, 65_536, 65_537, 300_000])
+def test_files_of_any_size_are_read_whole_and_checksummed_as_written(migrations_dir: Path, size: int) -> None:
+    body = ("-- " + "x" * 60 + "\n") * (size // 64 + 1)
+    raw = ("\ufeff" + body).encode()[:size] if size else b""
+    migrations_dir.mkdir(exist_ok=True)
+    (migrations_dir / "001_big.sql").write_bytes(raw)
+    [migration] = sqlfiles.load(migrations_dir)
+    assert migration.checksum == hashlib.sha256(raw).hexdigest()
+    assert migration.up.sql == raw.decode("utf-8-sig")
