@@ -1,7 +1,12 @@
 """What the operator reads and writes in the cluster besides its own resource: ConfigMaps, Secrets, Jobs, pods.
 
-Blocking calls of the official client; the daemon runs them in worker threads. Secret *values* are read only for
-backup credentials and never leave this process; for the database Secret only the presence of keys is checked.
+Blocking calls through the official client's ApiClient (authentication, TLS, connection pool); the daemon runs
+them in worker threads. Requests and answers are plain JSON, not the client's typed API classes and models: the
+operator reads a few fields of each object once, while importing CoreV1Api and BatchV1Api alone (their modules and
+some 250 model classes) costs about 23 MiB, a third of the idle operator, and every answer would be built into
+models first. An error status raises ``ApiException`` as the typed calls do (``.status`` 404 and 409 are relied
+on). Secret *values* are read only for backup credentials and never leave this process; for the database Secret
+only the presence of keys is checked.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from kubernetes.client.exceptions import ApiException
 from dbmigrate.controller import jobs
 
 GROUP, VERSION, PLURAL = "dbmigrate.io", "v1alpha1", "databasemigrations"
+#: the API paths used, with ``{namespace}`` and ``{name}`` to fill in
+CONFIGMAP = "/api/v1/namespaces/{namespace}/configmaps/{name}"
+SECRET = "/api/v1/namespaces/{namespace}/secrets/{name}"
+PODS = "/api/v1/namespaces/{namespace}/pods"
+JOBS = "/apis/batch/v1/namespaces/{namespace}/jobs"
+JOB_STATUS = "/apis/batch/v1/namespaces/{namespace}/jobs/{name}/status"
+STATUS = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{PLURAL}/{{name}}/status"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,20 +48,18 @@ class JobState:
 class Cluster:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
-        self._core = client.CoreV1Api(api)
-        self._batch = client.BatchV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
+        self.custom = client.CustomObjectsApi(api)  # for the VolumeSnapshot backup provider
 
     def migrations_hash(self, namespace: str, name: str) -> str | None:
         """``sha256:`` of the ConfigMap's files (names and contents, order-independent); None if it is missing."""
         try:
-            configmap = self._core.read_namespaced_config_map(name, namespace)
+            configmap = self._call("GET", CONFIGMAP, namespace=namespace, name=name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
-        files = dict(configmap.data or {})
-        files.update({k: f"base64:{v!r}" for k, v in (configmap.binary_data or {}).items()})
+        files = dict(configmap.get("data") or {})
+        files.update({k: f"base64:{v!r}" for k, v in (configmap.get("binaryData") or {}).items()})
         digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         return f"sha256:{digest}"
 
@@ -57,30 +67,30 @@ class Cluster:
         """Why the Jobs could not read ``keys`` of Secret ``name`` (missing Secret or keys), or None. Values are
         never looked at, so they cannot leak into a message."""
         try:
-            secret = self._core.read_namespaced_secret(name, namespace)
+            secret = self._call("GET", SECRET, namespace=namespace, name=name)
         except ApiException as exc:
             if exc.status == 404:
                 return f"Secret {name!r} not found"
             raise
-        present = set(secret.data or {}) | set(secret.string_data or {})
+        present = set(secret.get("data") or {}) | set(secret.get("stringData") or {})
         missing = [key for key in keys if key not in present]
         return f"Secret {name!r} has no key {', '.join(map(repr, missing))}" if missing else None
 
     def secret_data(self, namespace: str, name: str) -> dict[str, str]:
         """Decoded values of a credentials Secret (backup provider APIs); {} when it is missing."""
         try:
-            secret = self._core.read_namespaced_secret(name, namespace)
+            secret = self._call("GET", SECRET, namespace=namespace, name=name)
         except ApiException as exc:
             if exc.status == 404:
                 return {}
             raise
-        return {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+        return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
 
     def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
         """Create the Job; False when it already exists (409: this step was started before, maybe by a previous
         operator process), which is how restarts avoid a second Job."""
         try:
-            self._batch.create_namespaced_job(manifest["metadata"]["namespace"], client.V1Job.model_validate(manifest))
+            self._call("POST", JOBS, namespace=manifest["metadata"]["namespace"], body=manifest)
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -89,13 +99,14 @@ class Cluster:
 
     def job_state(self, namespace: str, name: str) -> JobState:
         try:
-            job = self._plain(self._batch.read_namespaced_job_status(name, namespace))
+            job = self._call("GET", JOB_STATUS, namespace=namespace, name=name)
         except ApiException as exc:
             if exc.status == 404:
                 return JobState(exists=False)
             raise
-        listed = self._core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
-        pods = sorted((self._plain(pod) for pod in listed), key=lambda pod: str(pod["metadata"]["creationTimestamp"]))
+        selector = {"labelSelector": f"job-name={name}"}
+        listed = self._call("GET", PODS, namespace=namespace, query=selector)
+        pods = sorted(listed["items"], key=lambda pod: str(pod["metadata"]["creationTimestamp"]))
         job_conditions = (job.get("status") or {}).get("conditions") or []
         finished = any(c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in job_conditions)
         if not finished:
@@ -113,24 +124,52 @@ class Cluster:
         reason = next((c.get("message") or c.get("reason") for c in job_conditions if c["type"] == "Failed"), None)
         return JobState(exists=True, finished=True, exit_code=128, message=reason or "the Job's pod is gone")
 
-    def _plain(self, model: object) -> dict[str, Any]:
-        """An API model as the JSON-like dict of a manifest (camelCase keys), the one shape this package reads."""
-        return cast(dict[str, Any], self.api.sanitize_for_serialization(model))  # type: ignore[no-untyped-call]
-
     def patch_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the whole ``status`` (a JSON patch: a merge patch could not drop stale nested fields); returns
-        the object as stored now. The operator is the only writer of status, so no version check is needed."""
+        the object as stored now, less ``metadata.managedFields`` (kept by every daemon until its next patch,
+        never read). The operator is the only writer of status, so no version check is needed."""
         meta = obj["metadata"]
-        result = self.custom.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            meta["namespace"],
-            PLURAL,
-            meta["name"],
-            [{"op": "add", "path": "/status", "value": dict(status)}],
-            _content_type="application/json-patch+json",
+        stored = self._call(
+            "PATCH",
+            STATUS,
+            namespace=meta["namespace"],
+            name=meta["name"],
+            body=[{"op": "add", "path": "/status", "value": dict(status)}],
+            content_type="application/json-patch+json",
         )
-        return cast(dict[str, Any], result)
+        stored["metadata"].pop("managedFields", None)
+        return stored
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        namespace: str,
+        name: str | None = None,
+        query: Mapping[str, str] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """One request and the JSON object it answers. ``path`` is one of the paths above, its ``{namespace}``
+        and ``{name}`` filled in quoted; a status other than 2xx raises ``ApiException``."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        request = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params={"namespace": namespace} if name is None else {"namespace": namespace, "name": name},
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(*request)
+        data = response.read()  # type: ignore[no-untyped-call]
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
+        return cast(dict[str, Any], json.loads(data))
 
 
 def _waiting_reason(pods: list[dict[str, Any]]) -> str | None:

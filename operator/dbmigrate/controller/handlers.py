@@ -21,7 +21,7 @@ import kopf
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from dbmigrate.controller import cluster, jobs, metrics, reconcile
+from dbmigrate.controller import cluster, jobs, login, metrics, reconcile
 from dbmigrate.controller import spec as specs
 from dbmigrate.controller.backups import providers
 from dbmigrate.controller.settings import Settings
@@ -36,10 +36,7 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
     worlds: list[cluster.Cluster] = []  # the one shared API client, made at startup
     labels = dict(selector) if selector else None
 
-    @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        """An own registry lacks kopf's default login: the official client's (in-cluster or KUBECONFIG)."""
-        return kopf.login_via_client(**kwargs)
+    kopf.on.login(registry=registry)(login.login)  # an own registry lacks kopf's default login
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -119,53 +116,80 @@ async def _drive(
     settings: Settings,
     logger: kopf.Logger,
 ) -> None:
+    uid = str(body.metadata.uid)
+    wake = wakeups.event(uid)
+    own: dict[str, Any] | None = None  # the object as our last status patch returned it, until the body catches up
+    while not stopped:
+        wake.clear()
+        moved = await _move(body=body, own=own, wakeups=wakeups, world=world, settings=settings, logger=logger)
+        if moved is None:  # deleted meanwhile; the daemon is being stopped
+            return
+        own, delay = moved
+        if delay > 0:
+            await _pause(wake, delay)
+
+
+async def _move(
+    *,
+    body: kopf.Body,
+    own: dict[str, Any] | None,
+    wakeups: _Wakeups,
+    world: cluster.Cluster,
+    settings: Settings,
+    logger: kopf.Logger,
+) -> tuple[dict[str, Any] | None, float] | None:
+    """One step of the state machine and its side effects: ``own`` for the next step and how long to wait, or
+    None once the resource is gone. A function of its own so that the copies of the object it makes are freed
+    before the daemon sleeps: hundreds of sleeping daemons must not each hold one."""
+
     def provider_for(backup: specs.Backup, namespace: str, request_id: str) -> Any:
         return providers.provider_for(backup, cluster=world, namespace=namespace, request_id=request_id)
 
-    uid = str(body.metadata.uid)
-    wake = wakeups.event(uid)
-    own: dict[str, Any] | None = None  # the object as our last status patch returned it
-    while not stopped:
-        wake.clear()
-        obj = _freshest(copy.deepcopy(dict(body)), own)
-        configmap = ((obj.get("spec") or {}).get("migrations") or {}).get("configMapRef") or {}
-        wakeups.track(uid, namespace=obj["metadata"]["namespace"], configmap=configmap.get("name"))
-        now = datetime.now(UTC)
-        try:
-            result = await asyncio.to_thread(
-                reconcile.step, obj, world=world, providers=provider_for, settings=settings, now=now
-            )
-            if result.status != obj.get("status"):
-                own = await asyncio.to_thread(world.patch_status, obj, result.status)
-        except ApiException as exc:
-            if exc.status == 404:  # deleted meanwhile; the daemon is being stopped
-                return
-            logger.warning("Kubernetes API error, retrying: %s %s", exc.status, exc.reason)
-            await _pause(wake, settings.retry_base_seconds)
-            continue
-        except Exception as exc:  # one resource's bug must not stop it for good: report, back off, retry
-            logger.exception("reconcile failed")
-            kopf.warn(cast(kopf.Body, obj), reason="ReconcileError", message=f"{type(exc).__name__}: {exc}"[:1024])
-            await _pause(wake, settings.retry_base_seconds)
-            continue
-        for event in result.events:
-            kopf.event(cast(kopf.Body, obj), type=event.type, reason=event.reason, message=event.message)
-        metrics.observe(
-            before=obj.get("status") or {},
-            after=result.status,
-            namespace=obj["metadata"]["namespace"],
-            name=obj["metadata"]["name"],
-            now=now,
+    obj = _freshest(_snapshot(body), own)
+    if obj is not own:
+        own = None  # the live body has caught up with our last patch
+    uid = str(obj["metadata"]["uid"])
+    configmap = ((obj.get("spec") or {}).get("migrations") or {}).get("configMapRef") or {}
+    wakeups.track(uid, namespace=obj["metadata"]["namespace"], configmap=configmap.get("name"))
+    now = datetime.now(UTC)
+    try:
+        result = await asyncio.to_thread(
+            reconcile.step, obj, world=world, providers=provider_for, settings=settings, now=now
         )
-        delay = settings.resync_seconds if result.wait is None else result.wait
-        if delay > 0:
-            await _pause(wake, delay)
+        if result.status != obj.get("status"):
+            own = await asyncio.to_thread(world.patch_status, obj, result.status)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        logger.warning("Kubernetes API error, retrying: %s %s", exc.status, exc.reason)
+        return own, settings.retry_base_seconds
+    except Exception as exc:  # one resource's bug must not stop it for good: report, back off, retry
+        logger.exception("reconcile failed")
+        kopf.warn(cast(kopf.Body, obj), reason="ReconcileError", message=f"{type(exc).__name__}: {exc}"[:1024])
+        return own, settings.retry_base_seconds
+    for event in result.events:
+        kopf.event(cast(kopf.Body, obj), type=event.type, reason=event.reason, message=event.message)
+    metrics.observe(
+        before=obj.get("status") or {},
+        after=result.status,
+        namespace=obj["metadata"]["namespace"],
+        name=obj["metadata"]["name"],
+        now=now,
+    )
+    return own, settings.resync_seconds if result.wait is None else result.wait
 
 
 async def _pause(wake: asyncio.Event, delay: float) -> None:
     """Until woken or ``delay`` passes. Cancellation (the daemon being stopped) interrupts it."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(wake.wait(), timeout=delay)
+
+
+def _snapshot(body: kopf.Body) -> dict[str, Any]:
+    """A private deep copy of the live body for one move (kopf updates the live one while the move runs in a
+    thread), without ``metadata.managedFields``: half the object's size, and nothing here reads it."""
+    metadata = {key: value for key, value in body.metadata.items() if key != "managedFields"}
+    return copy.deepcopy({**body, "metadata": metadata})
 
 
 def _freshest(body: dict[str, Any], own: dict[str, Any] | None) -> dict[str, Any]:
