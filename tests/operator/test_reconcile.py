@@ -238,3 +238,42 @@ def test_dry_run_stops_after_planning() -> None:
     done = until_waiting(world, waiting.status, spec=dry)
     assert (done.status["phase"], done.status["reason"]) == ("Succeeded", "DryRun")
     assert world.created == ["dbm-app-u-123456-g1a0-plan"]
+
+
+@dataclasses.dataclass
+class Snapshots:
+    """A backup provider whose newest backup the test moves."""
+
+    taken_at: datetime
+
+    def latest(self) -> base.Backup | None:
+        return base.Backup(provider="test", taken_at=self.taken_at, description="nightly")
+
+    def create(self) -> base.Backup:
+        raise base.BackupError("this provider cannot take backups")
+
+
+def test_blocked_by_a_stale_backup_looks_again_and_goes_on_once_a_fresh_one_exists() -> None:
+    world, snapshots = World(), Snapshots(taken_at=NOW - timedelta(hours=3))
+    spec = {**SPEC, "backup": {"policy": "Require", "maxAge": "1h", "volumeSnapshot": {"name": "nightly"}}}
+
+    def step(status: dict[str, Any], now: datetime) -> reconcile.Step:
+        return reconcile.step(
+            obj(status, spec=spec), world=world, providers=lambda *_: snapshots, settings=SETTINGS, now=now
+        )
+
+    blocked = step(step(step({}, NOW).status, NOW).status, NOW)
+    assert (blocked.status["phase"], blocked.status["reason"]) == ("Blocked", "BackupTooOld")
+    assert blocked.wait is None  # the daemon comes back at the next resync
+    still = step(blocked.status, NOW + timedelta(minutes=5))
+    assert still.status["phase"] == "Blocked" and still.events == [] and world.created == []
+
+    snapshots.taken_at = NOW + timedelta(minutes=7)
+    resumed = step(still.status, NOW + timedelta(minutes=10))
+    assert resumed.status["phase"] == "Planning"
+    assert resumed.status["backup"]["takenAt"].startswith("2026-01-01T12:07")
+
+
+def test_a_denied_destructive_change_stays_blocked_until_the_spec_or_a_retry_changes() -> None:
+    blocked = {"phase": "Blocked", "reason": "DestructiveDenied", "observedGeneration": 1, "attempt": 0}
+    assert run(World(), blocked).status["phase"] == "Blocked"

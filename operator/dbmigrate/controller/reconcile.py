@@ -32,6 +32,8 @@ TERMINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
 #: phases where changed migrations start a new run (elsewhere the run in flight finishes first; a migrate Job
 #: refuses a plan that no longer matches anyway)
 RESTARTABLE = TERMINAL | {"AwaitingApproval"}
+#: Blocked for one of these reasons, a resource looks at its backups again at every resync.
+BACKUP_BLOCKS = frozenset({"BackupTooOld", "NoBackup", "BackupError"})
 #: status fields that belong to one run and are cleared when a new one starts
 RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
 
@@ -172,6 +174,7 @@ class _Machine:
             "AwaitingApproval": self._awaiting_approval,
             "Migrating": self._migrating,
             "Verifying": self._verifying,
+            "Blocked": self._blocked,
         }
         if phase in handlers:
             handlers[phase](mig)
@@ -240,6 +243,13 @@ class _Machine:
         """A dependency the user must create: Stalled, but looked for again (it may appear any moment)."""
         self.dependency_missing = True
         self._move("Pending", reason, f"{message}; retrying", wait=self.settings.retry_base_seconds)
+
+    def _blocked(self, mig: specs.MigrationSpec) -> None:
+        """Blocked by the backup gate: checked again at every resync, so a backup taken meanwhile (the nightly job,
+        an RDS snapshot: nothing a watch would see) lets the run go on without a retry annotation. Other blocks
+        (a denied downgrade or destructive change) wait for a spec change or a retry."""
+        if self.status.get("reason") in BACKUP_BLOCKS:
+            self._checking_backup(mig)
 
     def _checking_backup(self, mig: specs.MigrationSpec) -> None:
         provider = self.providers(mig.backup, self.namespace, self._run_id())
