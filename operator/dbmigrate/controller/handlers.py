@@ -47,6 +47,9 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
         settings.watching.server_timeout = 120  # a silently dead watch is re-established within minutes
         settings.watching.client_timeout = 150
         settings.posting.level = logging.WARNING
+        # Only our Jobs, filtered by the API server: kopf keeps a record per watched object, and clusters running
+        # CI or batch work hold thousands of unrelated Jobs.
+        settings.watching.label_selectors["batch", "v1", "jobs"] = f"{jobs.LABEL_MANAGED_BY}={jobs.MANAGED_BY}"
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, labels=labels, id="reconciler", cancellation_timeout=1)
     async def reconciler(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
