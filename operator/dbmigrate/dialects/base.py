@@ -52,9 +52,6 @@ class Dialect(abc.ABC):
     def begin(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql(self.begin_statement)
 
-    def commit(self, conn: sqlalchemy.Connection) -> None:
-        conn.exec_driver_sql("COMMIT")
-
     def rollback(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
 

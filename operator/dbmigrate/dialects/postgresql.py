@@ -52,11 +52,11 @@ class PostgreSQL(base.Dialect):
         no server-side parameters, so psycopg binds them client-side; the server does not say which statement
         failed (index None). Statements are joined by a newline and a semicolon, so a trailing ``--`` comment on
         one cannot swallow the next."""
-        if len(queries) < 2 or not hasattr(dbapi_connection, "pipeline"):  # psycopg2: one by one
+        from psycopg import ClientCursor, Connection
+
+        if len(queries) < 2 or not isinstance(dbapi_connection, Connection):  # psycopg2 (named in the URL): one by one
             super().execute_together(dbapi_connection, queries, error=error)
             return
-        from psycopg import ClientCursor
-
         cursor = ClientCursor(dbapi_connection)
         text = "\n;".join(sql if params is None else cursor.mogrify(sql, params) for sql, params in queries)
         try:
