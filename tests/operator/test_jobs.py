@@ -44,8 +44,11 @@ def test_plan_job_mounts_the_configmap_and_reports_through_the_termination_log()
         "--termination-log",
         "/dev/termination-log",
     ]
-    assert pod["volumes"] == [{"name": "migrations", "configMap": {"name": "sql"}}]
-    assert container["volumeMounts"][0]["mountPath"] == "/migrations"
+    assert pod["volumes"] == [
+        {"name": "migrations", "configMap": {"name": "sql"}},
+        {"name": "dbmigrate-tmp", "emptyDir": {}},
+    ]
+    assert [m["mountPath"] for m in container["volumeMounts"]] == ["/migrations", "/tmp"]
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
     assert job["metadata"]["name"] == "dbm-x-01234567-g1a0-plan"
@@ -101,7 +104,8 @@ def test_image_source_and_job_overrides() -> None:
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["image"] == "shop/migrations:5" and container["command"] == ["/app/dbmigrate"]
-    assert container["args"][:3] == ["verify", "--framework", "alembic"] and pod["volumes"] == []
+    assert container["args"][:3] == ["verify", "--framework", "alembic"]
+    assert pod["volumes"] == [{"name": "dbmigrate-tmp", "emptyDir": {}}]
     assert container["env"][-1] == {"name": "TZ", "value": "UTC"}
     assert (pod["serviceAccountName"], pod["nodeSelector"]) == ("migrator", {"pool": "batch"})
     assert (job["spec"]["activeDeadlineSeconds"], job["spec"]["ttlSecondsAfterFinished"]) == (600, 3600)
@@ -118,3 +122,11 @@ def test_security_contexts_from_the_operator_settings() -> None:
     assert pod["spec"]["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     plain = _manifest(jobs.Step("plan"))["spec"]["template"]["spec"]
     assert "securityContext" not in plain and "securityContext" not in plain["containers"][0]
+
+
+def test_a_users_own_tmp_mount_replaces_ours() -> None:
+    own = {"volumes": [{"name": "scratch", "emptyDir": {"medium": "Memory"}}]}
+    own["volumeMounts"] = [{"name": "scratch", "mountPath": "/tmp"}]
+    pod = _manifest(jobs.Step("plan"), job=own)["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["scratch", "migrations"]
+    assert [m["mountPath"] for m in pod["containers"][0]["volumeMounts"]] == ["/tmp", "/migrations"]

@@ -17,6 +17,9 @@ from dbmigrate.controller import spec as specs
 from dbmigrate.controller.settings import Settings
 
 MIGRATIONS_MOUNT = "/migrations"
+#: A writable /tmp (an emptyDir): the chart runs Jobs with a read-only root filesystem, where Python's tempfile,
+#: and the tools a framework project calls, would otherwise find no temporary directory at all.
+TMP_MOUNT, TMP_VOLUME = "/tmp", "dbmigrate-tmp"
 TERMINATION_LOG = "/dev/termination-log"
 CONTAINER = "dbmigrate"
 MANAGED_BY = "dbmigrate-operator"
@@ -116,6 +119,9 @@ def manifest(
     if mig.migrations.configmap:
         volumes.append({"name": "migrations", "configMap": {"name": mig.migrations.configmap}})
         mounts.append({"name": "migrations", "mountPath": MIGRATIONS_MOUNT, "readOnly": True})
+    if not any(mount.get("mountPath") == TMP_MOUNT for mount in mounts):  # the user's own /tmp wins
+        volumes.append({"name": TMP_VOLUME, "emptyDir": {}})
+        mounts.append({"name": TMP_VOLUME, "mountPath": TMP_MOUNT})
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": overrides.get("image") or mig.migrations.image or settings.default_image,
