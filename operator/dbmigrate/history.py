@@ -63,7 +63,7 @@ class History:
         self._dialect = dialect
         self.table = table
         self._quoted = dialect.quote(table)
-        self._rows: list[Row] | None = None
+        self._rows: dict[str, Row] | None = None  # by version, in table order: each write is O(1)
         # Inserts go to the driver's cursor in the driver's own placeholder style, built once here, rather than
         # through SQLAlchemy's per-call compilation: one runs per migration.
         style = "%({})s" if conn.dialect.paramstyle in ("pyformat", "format") else ":{}"
@@ -97,8 +97,8 @@ class History:
     def rows(self) -> list[Row]:
         """All rows, oldest first; an empty list when the table does not exist yet."""
         if self._rows is None:
-            self._rows = self._read() if self.exists() else []
-        return list(self._rows)
+            self._rows = {row.version: row for row in self._read()} if self.exists() else {}
+        return list(self._rows.values())
 
     def new_row(
         self,
@@ -145,7 +145,7 @@ class History:
     def inserted(self, row: Row) -> None:
         """Keep the rows in step after an insert from :meth:`insert` committed."""
         if self._rows is not None:
-            self._rows.append(row)
+            self._rows[row.version] = row
 
     def delete_query(self, version: str) -> Query:
         """The DELETE of ``version``'s row, to run by the caller, which then calls :meth:`deleted`."""
@@ -153,7 +153,7 @@ class History:
 
     def deleted(self, version: str) -> None:
         if self._rows is not None:
-            self._rows = [row for row in self._rows if row.version != version]
+            self._rows.pop(version, None)
 
     def record(self, row: Row) -> None:
         """Insert ``row`` now (in autocommit mode, that commits it)."""
@@ -186,8 +186,8 @@ class History:
             self.deleted(version)
 
     def _update(self, version: str, change: Callable[[Row], Row]) -> None:
-        if self._rows is not None:
-            self._rows = [change(row) if row.version == version else row for row in self._rows]
+        if self._rows is not None and version in self._rows:
+            self._rows[version] = change(self._rows[version])
 
     def _read(self) -> list[Row]:
         cursor = self._cursor()
