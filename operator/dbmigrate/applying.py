@@ -8,16 +8,21 @@ fails, the migration's down part (if any) undoes it, otherwise the row stays dir
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy
 
 from dbmigrate import database, errors, history, progress
 from dbmigrate.dialects import base
 from dbmigrate.sources import model
-from dbmigrate.sqltext import Statement, split_statements
+from dbmigrate.sqltext import Statement, copies_with_client, split_statements
+
+if TYPE_CHECKING:
+    from dbmigrate.dialects import pgpipeline
 
 _STATEMENT_PREVIEW = 200
 
@@ -52,6 +57,10 @@ class StatementFailed(Exception):
         return f"{self.script.filename}:{self.statement.line}: {text}\n  {self}"
 
 
+_HISTORY = "the history table"
+_INSERT_NAME = b"dbmigrate_history_insert"
+
+
 class _Step(NamedTuple):
     """One query of a migration's transaction: a statement of the script, or BEGIN/COMMIT/the history write."""
 
@@ -59,6 +68,15 @@ class _Step(NamedTuple):
     params: dict[str, object] | None = None
     statement: Statement | None = None
     label: str = ""
+
+
+class _Queued(NamedTuple):
+    """One migration's transaction for a pipeline: its steps, the same as commands, and the history row it inserts
+    (None: it deletes its row)."""
+
+    steps: list[_Step]
+    commands: list[pgpipeline.Command]
+    row: history.Row | None
 
 
 class Applier:
@@ -83,24 +101,40 @@ class Applier:
         self._driver = conn.connection.dbapi_connection
         self._cursor = self._driver.cursor()  # type: ignore[union-attr]
         self._driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
+        self._pipeline = dialect.pipeline(self._driver)
+        self._prepared = False
+
+    def run(self, todo: Sequence[model.Migration], *, direction: str) -> Iterator[tuple[model.Migration, float]]:
+        """Apply (``up``) or revert (``down``) ``todo`` in order, yielding each migration with its duration as it
+        completes. Raises :class:`errors.MigrationError` at the first failure; nothing after it runs.
+
+        Where the dialect has a pipeline, runs of transactional migrations are queued a few ahead (see
+        :mod:`dbmigrate.dialects.pgpipeline`); every other migration runs on its own."""
+        step = self.up if direction == "up" else self.down
+        position = 0
+        while position < len(todo):
+            batch = list(itertools.takewhile(lambda m: self._pipelined(m, direction), todo[position:]))
+            if batch:
+                yield from self._run_pipelined(batch, direction=direction)
+                position += len(batch)
+            else:
+                yield todo[position], step(todo[position])
+                position += 1
 
     def up(self, migration: model.Migration) -> float:
         """Apply ``migration``; returns its duration in seconds. Raises :class:`errors.MigrationError`."""
+        self._refuse_client_copy(migration.up)
         row = self._history.new_row(
             version=migration.version, name=migration.name, checksum=migration.checksum, applied_by=self._applied_by
         )
         if not self._atomic(migration.up):
             return self._run_marked_dirty(migration, row)
 
-        def insert(elapsed_ms: int | None) -> history.Query:
-            if elapsed_ms is None:
-                return self._history.insert(row, timed_by_server=True)
-            return self._history.insert(dataclasses.replace(row, execution_ms=elapsed_ms))
-
-        def inserted(elapsed_ms: int) -> None:
-            self._history.inserted(dataclasses.replace(row, execution_ms=elapsed_ms))
-
-        return self._run_atomic(migration.up, change=insert, done=inserted)
+        return self._run_atomic(
+            migration.up,
+            change=lambda elapsed_ms: self._history.insert(dataclasses.replace(row, execution_ms=elapsed_ms)),
+            done=lambda elapsed_ms: self._history.inserted(dataclasses.replace(row, execution_ms=elapsed_ms)),
+        )
 
     def down(self, migration: model.Migration) -> float:
         """Revert ``migration`` with its down part and delete its history row."""
@@ -109,6 +143,7 @@ class Applier:
                 f"migration {migration.filename} has no down part (irreversible)",
                 hint="write a down file for it, or restore from a backup",
             )
+        self._refuse_client_copy(migration.down)
         if self._atomic(migration.down):
             return self._run_atomic(
                 migration.down,
@@ -123,26 +158,124 @@ class Applier:
     def _atomic(self, script: model.Script) -> bool:
         return self._dialect.transactional_ddl and script.transactional
 
+    def _refuse_client_copy(self, script: model.Script) -> None:
+        """Stop before a ``COPY … FROM STDIN`` runs: the server would wait for data the file cannot send."""
+        for statement in self._statements(script):
+            if copies_with_client(statement, dialect=self._dialect.name):
+                raise errors.MigrationError(
+                    f"{script.filename}:{statement.line}: COPY with STDIN or STDOUT cannot run in a migration: its "
+                    "data would have to come from (or go to) dbmigrate; nothing from this migration ran",
+                    hint="load the rows with INSERT statements, or COPY from a file on the database server",
+                )
+
+    def _pipelined(self, migration: model.Migration, direction: str) -> bool:
+        """Whether ``migration`` can be queued: a transactional script, without COPY (its data would have to
+        follow the statement, which a queue of commands cannot do)."""
+        script = migration.up if direction == "up" else migration.down
+        if self._pipeline is None or script is None or not self._atomic(script):
+            return False
+        return not any(copies_with_client(s, dialect=self._dialect.name) for s in self._statements(script))
+
+    def _run_pipelined(
+        self, batch: Sequence[model.Migration], *, direction: str
+    ) -> Iterator[tuple[model.Migration, float]]:
+        """The transactions of ``batch`` through the pipeline, retried from a migration that hit a lock timeout."""
+        from dbmigrate.dialects import pgpipeline
+
+        assert self._pipeline is not None
+        if direction == "up" and not self._prepared:
+            self._pipeline.prepare(_INSERT_NAME, self._numbered_insert()[0])
+            self._prepared = True
+        attempt = 0
+        while batch:
+            queued = [self._queued(migration, direction) for migration in batch]
+            failure: pgpipeline.Failed | None = None
+            done = 0
+            with self._pipeline as pipeline:
+                running = functools.partial(self._running, queued)
+                for result in pipeline.run([q.commands for q in queued], running=running):
+                    if isinstance(result, pgpipeline.Failed):
+                        failure = result
+                        break
+                    row = queued[result.index].row
+                    if row is None:
+                        self._history.deleted(batch[result.index].version)
+                    else:
+                        self._history.inserted(dataclasses.replace(row, execution_ms=int(result.seconds * 1000)))
+                    done += 1
+                    yield batch[result.index], result.seconds
+            if failure is None:
+                return
+            step = queued[failure.index].steps[failure.command]
+            failed = self._failed(_script(batch[failure.index], direction), step, failure.error)
+            if not self._should_retry(failed, attempt):
+                raise _migration_error(failed, undone="nothing from it was kept (rolled back)") from None
+            attempt, batch = attempt + 1, batch[done:]
+
+    def _queued(self, migration: model.Migration, direction: str) -> _Queued:
+        """BEGIN, the statements, the history write and COMMIT of one migration, for the pipeline."""
+        pipeline = self._pipeline
+        assert pipeline is not None
+        begin, commit = self._dialect.begin_statement, "COMMIT"
+        statements = self._statements(_script(migration, direction))
+        row: history.Row | None = None
+        if direction == "up":
+            row = self._history.new_row(
+                version=migration.version, name=migration.name, checksum=migration.checksum, applied_by=self._applied_by
+            )
+            change = pipeline.prepared(_INSERT_NAME, self._numbered_insert()[1](row))
+        else:
+            change = pipeline.command(self._history.numbered_delete(), [migration.version])
+        steps = [
+            _Step(begin, label=begin),
+            *(_Step(statement.text, statement=statement) for statement in statements),
+            _Step(_HISTORY, label=_HISTORY),
+            _Step(commit, label=commit),
+        ]
+        commands = [
+            pipeline.command(begin),
+            *(pipeline.command(statement.text) for statement in statements),
+            change,
+            pipeline.command(commit),
+        ]
+        return _Queued(steps, commands, row)
+
+    def _running(self, queued: list[_Queued], index: int, position: int) -> None:
+        statement = queued[index].steps[position].statement
+        if statement is not None:
+            self._report.statement_started(statement)
+
+    def _numbered_insert(self) -> tuple[str, Callable[[history.Row], tuple[object, ...]]]:
+        assert self._dialect.elapsed_ms_sql is not None
+        return self._history.numbered_insert(self._dialect.elapsed_ms_sql)
+
+    def _statements(self, script: model.Script) -> Sequence[Statement]:
+        return split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
+
     def _run_atomic(
         self,
         script: model.Script,
         *,
-        change: Callable[[int | None], history.Query],
+        change: Callable[[int], history.Query],
         done: Callable[[int], None],
     ) -> float:
         """Statements and the history change in one transaction, retried whole when a table lock times out.
 
-        ``change(elapsed_ms)`` is the history write; ``None`` asks for one the database times itself, which can
-        then travel with the last statement. ``done`` runs once it committed."""
-        statements = split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
+        ``change(elapsed_ms)`` is the history write, built after the last statement so that the time it records
+        covers all of them; ``done`` runs once it committed."""
         for attempt in range(self._options.lock_retries + 1):
             started = time.monotonic()
             try:
-                for group in self._transaction(statements, change=change, started=started):
-                    self._send(script, group)
-                elapsed = time.monotonic() - started
-                done(int(elapsed * 1000))
-                return elapsed
+                self._execute(script, _Step(self._dialect.begin_statement, label=self._dialect.begin_statement))
+                for statement in self._statements(script):
+                    self._report.statement_started(statement)
+                    self._execute(script, _Step(statement.text, statement=statement))
+                elapsed_ms = int((time.monotonic() - started) * 1000)
+                query = change(elapsed_ms)
+                self._execute(script, _Step(query.sql, query.params, label=_HISTORY))
+                self._execute(script, _Step("COMMIT", label="COMMIT"))
+                done(elapsed_ms)
+                return time.monotonic() - started
             except StatementFailed as failed:
                 self._control("ROLLBACK")
                 if not self._should_retry(failed, attempt):
@@ -152,54 +285,25 @@ class Applier:
                 raise
         raise AssertionError("unreachable: the last attempt either returns or raises")
 
-    def _transaction(
-        self, statements: Sequence[Statement], *, change: Callable[[int | None], history.Query], started: float
-    ) -> Iterator[list[_Step]]:
-        """The migration's transaction as groups of queries, each group one round trip where the driver can.
-
-        Where the database times the history write itself, BEGIN goes with the first statement and the history
-        write and COMMIT with the last (a one-statement migration is one round trip); elsewhere the write is built
-        after the last statement, so the time it records covers every statement (this is a generator for that)."""
-        begin = _Step(self._dialect.begin_statement, label=self._dialect.begin_statement)
-        commit = _Step("COMMIT", label="COMMIT")
-        steps = [_Step(statement.text, statement=statement) for statement in statements]
-        if self._dialect.elapsed_ms_sql is not None:
-            steps = [begin, *steps, _history_step(change(None)), commit]
-            if len(statements) <= 1:
-                yield steps
-                return
-            yield steps[:2]
-            yield from ([step] for step in steps[2:-3])
-            yield steps[-3:]
-            return
-        yield [begin, *steps[:1]]
-        yield from ([step] for step in steps[1:])
-        yield [_history_step(change(int((time.monotonic() - started) * 1000))), commit]
-
-    def _send(self, script: model.Script, group: list[_Step]) -> None:
-        """Execute one group of steps; a failed statement becomes :class:`StatementFailed`, any other failed step a
-        migration error naming it."""
-        running = _culprit(group).statement
-        if running is not None:
-            self._report.statement_started(running)
+    def _execute(self, script: model.Script, step: _Step) -> None:
         try:
-            self._dialect.execute_together(
-                self._driver, [(step.sql, step.params) for step in group], error=self._driver_error
-            )
-        except base.QueryFailed as failed:
-            # Where the driver cannot tell which query failed, the group's statement is the culprit: BEGIN, the
-            # history write and COMMIT only fail because of what the statement did (or a lost connection).
-            step = group[failed.index] if failed.index is not None else _culprit(group)
-            if step.statement is None:
-                raise errors.MigrationError(
-                    f"database error on {step.label}: {database.driver_message(failed.cause)}"
-                ) from failed.cause
-            raise StatementFailed(
-                script=script,
-                statement=step.statement,
-                cause=failed.cause,
-                lock_timeout=self._dialect.is_lock_timeout(failed.cause),
-            ) from failed.cause
+            if step.params is None:
+                self._cursor.execute(step.sql)  # no placeholders parsed: `%` and `:name` in migration SQL stay as is
+            else:
+                self._cursor.execute(step.sql, step.params)
+        except self._driver_error as exc:
+            raise self._failed(script, step, exc) from exc
+
+    def _failed(self, script: model.Script, step: _Step, cause: Exception) -> StatementFailed:
+        """A failed statement as :class:`StatementFailed`; any other failed step raises a migration error naming it
+        (BEGIN, COMMIT and the history write fail because of a lost connection, or what the statements did)."""
+        if step.statement is None:
+            raise errors.MigrationError(
+                f"database error on {step.label}: {database.driver_message(cause)}"
+            ) from cause
+        return StatementFailed(
+            script=script, statement=step.statement, cause=cause, lock_timeout=self._dialect.is_lock_timeout(cause)
+        )
 
     def _run_marked_dirty(self, migration: model.Migration, row: history.Row) -> float:
         """For DDL that commits as it goes: mark dirty, run, mark clean; on failure undo with the down part."""
@@ -272,13 +376,10 @@ class Applier:
         return True
 
 
-def _culprit(group: list[_Step]) -> _Step:
-    """The group's statement (a group holds at most one), else its first step."""
-    return next((step for step in group if step.statement is not None), group[0])
-
-
-def _history_step(query: history.Query) -> _Step:
-    return _Step(query.sql, query.params, label="the history table")
+def _script(migration: model.Migration, direction: str) -> model.Script:
+    script = migration.up if direction == "up" else migration.down
+    assert script is not None, "only migrations with a script for the direction are queued"
+    return script
 
 
 def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None = None) -> errors.MigrationError:

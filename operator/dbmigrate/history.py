@@ -70,8 +70,6 @@ class History:
         names = ("version", "name", "kind", "checksum", "applied_at", "ms", "success", "by", "dirty")
         values = [style.format(n) for n in names]
         self._insert = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
-        values[names.index("ms")] = dialect.elapsed_ms_sql or values[names.index("ms")]
-        self._insert_timed_by_server = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
         self._delete = f"DELETE FROM {self._quoted} WHERE version = {style.format('version')}"
 
     def exists(self) -> bool:
@@ -124,23 +122,35 @@ class History:
             dirty,
         )
 
-    def insert(self, row: Row, *, timed_by_server: bool = False) -> Query:
-        """The INSERT for ``row``, to run by the caller (with the migration's last statement, say), which then calls
-        :meth:`inserted`. ``timed_by_server`` records the time since the transaction began as the database
-        measures it, instead of ``row.execution_ms``: the insert can then travel with the last statement."""
+    def insert(self, row: Row) -> Query:
+        """The INSERT for ``row``, to run by the caller (in the migration's transaction, say), which then calls
+        :meth:`inserted`."""
         params = {
             "version": row.version,
             "name": row.name,
             "kind": row.kind,
             "checksum": row.checksum,
             "applied_at": self._dialect.timestamp_param(_as_datetime(row.applied_at)),
+            "ms": row.execution_ms,
             "success": row.success,
             "by": row.applied_by,
             "dirty": row.dirty,
         }
-        if timed_by_server and self._dialect.elapsed_ms_sql:
-            return Query(self._insert_timed_by_server, params)
-        return Query(self._insert, params | {"ms": row.execution_ms})
+        return Query(self._insert, params)
+
+    def numbered_insert(self, elapsed_ms_sql: str) -> tuple[str, Callable[[Row], tuple[object, ...]]]:
+        """An INSERT with numbered parameters (``$1``…) that records ``elapsed_ms_sql`` (the database's own timing
+        of the transaction) as the execution time, for a statement prepared once per run; and the function giving
+        a row's parameter values in that order."""
+        values = ["$1", "$2", "$3", "$4", "$5", elapsed_ms_sql, "$6", "$7", "$8"]
+        sql = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
+        return sql, lambda row: (
+            row.version, row.name, row.kind, row.checksum, row.applied_at, row.success, row.applied_by, row.dirty
+        )
+
+    def numbered_delete(self) -> str:
+        """The DELETE of one version's row (``$1``), the counterpart of :meth:`numbered_insert`."""
+        return f"DELETE FROM {self._quoted} WHERE version = $1"
 
     def inserted(self, row: Row) -> None:
         """Keep the rows in step after an insert from :meth:`insert` committed."""

@@ -167,17 +167,18 @@ def _apply(
     applied: list[model.Migration],
 ) -> None:
     """Run ``todo`` in order, appending each one that completed to ``applied`` (what a rollback must undo)."""
-    step = applier.up if direction == "up" else applier.down
+    runs = applier.run(todo, direction=direction)
     for index, migration in enumerate(todo, start=1):
         report.migration_started(index=index, total=len(todo), label=_label(migration, direction))
         started = time.monotonic()
         try:
-            seconds = step(migration)
+            done, seconds = next(runs)
         except errors.MigrationError as exc:
             elapsed = time.monotonic() - started
             report.migration_failed(seconds=elapsed, message=exc.message)
             result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
             raise
+        assert done is migration, "migrations complete in order"
         applied.append(migration)
         result.history_updated = True
         report.migration_finished(seconds=seconds)

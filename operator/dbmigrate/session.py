@@ -46,5 +46,6 @@ def open_session(
                 table.ensure()
             yield conn, dialect, table
         finally:
-            with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+            # A lost connection (the run's own error says so) takes the session lock with it on the server.
+            with contextlib.suppress(sqlalchemy.exc.DBAPIError, sqlalchemy.exc.InvalidRequestError):
                 dialect.release_lock(conn, key=key)

@@ -79,6 +79,22 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[St
     return tuple(statements)
 
 
+def copies_with_client(statement: Statement, *, dialect: str) -> bool:
+    """Whether ``statement`` is PostgreSQL's ``COPY … FROM STDIN`` or ``TO STDOUT``, whose data would have to come
+    from (or go to) the client: a migration file cannot carry it, and the protocol would wait for it."""
+    if dialect != "postgresql" or "copy" not in statement.text.lower():
+        return False
+    from sqlglot import TokenType
+    from sqlglot.errors import TokenError
+
+    try:
+        tokens = _tokenize(statement.text, dialect)
+    except TokenError:
+        return False
+    words = [token.text.upper() for token in tokens if token.token_type not in (TokenType.STRING, TokenType.IDENTIFIER)]
+    return bool(words) and words[0] == "COPY" and ("STDIN" in words or "STDOUT" in words)
+
+
 def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> list[Statement]:
     from sqlglot import TokenType
 

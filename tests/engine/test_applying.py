@@ -1,7 +1,8 @@
 """One migration's transaction: which statement failed wherever it sits, and timings that cover every statement.
 
-On PostgreSQL BEGIN travels with a migration's first statement and the history row and COMMIT with its last (one
-round trip for a one-statement migration), so a failure must still be pinned on the right statement.
+On PostgreSQL the statements are queued in a pipeline with BEGIN, the history row and COMMIT (see
+tests/engine/dialects/test_pgpipeline.py), on SQLite they run one by one: a failure must be pinned on the right
+statement either way.
 """
 
 from __future__ import annotations

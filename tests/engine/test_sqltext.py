@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dbmigrate.sqltext import split_statements
+import pytest
+
+from dbmigrate.sqltext import Statement, copies_with_client, split_statements
 
 
 def test_semicolons_inside_strings_comments_and_dollar_bodies_do_not_split() -> None:
@@ -62,3 +64,18 @@ def test_line_ending_semicolons_inside_strings_comments_and_bodies_do_not_split(
     assert statements[1].text.endswith("second line')")
     assert "RETURN 2;" in statements[2].text
     assert statements[3].text == "-- dbmigrate:allow drop_table;\nDROP TABLE a"
+
+
+@pytest.mark.parametrize(
+    ("text", "dialect", "expected"),
+    [
+        ("COPY t FROM STDIN", "postgresql", True),
+        ("-- the rows\n/* from the app */ copy t (a, b) TO stdout WITH (FORMAT csv)", "postgresql", True),
+        ("COPY t FROM '/srv/stdin.csv'", "postgresql", False),
+        ('COPY "stdin" FROM \'/srv/data.csv\'', "postgresql", False),
+        ("INSERT INTO copy_log VALUES ('COPY t FROM STDIN')", "postgresql", False),
+        ("COPY t FROM STDIN", "mysql", False),
+    ],
+)
+def test_copies_with_client_only_for_copy_from_stdin_or_to_stdout(text: str, dialect: str, expected: bool) -> None:
+    assert copies_with_client(Statement(text, 1), dialect=dialect) is expected

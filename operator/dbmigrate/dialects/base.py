@@ -10,13 +10,15 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy
 
 from dbmigrate import errors
+
+if TYPE_CHECKING:
+    from dbmigrate.dialects import pgpipeline
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -31,7 +33,7 @@ class Dialect(abc.ABC):
     #: How a migration's transaction starts.
     begin_statement: ClassVar[str] = "BEGIN"
     #: SQL for the milliseconds since the current transaction began, where the database can tell: then a
-    #: migration's history row can be sent with its last statement and still time all of it.
+    #: migration's history row can be queued with its statements and still time all of them.
     elapsed_ms_sql: ClassVar[str | None] = None
 
     def engine_options(self) -> dict[str, object]:
@@ -55,25 +57,10 @@ class Dialect(abc.ABC):
     def rollback(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
 
-    def execute_together(
-        self,
-        dbapi_connection: Any,
-        queries: Sequence[tuple[str, Mapping[str, object] | None]],
-        *,
-        error: type[Exception],
-    ) -> None:
-        """Execute ``queries`` in order on the driver connection, in one round trip where the driver can, stopping
-        at the first failure. Raises :class:`QueryFailed` naming which query raised the driver ``error`` (or None
-        where the driver cannot tell)."""
-        cursor = dbapi_connection.cursor()
-        for index, (sql, params) in enumerate(queries):
-            try:
-                if params is None:
-                    cursor.execute(sql)  # no placeholders parsed: `%` and `:name` in migration SQL stay as written
-                else:
-                    cursor.execute(sql, params)
-            except error as exc:
-                raise QueryFailed(index, exc) from exc
+    def pipeline(self, dbapi_connection: Any) -> pgpipeline.Pipeline | None:
+        """A pipeline that runs migrations' transactions back to back on this driver connection, where the driver
+        has one (then :attr:`elapsed_ms_sql` is set too)."""
+        return None
 
     @abc.abstractmethod
     def set_timeouts(
@@ -100,16 +87,6 @@ class Dialect(abc.ABC):
 
     def server_version(self, conn: sqlalchemy.Connection) -> str:
         return ".".join(str(part) for part in conn.dialect.server_version_info or ())
-
-
-class QueryFailed(Exception):
-    """Query ``index`` (None: one of them) of a group sent by :meth:`Dialect.execute_together` failed with the
-    driver error ``cause``."""
-
-    def __init__(self, index: int | None, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.index = index
-        self.cause = cause
 
 
 def validate_identifier(identifier: str) -> str:

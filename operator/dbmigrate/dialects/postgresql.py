@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy
 
 from dbmigrate import errors
 from dbmigrate.dialects import base
+
+if TYPE_CHECKING:
+    from dbmigrate.dialects import pgpipeline
 
 _POLL_SECONDS = 0.1
 #: SQLSTATE 55P03 lock_not_available: what ``lock_timeout`` raises.
@@ -40,29 +42,14 @@ class PostgreSQL(base.Dialect):
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
 
-    def execute_together(
-        self,
-        dbapi_connection: Any,
-        queries: Sequence[tuple[str, Mapping[str, object] | None]],
-        *,
-        error: type[Exception],
-    ) -> None:
-        """One simple query: the server runs its statements in order and stops at the first error, so a migration
-        with one statement is one round trip with its BEGIN, history row and COMMIT. A multi-statement query takes
-        no server-side parameters, so psycopg binds them client-side; the server does not say which statement
-        failed (index None). Statements are joined by a newline and a semicolon, so a trailing ``--`` comment on
-        one cannot swallow the next."""
-        from psycopg import ClientCursor, Connection
+    def pipeline(self, dbapi_connection: Any) -> pgpipeline.Pipeline | None:
+        from psycopg import Connection
 
-        if len(queries) < 2 or not isinstance(dbapi_connection, Connection):  # psycopg2 (named in the URL): one by one
-            super().execute_together(dbapi_connection, queries, error=error)
-            return
-        cursor = ClientCursor(dbapi_connection)
-        text = "\n;".join(sql if params is None else cursor.mogrify(sql, params) for sql, params in queries)
-        try:
-            cursor.execute(text)
-        except error as exc:
-            raise base.QueryFailed(None, exc) from exc
+        from dbmigrate.dialects import pgpipeline
+
+        if not isinstance(dbapi_connection, Connection):  # psycopg2, when the URL names it
+            return None
+        return pgpipeline.Pipeline(dbapi_connection)
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
