@@ -14,8 +14,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokenizer_core import Token
+    from sqlglot.tokens import Tokenizer
 
 _PIECE_END = re.compile(r";[ \t]*\r?\n")
 
@@ -60,7 +60,7 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[St
     for boundary in _PIECE_END.finditer(sql):
         piece = sql[start : boundary.end()]
         try:
-            tokens = _tokenize(piece, dialect)
+            tokens = tokenize(piece, dialect)
         except TokenError:
             continue  # the line end is inside a string or a body: take more text
         if not tokens or tokens[-1].token_type != TokenType.SEMICOLON:
@@ -69,8 +69,10 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[St
         start = boundary.end()
         line += piece.count("\n")
     rest = sql[start:]
+    if not rest.strip():
+        return tuple(statements)
     try:
-        statements += _split_tokens(rest, _tokenize(rest, dialect), first_line=line)
+        statements += _split_tokens(rest, tokenize(rest, dialect), first_line=line)
     except TokenError:
         stripped = rest.strip()
         if stripped:
@@ -88,7 +90,7 @@ def copies_with_client(statement: Statement, *, dialect: str) -> bool:
     from sqlglot.errors import TokenError
 
     try:
-        tokens = _tokenize(statement.text, dialect)
+        tokens = tokenize(statement.text, dialect)
     except TokenError:
         return False
     words = [token.text.upper() for token in tokens if token.token_type not in (TokenType.STRING, TokenType.IDENTIFIER)]
@@ -114,16 +116,18 @@ def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> list[Sta
     return statements
 
 
-def _tokenize(sql: str, dialect: str) -> list[Token]:
-    """sqlglot is imported here, not at module level: it costs ~0.1 s and `status` never splits SQL."""
-    return _sqlglot_dialect(dialect).tokenize(sql)
+def tokenize(sql: str, dialect: str) -> list[Token]:
+    """sqlglot's tokens of ``sql`` for one of our dialects, from one tokenizer per dialect: a run tokenizes every
+    statement twice (splitting, analysis), and building a tokenizer costs as much as using it on a short statement.
+    sqlglot is imported here, not at module level: it costs ~0.1 s and `status` never splits SQL."""
+    return _tokenizer(dialect).tokenize(sql)
 
 
 @functools.cache
-def _sqlglot_dialect(dialect: str) -> Dialect:
+def _tokenizer(dialect: str) -> Tokenizer:
     from sqlglot.dialects.dialect import Dialect
 
-    return Dialect.get_or_raise(sqlglot_dialect(dialect))
+    return Dialect.get_or_raise(sqlglot_dialect(dialect)).tokenizer()
 
 
 def _statement(text: str, token_line: int, first_line: int) -> Statement:

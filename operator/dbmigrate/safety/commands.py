@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Callable
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokenizer_core import Token, TokenType
 
 from dbmigrate.safety.findings import Hit
@@ -25,7 +24,7 @@ from dbmigrate.safety.rules import (
     rename_table_reason,
     truncate_reason,
 )
-from dbmigrate.sqltext import sqlglot_dialect
+from dbmigrate.sqltext import tokenize
 
 #: Token types that are never keywords: quoted identifiers, numbers and every kind of string literal.
 _NOT_WORDS = frozenset(
@@ -161,7 +160,7 @@ def _read_rename(words: _Words, ctx: Context) -> Reading:
     """MySQL ``RENAME TABLE a TO b[, c TO d]``: the tokenizer hands RENAME's arguments over as one string."""
     if words.take_type(TokenType.STRING):
         remainder = words.items[words.pos - 1][1].text
-        words = _Words(Dialect.get_or_raise(sqlglot_dialect(ctx.dialect)).tokenize(remainder), remainder)
+        words = _Words(tokenize(remainder, ctx.dialect), remainder)
     if not words.take("TABLE"):
         return Reading([], understood=False)
     hits: list[Hit] = []

@@ -29,7 +29,7 @@ from dbmigrate.safety.commands import read_tokens
 from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
 from dbmigrate.safety.rules import Context, check_tree
 from dbmigrate.safety.state import SchemaState
-from dbmigrate.sqltext import Statement, split_statements, sqlglot_dialect
+from dbmigrate.sqltext import Statement, split_statements, sqlglot_dialect, tokenize
 
 __all__ = ["RULES", "Finding", "Severity", "blocking", "lint_sql"]
 
@@ -73,13 +73,12 @@ def lint_sql(
     schema-qualified, e.g. ``("users", "email"): "character varying(255)"``); with it type changes are judged
     narrowing or widening, without it they are reported as possibly narrowing.
     """
-    sqlglot = Dialect.get_or_raise(sqlglot_dialect(dialect))
     ctx = Context(SchemaState(dialect, column_types))
-    parser = sqlglot.parser()
+    parser = Dialect.get_or_raise(sqlglot_dialect(dialect)).parser()
     statements = split_statements(sql, dialect=dialect, first_line=first_line)
     findings: list[Finding] = []
     for unit in _units(sql, statements, dialect):
-        findings.extend(_lint_unit(unit, sqlglot=sqlglot, parser=parser, ctx=ctx, file=file))
+        findings.extend(_lint_unit(unit, parser=parser, ctx=ctx, file=file))
     return findings
 
 
@@ -129,9 +128,9 @@ def _skip_blanks(sql: str, pos: int, *, newlines: bool) -> int:
     return pos
 
 
-def _lint_unit(unit: _Unit, *, sqlglot: Dialect, parser: Parser, ctx: Context, file: str) -> list[Finding]:
+def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[Finding]:
     try:
-        tokens = sqlglot.tokenize(unit.text)
+        tokens = tokenize(unit.text, ctx.dialect)
     except TokenError:
         hits, comments, shown = [_unreadable("its text could not be tokenized")], [unit.trailing], unit.text
     else:
