@@ -188,12 +188,12 @@ class Applier:
             self._prepared = True
         attempt = 0
         while batch:
-            queued = [self._queued(migration, direction) for migration in batch]
+            queued: list[_Queued] = []
             failure: pgpipeline.Failed | None = None
             done = 0
             with self._pipeline as pipeline:
                 running = functools.partial(self._running, queued)
-                for result in pipeline.run([q.commands for q in queued], running=running):
+                for result in pipeline.run(self._transactions(batch, direction, queued), running=running):
                     if isinstance(result, pgpipeline.Failed):
                         failure = result
                         break
@@ -211,6 +211,15 @@ class Applier:
             if not self._should_retry(failed, attempt):
                 raise _migration_error(failed, undone="nothing from it was kept (rolled back)") from None
             attempt, batch = attempt + 1, batch[done:]
+
+    def _transactions(
+        self, batch: Sequence[model.Migration], direction: str, queued: list[_Queued]
+    ) -> Iterator[list[pgpipeline.Command]]:
+        """The pipeline commands of each migration of ``batch``, built (and kept in ``queued``) only as the pipeline
+        takes them, so the first migration goes out before the last one is prepared."""
+        for migration in batch:
+            queued.append(self._queued(migration, direction))
+            yield queued[-1].commands
 
     def _queued(self, migration: model.Migration, direction: str) -> _Queued:
         """BEGIN, the statements, the history write and COMMIT of one migration, for the pipeline."""

@@ -15,7 +15,7 @@ import collections
 import dataclasses
 import select
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -109,27 +109,31 @@ class Pipeline:
         return text.encode(self._encoding)
 
     def run(
-        self, transactions: Sequence[Sequence[Command]], *, running: Callable[[int, int], None]
+        self, transactions: Iterable[Sequence[Command]], *, running: Callable[[int, int], None]
     ) -> Iterator[Completed | Failed]:
         """Run ``transactions`` in order, yielding each one's outcome as it arrives; stops after a failure.
 
-        Each transaction is a list of commands, BEGIN … COMMIT included. Outcomes come one per transaction, so a
-        caller can report each migration as it finishes while later ones are already queued; ``running(index,
-        command)`` is told which command the server is on whenever that changes (for a live display)."""
-        queued: collections.deque[int] = collections.deque()
+        Each transaction is a list of commands, BEGIN … COMMIT included, taken from ``transactions`` only when
+        there is room in the queue. Outcomes come one per transaction, so a caller can report each migration as it
+        finishes while later ones are already queued; ``running(index, command)`` is told which command the server
+        is on whenever that changes (for a live display)."""
+        pending = iter(transactions)
+        queued: collections.deque[tuple[int, int]] = collections.deque()  # (index, how many commands)
         sent = index = position = 0
         mark = time.monotonic()
         try:
-            while sent < len(transactions) or queued:
-                while sent < len(transactions) and len(queued) < self._window:
-                    for command in transactions[sent]:
+            while True:
+                while len(queued) < self._window and (transaction := next(pending, None)) is not None:
+                    for command in transaction:
                         self._send(command)
                     self._pg.send_flush_request()
-                    queued.append(sent)
+                    queued.append((sent, len(transaction)))
                     sent += 1
+                if not queued:
+                    return
                 self._flush()
-                index = queued.popleft()
-                for position in range(len(transactions[index])):
+                index, size = queued.popleft()
+                for position in range(size):
                     running(index, position)
                     result = self._result()
                     if result.status not in _OK:
