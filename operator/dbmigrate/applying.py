@@ -102,7 +102,8 @@ class Applier:
         self._cursor = self._driver.cursor()  # type: ignore[union-attr]
         self._driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
         self._pipeline = dialect.pipeline(self._driver)
-        self._prepared = False
+        #: The values of the prepared history insert for a row, once it is prepared on this connection.
+        self._insert_values: Callable[[history.Row], tuple[object, ...]] | None = None
 
     def run(self, todo: Sequence[model.Migration], *, direction: str) -> Iterator[tuple[model.Migration, float]]:
         """Apply (``up``) or revert (``down``) ``todo`` in order, yielding each migration with its duration as it
@@ -183,9 +184,10 @@ class Applier:
         from dbmigrate.dialects import pgpipeline
 
         assert self._pipeline is not None
-        if direction == "up" and not self._prepared:
-            self._pipeline.prepare(_INSERT_NAME, self._numbered_insert()[0])
-            self._prepared = True
+        if direction == "up" and self._insert_values is None:
+            assert self._dialect.elapsed_ms_sql is not None
+            sql, self._insert_values = self._history.numbered_insert(self._dialect.elapsed_ms_sql)
+            self._pipeline.prepare(_INSERT_NAME, sql)
         attempt = 0
         while batch:
             queued: list[_Queued] = []
@@ -232,7 +234,8 @@ class Applier:
             row = self._history.new_row(
                 version=migration.version, name=migration.name, checksum=migration.checksum, applied_by=self._applied_by
             )
-            change = pipeline.prepared(_INSERT_NAME, self._numbered_insert()[1](row))
+            assert self._insert_values is not None
+            change = pipeline.prepared(_INSERT_NAME, self._insert_values(row))
         else:
             change = pipeline.command(self._history.numbered_delete(), [migration.version])
         steps = [
@@ -253,10 +256,6 @@ class Applier:
         statement = queued[index].steps[position].statement
         if statement is not None:
             self._report.statement_started(statement)
-
-    def _numbered_insert(self) -> tuple[str, Callable[[history.Row], tuple[object, ...]]]:
-        assert self._dialect.elapsed_ms_sql is not None
-        return self._history.numbered_insert(self._dialect.elapsed_ms_sql)
 
     def _statements(self, script: model.Script) -> Sequence[Statement]:
         return split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
