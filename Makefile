@@ -39,6 +39,7 @@ cluster: $(STAMP) controlplane
 
 lint: $(STAMP) helm
 	$(BIN)/ruff check operator tests bench hack
+	$(BIN)/ruff format --check operator tests bench hack
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$$(bash hack/helm/build.sh) lint --strict charts/dbmigrate-operator

@@ -45,9 +45,7 @@ def generated_schema(tables: int) -> str:
         )
         statements.append(f"CREATE INDEX t_{i}_name_idx ON t_{i} (name)")
         if i % 2:
-            statements.append(
-                f"CREATE UNIQUE INDEX t_{i}_note_key ON t_{i} (lower(note)) WHERE note IS NOT NULL"
-            )
+            statements.append(f"CREATE UNIQUE INDEX t_{i}_note_key ON t_{i} (lower(note)) WHERE note IS NOT NULL")
     return ";\n".join(statements)
 
 
@@ -63,9 +61,7 @@ def best_of(runs: int, *actions: Callable[[], object]) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", type=int, default=2000)
     args = parser.parse_args()
 
@@ -75,9 +71,7 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         started = time.perf_counter()
-        with psycopg.connect(
-            f"host={HOST} port={PORT} user={USER} password={PASSWORD} dbname={name}"
-        ) as conn:
+        with psycopg.connect(f"host={HOST} port={PORT} user={USER} password={PASSWORD} dbname={name}") as conn:
             conn.execute(generated_schema(args.tables))  # one transaction, one round trip
         print(f"created {args.tables} tables in {time.perf_counter() - started:.1f}s")
 
@@ -105,9 +99,7 @@ def main() -> None:
         ratio = ours / theirs
         print(f"read_schema + fingerprint: {ours:.3f}s (best of 3), fingerprints seen: {len(digests)}")
         print(f"pg_dump --schema-only:     {theirs:.3f}s (best of 3)")
-        print(
-            f"ratio: {ratio:.2f}x (target <= {TARGET_RATIO}x): {'OK' if ratio <= TARGET_RATIO else 'MISSED'}"
-        )
+        print(f"ratio: {ratio:.2f}x (target <= {TARGET_RATIO}x): {'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -306,9 +306,7 @@ class Applier:
         """A failed statement as :class:`StatementFailed`; any other failed step raises a migration error naming it
         (BEGIN, COMMIT and the history write fail because of a lost connection, or what the statements did)."""
         if step.statement is None:
-            raise errors.MigrationError(
-                f"database error on {step.label}: {database.driver_message(cause)}"
-            ) from cause
+            raise errors.MigrationError(f"database error on {step.label}: {database.driver_message(cause)}") from cause
         return StatementFailed(
             script=script, statement=step.statement, cause=cause, lock_timeout=self._dialect.is_lock_timeout(cause)
         )

@@ -8,6 +8,7 @@ proceeds past it until ``dbmigrate repair``.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -20,6 +21,10 @@ DEFAULT_TABLE = "dbmigrate_history"
 KIND_MIGRATION = "migration"
 KIND_BASELINE = "baseline"
 _COLUMNS = "version, name, kind, checksum, applied_at, execution_ms, success, applied_by, dirty"
+#: A row's values for the numbered insert ($1…$8): every column but execution_ms, which the database measures.
+_NUMBERED_VALUES = operator.attrgetter(
+    "version", "name", "kind", "checksum", "applied_at", "success", "applied_by", "dirty"
+)
 
 
 class Query(NamedTuple):
@@ -144,9 +149,7 @@ class History:
         a row's parameter values in that order."""
         values = ["$1", "$2", "$3", "$4", "$5", elapsed_ms_sql, "$6", "$7", "$8"]
         sql = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
-        return sql, lambda row: (
-            row.version, row.name, row.kind, row.checksum, row.applied_at, row.success, row.applied_by, row.dirty
-        )
+        return sql, _NUMBERED_VALUES
 
     def numbered_delete(self) -> str:
         """The DELETE of one version's row (``$1``), the counterpart of :meth:`numbered_insert`."""

@@ -72,7 +72,7 @@ def test_line_ending_semicolons_inside_strings_comments_and_bodies_do_not_split(
         ("COPY t FROM STDIN", "postgresql", True),
         ("-- the rows\n/* from the app */ copy t (a, b) TO stdout WITH (FORMAT csv)", "postgresql", True),
         ("COPY t FROM '/srv/stdin.csv'", "postgresql", False),
-        ('COPY "stdin" FROM \'/srv/data.csv\'', "postgresql", False),
+        ("COPY \"stdin\" FROM '/srv/data.csv'", "postgresql", False),
         ("INSERT INTO copy_log VALUES ('COPY t FROM STDIN')", "postgresql", False),
         ("COPY t FROM STDIN", "mysql", False),
     ],

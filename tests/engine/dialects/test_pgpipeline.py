@@ -78,9 +78,7 @@ def test_a_failure_deep_in_the_queue_keeps_what_committed_and_runs_nothing_queue
 def test_queued_transactions_behind_a_failure_never_run_although_sent(pg_url: str) -> None:
     with _psycopg(pg_url) as conn:
         conn.execute("CREATE TABLE seen (n INTEGER)")
-        commands_of = [
-            [b"BEGIN", f"INSERT INTO seen VALUES ({n})".encode(), b"COMMIT"] for n in range(5)
-        ]
+        commands_of = [[b"BEGIN", f"INSERT INTO seen VALUES ({n})".encode(), b"COMMIT"] for n in range(5)]
         commands_of[2][1] = b"INSERT INTO seen VALUES (1/0)"
         seen: list[tuple[int, int]] = []
         pipeline = pgpipeline.Pipeline(conn, window=8)

@@ -169,8 +169,7 @@ def test_postgresql_exclusion_constraint_and_non_default_index_options(pg_url: s
             "CREATE EXTENSION btree_gist",
             "CREATE TABLE bookings (room int, during tstzrange, note text,"
             " CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&))",
-            "CREATE INDEX note_pattern_idx ON bookings"
-            " (note text_pattern_ops NULLS FIRST, room DESC NULLS LAST)",
+            "CREATE INDEX note_pattern_idx ON bookings (note text_pattern_ops NULLS FIRST, room DESC NULLS LAST)",
         ],
     )
     bookings = snapshot(pg_url).table("bookings")
@@ -319,9 +318,7 @@ def test_sqlite_snapshot(sqlite_url: str) -> None:
 
 
 def test_exclude_tables_leaves_out_their_indexes_constraints_and_sequences(db_url: str) -> None:
-    serial = {"postgresql": "bigserial", "mysql": "bigint AUTO_INCREMENT", "sqlite": "INTEGER"}[
-        dialect_of(db_url)
-    ]
+    serial = {"postgresql": "bigserial", "mysql": "bigint AUTO_INCREMENT", "sqlite": "INTEGER"}[dialect_of(db_url)]
     execute(
         db_url,
         [

@@ -56,9 +56,7 @@ def test_dropping_a_column_moves_no_other_but_reordering_does() -> None:
     a, b, c = (Column(n, "int", True, None, i) for i, n in enumerate("abc", start=1))
     table = Table("t", None, (a, b, c))
     without_a = Table("t", None, (dataclasses.replace(b, ordinal=1), dataclasses.replace(c, ordinal=2)))
-    assert _changes(Schema(tables=(table,)), Schema(tables=(without_a,))) == [
-        ("dropped", "column", "t.a", "int null")
-    ]
+    assert _changes(Schema(tables=(table,)), Schema(tables=(without_a,))) == [("dropped", "column", "t.a", "int null")]
 
     a_last = Table(
         "t",
@@ -109,9 +107,7 @@ def test_summary_and_json() -> None:
         on_update="no action",
         validated=False,
     )
-    orders = Table(
-        "orders", None, (ID,), indexes=(Index("o_idx", ("id DESC",), unique=False, predicate="id > 0"),)
-    )
+    orders = Table("orders", None, (ID,), indexes=(Index("o_idx", ("id DESC",), unique=False, predicate="id > 0"),))
     changes = diff(
         Schema(tables=(orders,)), Schema(tables=(dataclasses.replace(orders, indexes=(), constraints=(fk,)),))
     )

@@ -46,8 +46,7 @@ def test_not_valid_constraints_are_reported_until_validated(pg_url: str) -> None
         [
             "CREATE TABLE users (id int PRIMARY KEY)",
             'CREATE TABLE "Orders" (id int PRIMARY KEY, user_id int, total int)',
-            'ALTER TABLE "Orders" ADD CONSTRAINT orders_user_fk'
-            " FOREIGN KEY (user_id) REFERENCES users NOT VALID",
+            'ALTER TABLE "Orders" ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID',
             'ALTER TABLE "Orders" ADD CONSTRAINT "Total positive" CHECK (total > 0) NOT VALID',
         ],
     )
