@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy
@@ -105,7 +105,9 @@ class Applier:
         #: The values of the prepared history insert for a row, once it is prepared on this connection.
         self._insert_values: Callable[[history.Row], tuple[object, ...]] | None = None
 
-    def run(self, todo: Sequence[model.Migration], *, direction: str) -> Iterator[tuple[model.Migration, float]]:
+    def run(
+        self, todo: Sequence[model.Migration], *, direction: str
+    ) -> Generator[tuple[model.Migration, float], None, None]:
         """Apply (``up``) or revert (``down``) ``todo`` in order, yielding each migration with its duration as it
         completes. Raises :class:`errors.MigrationError` at the first failure; nothing after it runs.
 

@@ -7,6 +7,7 @@ parts and proves it by comparing schema fingerprints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -167,22 +168,24 @@ def _apply(
     applied: list[model.Migration],
 ) -> None:
     """Run ``todo`` in order, appending each one that completed to ``applied`` (what a rollback must undo)."""
-    runs = applier.run(todo, direction=direction)
-    for index, migration in enumerate(todo, start=1):
-        report.migration_started(index=index, total=len(todo), label=_label(migration, direction))
-        started = time.monotonic()
-        try:
-            done, seconds = next(runs)
-        except errors.MigrationError as exc:
-            elapsed = time.monotonic() - started
-            report.migration_failed(seconds=elapsed, message=exc.message)
-            result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
-            raise
-        assert done is migration, "migrations complete in order"
-        applied.append(migration)
-        result.history_updated = True
-        report.migration_finished(seconds=seconds)
-        result.migrations.append(_result(migration, direction, "applied" if direction == "up" else "reverted", seconds))
+    # Closed on any exception here (a failed report, Ctrl-C): the applier then stops what it queued ahead.
+    with contextlib.closing(applier.run(todo, direction=direction)) as runs:
+        for index, migration in enumerate(todo, start=1):
+            report.migration_started(index=index, total=len(todo), label=_label(migration, direction))
+            started = time.monotonic()
+            try:
+                done, seconds = next(runs)
+            except errors.MigrationError as exc:
+                elapsed = time.monotonic() - started
+                report.migration_failed(seconds=elapsed, message=exc.message)
+                result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
+                raise
+            assert done is migration, "migrations complete in order"
+            applied.append(migration)
+            result.history_updated = True
+            report.migration_finished(seconds=seconds)
+            status = "applied" if direction == "up" else "reverted"
+            result.migrations.append(_result(migration, direction, status, seconds))
 
 
 def _roll_back(

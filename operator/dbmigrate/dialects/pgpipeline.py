@@ -25,6 +25,7 @@ from psycopg import pq
 
 #: Transactions queued ahead of the one running: enough to keep the server busy between two reads.
 WINDOW = 8
+_CANCEL_SECONDS = 5.0
 _OK = frozenset({pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY})
 
 
@@ -80,6 +81,10 @@ class Pipeline:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         try:
+            if kind is not None and not self._lost:
+                # Interrupted (Ctrl-C, or the caller failed): cancel what the server is running, so that it skips
+                # the rest of the queue instead of running it before the Sync below.
+                self._conn.cancel_safe(timeout=_CANCEL_SECONDS)
             self._finish()
         finally:
             self._poll.unregister(self._socket)

@@ -43,11 +43,12 @@ class PostgreSQL(base.Dialect):
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
 
     def pipeline(self, dbapi_connection: Any) -> pgpipeline.Pipeline | None:
-        from psycopg import Connection
+        import psycopg
 
         from dbmigrate.dialects import pgpipeline
 
-        if not isinstance(dbapi_connection, Connection):  # psycopg2, when the URL names it
+        # Not with psycopg2 (when the URL names it), nor with a libpq older than 14 (psycopg without its binary).
+        if not isinstance(dbapi_connection, psycopg.Connection) or not psycopg.Pipeline.is_supported():
             return None
         return pgpipeline.Pipeline(dbapi_connection)
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from dbmigrate import commands, dburl, errors, progress
 from dbmigrate.dialects import pgpipeline
@@ -182,3 +183,22 @@ def test_a_lost_connection_while_queued_is_a_migration_error_not_a_crash(pg_url:
     assert isinstance(result.error, errors.MigrationError)
     assert "002_t2.sql:1" in result.error.message and "terminat" in result.error.message
     assert query(pg_url, "SELECT version FROM dbmigrate_history") == [("1",)]
+
+
+class FailsAfterFirst(progress.Silent):
+    """Progress whose output breaks after the first migration (a closed pipe, say), while others are queued."""
+
+    def migration_finished(self, *, seconds: float) -> None:
+        raise BrokenPipeError("stdout closed")
+
+
+def test_an_interrupted_run_cancels_the_queue_instead_of_running_it(pg_url: str, migrations_dir: Path) -> None:
+    files = _tables(6)
+    files["002_t2.sql"] = "SELECT pg_sleep(3);"
+    write(migrations_dir, files)
+    started = time.monotonic()
+    with pytest.raises(BrokenPipeError):
+        commands.up(settings(pg_url, migrations_dir), report=FailsAfterFirst())
+    assert time.monotonic() - started < 2.5  # the sleeping migration was cancelled, not waited for
+    assert query(pg_url, "SELECT version FROM dbmigrate_history") == [("1",)]
+    assert table_names(pg_url) == {"t1"}
