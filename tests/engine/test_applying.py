@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from dbmigrate import commands, errors
@@ -17,6 +18,13 @@ from tests.fixtures.databases import query, table_names
 from tests.fixtures.migrations import settings, write
 
 BROKEN = "INSERT INTO missing_table VALUES (1);"
+
+
+@pytest.fixture
+def pg_url_without_pipeline(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PostgreSQL as with a libpq older than 14: statements go one by one, as on SQLite."""
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    return pg_url
 
 
 @pytest.mark.parametrize(
@@ -30,7 +38,7 @@ BROKEN = "INSERT INTO missing_table VALUES (1);"
     ],
     ids=["only", "first", "last-of-two", "last-of-three", "middle"],
 )
-@pytest.mark.parametrize("url_fixture", ["pg_url", "sqlite_url"])
+@pytest.mark.parametrize("url_fixture", ["pg_url", "pg_url_without_pipeline", "sqlite_url"])
 def test_the_failed_statement_is_named_wherever_it_sits_and_nothing_is_kept(
     request: pytest.FixtureRequest, migrations_dir: Path, url_fixture: str, statements: list[str], line: int
 ) -> None:
@@ -46,10 +54,12 @@ def test_the_failed_statement_is_named_wherever_it_sits_and_nothing_is_kept(
     assert "002_broken.sql" in str(retried.error) and table_names(url) == {"ok"}
 
 
+@pytest.mark.parametrize("url_fixture", ["pg_url", "pg_url_without_pipeline"])
 @pytest.mark.parametrize("statements", [1, 3], ids=["one-statement", "three-statements"])
 def test_history_time_covers_every_statement_of_the_migration(
-    pg_url: str, migrations_dir: Path, statements: int
+    request: pytest.FixtureRequest, migrations_dir: Path, url_fixture: str, statements: int
 ) -> None:
+    pg_url: str = request.getfixturevalue(url_fixture)
     sleeps = "\n".join(["SELECT pg_sleep(0.1);"] * (statements - 1) + ["SELECT pg_sleep(0.3);"])
     write(migrations_dir, {"001_slow.sql": sleeps})
     assert commands.up(settings(pg_url, migrations_dir)).error is None
