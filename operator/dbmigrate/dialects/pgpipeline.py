@@ -131,7 +131,9 @@ class Pipeline:
                 while len(queued) < self._window and (transaction := next(pending, None)) is not None:
                     for command in transaction:
                         self._send(command)
-                    self._pg.send_flush_request()
+                        # The server holds results back until asked: a flush per command lets each arrive as soon
+                        # as it is done, so a long statement is shown as running (not the one before it).
+                        self._pg.send_flush_request()
                     queued.append((sent, len(transaction)))
                     sent += 1
                 if not queued:

@@ -202,3 +202,28 @@ def test_an_interrupted_run_cancels_the_queue_instead_of_running_it(pg_url: str,
     assert time.monotonic() - started < 2.5  # the sleeping migration was cancelled, not waited for
     assert query(pg_url, "SELECT version FROM dbmigrate_history") == [("1",)]
     assert table_names(pg_url) == {"t1"}
+
+
+class Timeline(progress.Silent):
+    """When each statement was announced, and when its migration finished."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.events: list[tuple[str, object, float]] = []
+
+    def statement_started(self, statement: Statement) -> None:
+        self.events.append(("statement", statement.line, time.monotonic() - self.started))
+
+    def migration_finished(self, *, seconds: float) -> None:
+        self.events.append(("finished", None, time.monotonic() - self.started))
+
+
+def test_a_long_statement_is_announced_while_it_runs_not_after(pg_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_slow.sql": "SELECT 1;\nSELECT pg_sleep(1.5);\nSELECT 2;"})
+    timeline = Timeline()
+    assert commands.up(settings(pg_url, migrations_dir), report=timeline).error is None
+    when = {(kind, line): at for kind, line, at in timeline.events}
+    # The server sends each result as soon as it is done: line 2 is shown as running during its 1.5 s, and line 3
+    # only once line 2 is over.
+    assert when[("finished", None)] - when[("statement", 2)] >= 1.4
+    assert when[("statement", 3)] - when[("statement", 2)] >= 1.4
