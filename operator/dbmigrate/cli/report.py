@@ -43,6 +43,7 @@ class TextProgress:
             self._console = Console(file=self._stream, highlight=False)
         self._live: Live | None = None
         self._prefix = ""
+        self._last = False
         self._started = 0.0
         self._statement: Statement | None = None
         self.header_printed = False
@@ -60,13 +61,15 @@ class TextProgress:
             self._print(f"\n{self._heading}")
             self._heading_due = False
         self._prefix = f"[{index}/{total}] {label}..."
+        self._last = index == total
         self._started = time.monotonic()
         self._statement = None
         if self._console is not None:
-            from rich.live import Live
+            if self._live is None:  # one live line for the whole run: starting one per migration costs a thread
+                from rich.live import Live
 
-            self._live = Live(self, console=self._console, refresh_per_second=8, transient=True)
-            self._live.start()
+                self._live = Live(self, console=self._console, refresh_per_second=8, transient=True)
+                self._live.start()
         else:
             self._stream.write(self._prefix)
             self._stream.flush()
@@ -78,7 +81,8 @@ class TextProgress:
         self._end(f"✓ Complete ({seconds:.1f}s)")
 
     def migration_failed(self, *, seconds: float, message: str) -> None:
-        self._end(f"✗ Failed ({seconds:.1f}s)\n" + "\n".join(f"      {line}" for line in message.splitlines()))
+        lines = "\n".join(f"      {line}" for line in message.splitlines())
+        self._end(f"✗ Failed ({seconds:.1f}s)\n{lines}", last=True)
 
     def notice(self, message: str) -> None:
         if self._live is not None:
@@ -89,17 +93,21 @@ class TextProgress:
 
     def __rich__(self) -> Text:
         """The live line: elapsed time, and where in the file a long statement is."""
-        elapsed = time.monotonic() - self._started
         from rich.text import Text
 
+        if self._prefix == "":  # between two migrations
+            return Text("")
+        elapsed = time.monotonic() - self._started
         where = f"  (statement at line {self._statement.line})" if self._statement else ""
         return Text(f"{self._prefix} {elapsed:.1f}s{where}")
 
-    def _end(self, text: str) -> None:
+    def _end(self, text: str, *, last: bool = False) -> None:
         if self._live is not None:
-            self._live.stop()
-            self._live = None
-            self._print(f"{self._prefix} {text}")
+            line, self._prefix = f"{self._prefix} {text}", ""
+            self._live.console.print(line, highlight=False, markup=False)
+            if last or self._last:
+                self._live.stop()
+                self._live = None
         else:
             self._stream.write(f" {text}\n")
             self._stream.flush()
