@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyte
+
 from tests.fixtures.migrations import run_cli, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,12 +155,13 @@ def test_plan_text_report_lists_statements_changes_and_hash(tmp_path: Path) -> N
     assert re.search(r"Plan hash: sha256:[0-9a-f]{64}", result.stdout)
 
 
-def test_on_a_terminal_a_long_statement_shows_live_elapsed_time(tmp_path: Path, pg_url: str) -> None:
-    write(tmp_path / "migrations", {"001_slow.sql": "SELECT 1;\nSELECT pg_sleep(1.5);"})
+def _on_a_terminal(args: list[str], *, cwd: Path, database_url: str) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal, as a user at a shell would; its exit code and everything it wrote."""
     main_fd, child_fd = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATABASE_URL": pg_url, "COLUMNS": "100"}
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"DATABASE_URL": database_url, "COLUMNS": "100"}
     exe = Path(sys.executable).parent / "dbmigrate"
-    process = subprocess.Popen([str(exe), "up"], cwd=tmp_path, env=env, stdout=child_fd, stderr=child_fd)
+    process = subprocess.Popen([str(exe), *args], cwd=cwd, env=env, stdout=child_fd, stderr=child_fd)
     os.close(child_fd)
     chunks = []
     while True:
@@ -171,7 +174,34 @@ def test_on_a_terminal_a_long_statement_shows_live_elapsed_time(tmp_path: Path, 
         chunks.append(chunk.decode(errors="replace"))
     process.wait(timeout=30)
     os.close(main_fd)
-    screen = "".join(chunks)
-    assert process.returncode == 0
+    return process.returncode, "".join(chunks)
+
+
+def test_on_a_terminal_a_long_statement_shows_live_elapsed_time(tmp_path: Path, pg_url: str) -> None:
+    write(tmp_path / "migrations", {"001_slow.sql": "SELECT 1;\nSELECT pg_sleep(1.5);"})
+    code, screen = _on_a_terminal(["up"], cwd=tmp_path, database_url=pg_url)
+    assert code == 0
     assert re.search(r"\[1/1\] 001_slow\.sql\.\.\. 1\.\ds  \(statement at line 2\)", screen), screen
     assert "[1/1] 001_slow.sql... ✓ Complete (1." in screen
+
+
+def test_on_a_terminal_the_final_screen_reads_like_the_piped_report(tmp_path: Path, pg_url: str) -> None:
+    """What stays on the screen once the live line is gone: one line per migration, no leftovers of the live line."""
+    write(
+        tmp_path / "migrations",
+        {"001_a.sql": "CREATE TABLE a (id INTEGER);", "002_b.sql": "CREATE TABLE b (id INTEGER);"},
+    )
+    code, output = _on_a_terminal(["up"], cwd=tmp_path, database_url=pg_url)
+    screen = pyte.Screen(100, 40)
+    pyte.Stream(screen).feed(output)
+    lines = [line.rstrip() for line in screen.display]
+    start = lines.index("APPLYING MIGRATIONS:")
+    assert code == 0
+    assert lines[start : start + 6] == [
+        "APPLYING MIGRATIONS:",
+        "[1/2] 001_a.sql... ✓ Complete (0.0s)",
+        "[2/2] 002_b.sql... ✓ Complete (0.0s)",
+        "",
+        "Schema integrity: ✓ Valid",
+        "Migration history: Updated",
+    ]

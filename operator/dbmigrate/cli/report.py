@@ -104,10 +104,12 @@ class TextProgress:
     def _end(self, text: str, *, last: bool = False) -> None:
         if self._live is not None:
             line, self._prefix = f"{self._prefix} {text}", ""
-            self._live.console.print(line, highlight=False, markup=False)
-            if last or self._last:
+            if last or self._last:  # the live line goes first, so that no blank line is left where it was
                 self._live.stop()
                 self._live = None
+                self._print(line)
+            else:
+                self._live.console.print(line, highlight=False, markup=False)
         else:
             self._stream.write(f" {text}\n")
             self._stream.flush()
