@@ -7,12 +7,16 @@ import os
 import pty
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pyte
 
+from tests.fixtures.databases import query, table_names
 from tests.fixtures.migrations import run_cli, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,14 +159,19 @@ def test_plan_text_report_lists_statements_changes_and_hash(tmp_path: Path) -> N
     assert re.search(r"Plan hash: sha256:[0-9a-f]{64}", result.stdout)
 
 
-def _on_a_terminal(args: list[str], *, cwd: Path, database_url: str) -> tuple[int, str]:
-    """Run the CLI on a pseudo-terminal, as a user at a shell would; its exit code and everything it wrote."""
+def _on_a_terminal(
+    args: list[str], *, cwd: Path, database_url: str, interrupt_after: float | None = None
+) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal, as a user at a shell would (pressing Ctrl-C after ``interrupt_after``
+    seconds); its exit code and everything it wrote."""
     main_fd, child_fd = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"DATABASE_URL": database_url, "COLUMNS": "100"}
     exe = Path(sys.executable).parent / "dbmigrate"
     process = subprocess.Popen([str(exe), *args], cwd=cwd, env=env, stdout=child_fd, stderr=child_fd)
     os.close(child_fd)
+    if interrupt_after is not None:
+        threading.Timer(interrupt_after, process.send_signal, [signal.SIGINT]).start()
     chunks = []
     while True:
         try:
@@ -205,3 +214,21 @@ def test_on_a_terminal_the_final_screen_reads_like_the_piped_report(tmp_path: Pa
         "Schema integrity: ✓ Valid",
         "Migration history: Updated",
     ]
+
+
+def test_ctrl_c_cancels_the_running_migration_and_starts_nothing_more(tmp_path: Path, pg_url: str) -> None:
+    write(
+        tmp_path / "migrations",
+        {
+            "001_a.sql": "CREATE TABLE a (id INTEGER);",
+            "002_b.sql": "CREATE TABLE b (id INTEGER);\nSELECT pg_sleep(8);",
+            "003_c.sql": "CREATE TABLE c (id INTEGER);",
+        },
+    )
+    started = time.monotonic()
+    code, output = _on_a_terminal(["up"], cwd=tmp_path, database_url=pg_url, interrupt_after=2.0)
+    assert code == 130 and time.monotonic() - started < 6  # cancelled, not waited for
+    assert "✗ interrupted: nothing more was started" in output and "Traceback" not in output
+    assert output.rfind("\x1b[?25h") > output.rfind("\x1b[?25l")  # the cursor rich hid is shown again
+    assert table_names(pg_url) == {"a"}
+    assert query(pg_url, "SELECT version FROM dbmigrate_history") == [("1",)]

@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The shell's code for a program stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["operator"]:
@@ -134,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `dbmigrate status | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:  # the running statement was cancelled on the way out (see dialects/pgpipeline.py)
+        sys.stderr.write(
+            "\n✗ interrupted: nothing more was started; `dbmigrate status` shows what was applied "
+            "(and a migration left dirty, on MySQL/MariaDB)\n"
+        )
+        return INTERRUPTED
 
 
 def _exec_operator(args: list[str]) -> NoReturn:
@@ -210,13 +220,17 @@ def _run_migrations(
     dry_run = action == "plan" or run_options.dry_run
     if output == "text" and not dry_run:
         progress = report.TextProgress(heading="APPLYING MIGRATIONS:" if action == "up" else "REVERTING MIGRATIONS:")
-    if dry_run:
-        direction = "down" if action == "down" or options.get("down") else "up"
-        result = commands.plan(settings, options=run_options, direction=direction)
-    elif action == "up":
-        result = commands.up(settings, options=run_options, report=progress)
-    else:
-        result = commands.down(settings, options=run_options, report=progress)
+    try:
+        if dry_run:
+            direction = "down" if action == "down" or options.get("down") else "up"
+            result = commands.plan(settings, options=run_options, direction=direction)
+        elif action == "up":
+            result = commands.up(settings, options=run_options, report=progress)
+        else:
+            result = commands.down(settings, options=run_options, report=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     _emit(result, output=output, progress=progress)
     return result
 

@@ -91,6 +91,12 @@ class TextProgress:
             self._stream.write(f"\n      {message}\n{self._prefix}")
             self._stream.flush()
 
+    def close(self) -> None:
+        """Stop the live line if a run ended without finishing its migration (Ctrl-C): rich hides the cursor."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
     def __rich__(self) -> Text:
         """The live line: elapsed time, and where in the file a long statement is."""
         from rich.text import Text
