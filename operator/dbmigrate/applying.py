@@ -248,16 +248,21 @@ class Applier:
             _Step(_HISTORY, label=_HISTORY),
             _Step(commit, label=commit),
         ]
+        # A statement followed by another has its result sent at once, so the next is shown as running in time.
         commands = [
             pipeline.command(begin),
-            *(pipeline.command(statement.text) for statement in statements),
+            *(pipeline.command(s.text, flush=s is not statements[-1]) for s in statements),
             change,
             pipeline.command(commit),
         ]
         return _Queued(steps, commands, row)
 
     def _running(self, queued: list[_Queued], index: int, position: int) -> None:
-        statement = queued[index].steps[position].statement
+        """Tell the report which statement the server is on. At BEGIN (sent with it, done in microseconds) that is
+        already the first statement; later ones when the result of the one before arrives."""
+        if position == 1:
+            return  # announced with BEGIN
+        statement = queued[index].steps[position + 1 if position == 0 else position].statement
         if statement is not None:
             self._report.statement_started(statement)
 

@@ -30,11 +30,15 @@ _OK = frozenset({pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatu
 
 
 class Command(NamedTuple):
-    """One command of a transaction: SQL with ``$n`` parameters (text values), or a prepared statement's name."""
+    """One command of a transaction: SQL with ``$n`` parameters (text values), or a prepared statement's name.
+
+    ``flush`` asks the server to send this command's result as soon as it is done, not with the transaction's last
+    one (it holds results back until asked): for a caller that must know when the next command starts."""
 
     sql: bytes
     params: Sequence[bytes | None] | None = None
     prepared: bool = False
+    flush: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,9 +100,10 @@ class Pipeline:
         if result.status != pq.ExecStatus.COMMAND_OK:
             raise pg_errors.error_from_result(result, encoding=self._encoding)
 
-    def command(self, sql: str, params: Sequence[object] | None = None) -> Command:
+    def command(self, sql: str, params: Sequence[object] | None = None, *, flush: bool = False) -> Command:
         """``sql`` (one statement, ``$n`` parameters) as a command for :meth:`run`."""
-        return Command(sql.encode(self._encoding), None if params is None else [self._value(v) for v in params])
+        values = None if params is None else [self._value(v) for v in params]
+        return Command(sql.encode(self._encoding), values, flush=flush)
 
     def prepared(self, name: bytes, params: Sequence[object]) -> Command:
         """A run of the statement :meth:`prepare` made ``name``, as a command for :meth:`run`."""
@@ -131,9 +136,9 @@ class Pipeline:
                 while len(queued) < self._window and (transaction := next(pending, None)) is not None:
                     for command in transaction:
                         self._send(command)
-                        # The server holds results back until asked: a flush per command lets each arrive as soon
-                        # as it is done, so a long statement is shown as running (not the one before it).
-                        self._pg.send_flush_request()
+                        if command.flush:
+                            self._pg.send_flush_request()
+                    self._pg.send_flush_request()
                     queued.append((sent, len(transaction)))
                     sent += 1
                 if not queued:
