@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 _STATEMENT_PREVIEW = 200
 
-#: Applies or reverts one migration and returns how long it took (seconds).
-Step = Callable[[model.Migration], float]
-
 
 @dataclasses.dataclass(frozen=True)
 class Options:
@@ -102,8 +99,7 @@ class Applier:
         self._cursor = self._driver.cursor()  # type: ignore[union-attr]
         self._driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
         self._pipeline = dialect.pipeline(self._driver)
-        #: The values of the prepared history insert for a row, once it is prepared on this connection.
-        self._insert_values: Callable[[history.Row], tuple[object, ...]] | None = None
+        self._insert_prepared = False  # on this connection, by the first pipelined `up`
 
     def run(
         self, todo: Sequence[model.Migration], *, direction: str
@@ -114,15 +110,12 @@ class Applier:
         Where the dialect has a pipeline, runs of transactional migrations are queued a few ahead (see
         :mod:`dbmigrate.dialects.pgpipeline`); every other migration runs on its own."""
         step = self.up if direction == "up" else self.down
-        position = 0
-        while position < len(todo):
-            batch = list(itertools.takewhile(lambda m: self._pipelined(m, direction), todo[position:]))
-            if batch:
-                yield from self._run_pipelined(batch, direction=direction)
-                position += len(batch)
+        for queueable, group in itertools.groupby(todo, key=lambda m: self._pipelined(m, direction)):
+            if queueable:
+                yield from self._run_pipelined(list(group), direction=direction)
             else:
-                yield todo[position], step(todo[position])
-                position += 1
+                for migration in group:
+                    yield migration, step(migration)
 
     def up(self, migration: model.Migration) -> float:
         """Apply ``migration``; returns its duration in seconds. Raises :class:`errors.MigrationError`."""
@@ -163,23 +156,27 @@ class Applier:
 
     def _refuse_client_copy(self, script: model.Script) -> None:
         """Stop before a ``COPY … FROM STDIN`` runs: the server would wait for data the file cannot send."""
-        for statement in self._statements(script):
-            if copies_with_client(statement, dialect=self._dialect.name):
-                raise errors.MigrationError(
-                    f"{script.filename}:{statement.line}: COPY with STDIN or STDOUT cannot run in a migration: its "
-                    "data would have to come from (or go to) dbmigrate; nothing from this migration ran",
-                    hint="load the rows with INSERT statements, or COPY from a file on the database server",
-                )
+        statement = self._client_copy(script)
+        if statement is not None:
+            raise errors.MigrationError(
+                f"{script.filename}:{statement.line}: COPY with STDIN or STDOUT cannot run in a migration: its "
+                "data would have to come from (or go to) dbmigrate; nothing from this migration ran",
+                hint="load the rows with INSERT statements, or COPY from a file on the database server",
+            )
+
+    def _client_copy(self, script: model.Script) -> Statement | None:
+        """The script's first ``COPY … FROM STDIN`` / ``TO STDOUT``, if any."""
+        if "copy" not in script.sql.lower():  # most scripts: no need to split them (again) to know
+            return None
+        return next((s for s in self._statements(script) if copies_with_client(s, dialect=self._dialect.name)), None)
 
     def _pipelined(self, migration: model.Migration, direction: str) -> bool:
         """Whether ``migration`` can be queued: a transactional script, without COPY (its data would have to
-        follow the statement, which a queue of commands cannot do)."""
+        follow the statement, which a queue of commands cannot do; it runs on its own and is refused there)."""
         script = migration.up if direction == "up" else migration.down
         if self._pipeline is None or script is None or not self._atomic(script):
             return False
-        if "copy" not in script.sql.lower():  # most scripts: no need to split them (again) to know
-            return True
-        return not any(copies_with_client(s, dialect=self._dialect.name) for s in self._statements(script))
+        return self._client_copy(script) is None
 
     def _run_pipelined(
         self, batch: Sequence[model.Migration], *, direction: str
@@ -188,10 +185,10 @@ class Applier:
         from dbmigrate.dialects import pgpipeline
 
         assert self._pipeline is not None
-        if direction == "up" and self._insert_values is None:
+        if direction == "up" and not self._insert_prepared:
             assert self._dialect.elapsed_ms_sql is not None
-            sql, self._insert_values = self._history.numbered_insert(self._dialect.elapsed_ms_sql)
-            self._pipeline.prepare(_INSERT_NAME, sql)
+            self._pipeline.prepare(_INSERT_NAME, self._history.numbered_insert(self._dialect.elapsed_ms_sql))
+            self._insert_prepared = True
         attempt = 0
         while batch:
             queued: list[_Queued] = []
@@ -238,8 +235,7 @@ class Applier:
             row = self._history.new_row(
                 version=migration.version, name=migration.name, checksum=migration.checksum, applied_by=self._applied_by
             )
-            assert self._insert_values is not None
-            change = pipeline.prepared(_INSERT_NAME, self._insert_values(row))
+            change = pipeline.prepared(_INSERT_NAME, history.numbered_values(row))
         else:
             change = pipeline.command(self._history.numbered_delete(), [migration.version])
         steps = [
@@ -362,21 +358,15 @@ class Applier:
 
     def _run_statements(self, script: model.Script, *, retry_lock_timeouts: bool = False) -> None:
         """Run the script's statements one by one, outside any transaction of ours."""
-        for statement in split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line):
+        for statement in self._statements(script):
             self._report.statement_started(statement)
             for attempt in range(self._options.lock_retries + 1):
                 try:
-                    self._cursor.execute(statement.text)
+                    self._execute(script, _Step(statement.text, statement=statement))
                     break
-                except self._driver_error as exc:
-                    failed = StatementFailed(
-                        script=script,
-                        statement=statement,
-                        cause=exc,
-                        lock_timeout=self._dialect.is_lock_timeout(exc),
-                    )
+                except StatementFailed as failed:
                     if not (retry_lock_timeouts and self._should_retry(failed, attempt)):
-                        raise failed from exc
+                        raise
 
     def _should_retry(self, failed: StatementFailed, attempt: int) -> bool:
         """Lock timeouts are retried with exponential backoff; the sleep lets queued application queries through."""

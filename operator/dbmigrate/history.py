@@ -21,8 +21,9 @@ DEFAULT_TABLE = "dbmigrate_history"
 KIND_MIGRATION = "migration"
 KIND_BASELINE = "baseline"
 _COLUMNS = "version, name, kind, checksum, applied_at, execution_ms, success, applied_by, dirty"
-#: A row's values for the numbered insert ($1…$8): every column but execution_ms, which the database measures.
-_NUMBERED_VALUES = operator.attrgetter(
+#: A row's values for :meth:`History.numbered_insert` ($1…$8): every column but execution_ms, which the database
+#: measures.
+numbered_values: Callable[[Row], tuple[object, ...]] = operator.attrgetter(
     "version", "name", "kind", "checksum", "applied_at", "success", "applied_by", "dirty"
 )
 
@@ -143,13 +144,12 @@ class History:
         }
         return Query(self._insert, params)
 
-    def numbered_insert(self, elapsed_ms_sql: str) -> tuple[str, Callable[[Row], tuple[object, ...]]]:
-        """An INSERT with numbered parameters (``$1``…) that records ``elapsed_ms_sql`` (the database's own timing
-        of the transaction) as the execution time, for a statement prepared once per run; and the function giving
-        a row's parameter values in that order."""
+    def numbered_insert(self, elapsed_ms_sql: str) -> str:
+        """An INSERT with numbered parameters (``$1``…, filled by :data:`numbered_values`) that records
+        ``elapsed_ms_sql`` (the database's own timing of the transaction) as the execution time, for a statement
+        prepared once per run."""
         values = ["$1", "$2", "$3", "$4", "$5", elapsed_ms_sql, "$6", "$7", "$8"]
-        sql = f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
-        return sql, _NUMBERED_VALUES
+        return f"INSERT INTO {self._quoted} ({_COLUMNS}) VALUES ({', '.join(values)})"
 
     def numbered_delete(self) -> str:
         """The DELETE of one version's row (``$1``), the counterpart of :meth:`numbered_insert`."""
