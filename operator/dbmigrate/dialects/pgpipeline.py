@@ -16,12 +16,13 @@ import dataclasses
 import select
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple
 
 from psycopg import errors as pg_errors
 from psycopg import pq
+from psycopg.abc import Buffer
+from psycopg.adapt import PyFormat, Transformer
 
 #: Transactions queued ahead of the one running: enough to keep the server busy between two reads.
 WINDOW = 8
@@ -36,7 +37,7 @@ class Command(NamedTuple):
     one (it holds results back until asked): for a caller that must know when the next command starts."""
 
     sql: bytes
-    params: Sequence[bytes | None] | None = None
+    params: Sequence[Buffer | None] | None = None
     prepared: bool = False
     flush: bool = False
 
@@ -70,6 +71,7 @@ class Pipeline:
         self._conn = connection
         self._pg: pq.abc.PGconn = connection.pgconn
         self._encoding: str = connection.info.encoding
+        self._adapters = Transformer.from_context(connection)
         self._window = window
         self._poll = select.poll()
         self._socket = -1
@@ -102,21 +104,15 @@ class Pipeline:
 
     def command(self, sql: str, params: Sequence[object] | None = None, *, flush: bool = False) -> Command:
         """``sql`` (one statement, ``$n`` parameters) as a command for :meth:`run`."""
-        values = None if params is None else [self._value(v) for v in params]
-        return Command(sql.encode(self._encoding), values, flush=flush)
+        return Command(sql.encode(self._encoding), None if params is None else self._dump(params), flush=flush)
 
     def prepared(self, name: bytes, params: Sequence[object]) -> Command:
         """A run of the statement :meth:`prepare` made ``name``, as a command for :meth:`run`."""
-        return Command(name, [self._value(v) for v in params], prepared=True)
+        return Command(name, self._dump(params), prepared=True)
 
-    def _value(self, value: object) -> bytes | None:
-        """A parameter value as text the server parses by the column's type."""
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            return b"t" if value else b"f"
-        text = value.isoformat() if isinstance(value, datetime) else str(value)
-        return text.encode(self._encoding)
+    def _dump(self, params: Sequence[object]) -> Sequence[Buffer | None]:
+        """Parameter values as text, by psycopg's own adapters for this connection (its encoding, time zones)."""
+        return self._adapters.dump_sequence(params, [PyFormat.TEXT] * len(params))
 
     def run(
         self, transactions: Iterable[Sequence[Command]], *, running: Callable[[int, int], None]
