@@ -4,9 +4,11 @@ Starts the local control plane (``make controlplane`` binaries) *without* the te
 Pending and only the operator's own work is measured; creates RESOURCES DatabaseMigrations (backup policy Skip)
 spread over NAMESPACES namespaces; runs one operator process watching all namespaces; reports the seconds from the
 first create until every plan Job exists, the operator's CPU seconds per resource (after its idle start-up) and
-its peak RSS.
+its peak RSS. ``--unrelated-configmaps N`` first fills the namespaces with N ConfigMaps that are not migrations (a
+busy cluster), and ``--configmap-selector`` is passed to the operator, to compare its idle memory with and without.
 
-    .venv/bin/python bench/operator_scale.py [--resources 500] [--namespaces 10]
+    .venv/bin/python bench/operator_scale.py [--resources 500] [--namespaces 10] [--unrelated-configmaps 5000]
+        [--configmap-selector dbmigrate.io/migrations=true]
 """
 
 from __future__ import annotations
@@ -37,19 +39,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def peak_rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory now (VmRSS) or at its peak (VmHWM), from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def prepare(api: client.ApiClient, namespaces: list[str]) -> None:
+def prepare(api: client.ApiClient, namespaces: list[str], *, unrelated: int, labels: dict[str, str]) -> None:
     for namespace in namespaces:
         client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
         kube = harness.Kube(api, namespace)
         kube.secret("db", {"url": "postgresql://bench:bench@127.0.0.1:1/bench"})
-        kube.configmap("migrations", {"001_t.up.sql": "CREATE TABLE t (id INTEGER);"})
+        kube.configmap("migrations", {"001_t.up.sql": "CREATE TABLE t (id INTEGER);"}, labels=labels)
+    filler = {"settings.yaml": "x" * 1024}  # about the size of a typical application ConfigMap
+    with ThreadPoolExecutor(16) as pool:
+        list(
+            pool.map(
+                lambda i: harness.Kube(api, namespaces[i % len(namespaces)]).configmap(f"app-config-{i}", filler),
+                range(unrelated),
+            )
+        )
 
 
 def plan_jobs(batch: client.BatchV1Api) -> int:
@@ -62,24 +73,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resources", type=int, default=500)
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--unrelated-configmaps", type=int, default=0)
+    parser.add_argument("--configmap-selector", metavar="LABEL=VALUE")
     args = parser.parse_args(argv)
+    selector = dict([args.configmap_selector.split("=", 1)]) if args.configmap_selector else {}
+    flags = [f"--configmap-selector={args.configmap_selector}"] if args.configmap_selector else []
     namespaces = [f"bench-{index}" for index in range(args.namespaces)]
 
     with ControlPlane(ensure_binaries()) as control_plane:
         api = control_plane.api_client()
         harness.install_crds(api)
-        prepare(api, namespaces)
+        prepare(api, namespaces, unrelated=args.unrelated_configmaps, labels=selector)
         log = Path(control_plane.kubeconfig).with_name("operator.log")
         with log.open("wb") as output:
             operator = subprocess.Popen(
-                [sys.executable, "-m", "dbmigrate.controller.main", "--all-namespaces", "--standalone"],
+                [sys.executable, "-m", "dbmigrate.controller.main", "--all-namespaces", "--standalone", *flags],
                 env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)},
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
         try:
-            time.sleep(5)  # start-up (imports, discovery, watches) is not per-resource work
-            idle_cpu = cpu_seconds(operator.pid)
+            time.sleep(10)  # start-up (imports, discovery, watches, the initial lists) is not per-resource work
+            idle_cpu, idle_rss = cpu_seconds(operator.pid), rss_mib(operator.pid)
             started = time.monotonic()
             with ThreadPoolExecutor(16) as pool:
                 list(
@@ -99,10 +114,13 @@ def main(argv: list[str] | None = None) -> int:
             report = {
                 "resources": args.resources,
                 "namespaces": args.namespaces,
+                "unrelated_configmaps": args.unrelated_configmaps,
+                "configmap_selector": args.configmap_selector,
+                "operator_idle_rss_mib": round(idle_rss, 1),
                 "apply_seconds": round(applied, 2),
                 "all_plan_jobs_seconds": round(elapsed, 2),
                 "operator_cpu_seconds_per_resource": round(busy / args.resources, 4),
-                "operator_peak_rss_mib": round(peak_rss_mib(operator.pid), 1),
+                "operator_peak_rss_mib": round(rss_mib(operator.pid, "VmHWM"), 1),
             }
             print(json.dumps(report, indent=2))
         finally:

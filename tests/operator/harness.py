@@ -137,8 +137,8 @@ class Kube:
             self.namespace, client.V1Secret(metadata=client.V1ObjectMeta(name=name), data=encoded)
         )
 
-    def configmap(self, name: str, files: Mapping[str, str]) -> None:
-        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=dict(files))
+    def configmap(self, name: str, files: Mapping[str, str], labels: Mapping[str, str] | None = None) -> None:
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels=dict(labels or {})), data=dict(files))
         try:
             self.core.create_namespaced_config_map(self.namespace, body)
         except ApiException as exc:

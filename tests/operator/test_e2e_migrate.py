@@ -4,10 +4,12 @@ the operator starts, with every condition, the status, the Events and the secrec
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from tests.operator import harness
+from tests.operator.conftest import OperatorFactory
 from tests.operator.harness import condition, conditions
 
 pytestmark = pytest.mark.e2e
@@ -108,3 +110,34 @@ def test_spec_change_flips_ready_at_once_and_runs_again(
     done = kube.wait_phase("app", "Succeeded", "Failed")
     assert done["status"]["observedGeneration"] == 2 and done["status"]["appliedVersion"] == "2"
     assert "orders" in harness.tables(pg_url)
+
+
+def test_an_edited_configmap_starts_a_run_at_once_and_a_selector_limits_which(
+    kube: harness.Kube, start_operator: OperatorFactory, pg_url: str, mysql_url: str
+) -> None:
+    """The resync is 120 s here, so a run within the wait's 60 s was started by the ConfigMap's watch event."""
+    start_operator("--standalone", "--configmap-selector", "dbmigrate.io/migrations=true")
+    first = {k: v for k, v in MIGRATIONS.items() if k.startswith("001")}
+    labelled = {"dbmigrate.io/migrations": "true"}
+    kube.secret("db", {"url": pg_url})
+    kube.secret("other-db", {"url": mysql_url})
+    kube.configmap("migrations", first, labels=labelled)
+    kube.configmap("unlabelled", first)
+    kube.apply("app", harness.spec())
+    kube.apply("other", harness.spec(configmap="unlabelled", secret="other-db", engine="mysql"))
+    for name in ("app", "other"):
+        assert kube.wait_phase(name, "Succeeded", "Failed")["status"]["appliedVersion"] == "1"
+
+    kube.configmap("unlabelled", MIGRATIONS)
+    kube.configmap("migrations", MIGRATIONS, labels=labelled)
+
+    done = harness.wait_for("the edited ConfigMap applied", lambda: _at_version(kube, "app", "2"))
+    assert done["status"]["phase"] == "Succeeded" and "orders" in harness.tables(pg_url)
+    # Edited first, but filtered out by the API server: its edit is seen at the next resync only.
+    assert kube.get("other")["status"]["appliedVersion"] == "1" and "orders" not in harness.tables(mysql_url)
+
+
+def _at_version(kube: harness.Kube, name: str, version: str) -> dict[str, Any] | None:
+    obj = kube.get(name)
+    status = obj.get("status") or {}
+    return obj if status.get("appliedVersion") == version and status.get("phase") == "Succeeded" else None

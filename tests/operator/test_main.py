@@ -9,10 +9,11 @@ from dbmigrate.controller.settings import Settings
 
 
 def test_flags() -> None:
-    flags = "-n a --namespace b --selector team=x --standalone --priority 5 --metrics-port 9"
+    flags = "-n a --namespace b --selector team=x --configmap-selector app=y --standalone --priority 5 --metrics-port 9"
     args = main.build_parser().parse_args(flags.split())
     assert (args.namespace, args.standalone, args.priority, args.metrics_port) == (["a", "b"], True, 5, 9)
     assert main.parse_selector(args.selector) == {"team": "x"}
+    assert main.parse_selector(args.configmap_selector) == {"app": "y"}
 
 
 def test_namespaces_and_all_namespaces_exclude_each_other() -> None:
@@ -23,6 +24,8 @@ def test_namespaces_and_all_namespaces_exclude_each_other() -> None:
 def test_selector_needs_a_value() -> None:
     with pytest.raises(SystemExit, match="LABEL=VALUE"):
         main.parse_selector(["team"])
+    with pytest.raises(SystemExit, match="--configmap-selector needs LABEL=VALUE"):
+        main.parse_selector(["=x"], flag="--configmap-selector")
 
 
 def test_settings_from_environment() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dbmigrate.controller import main
 from tests.packaging import chart
 
 REPO_CRDS = chart.REPO / "crds"
@@ -123,6 +124,14 @@ def test_namespaced_install_has_a_role_and_peering_per_namespace_and_nothing_clu
     assert {p["metadata"]["namespace"] for p in chart.find(manifests, "KopfPeering")} == {"team-a", "team-b"}
     args = chart.one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
+
+
+def test_selectors_become_operator_flags(helm: Path) -> None:
+    values = {"selector": {"team": "orders"}, "configMapSelector": {"dbmigrate.io/migrations": "true"}}
+    manifests = chart.render(helm, values=values)
+    args = chart.one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--selector=team=orders" in args and "--configmap-selector=dbmigrate.io/migrations=true" in args
+    assert main.build_parser().parse_known_args(args)[0].configmap_selector == ["dbmigrate.io/migrations=true"]
 
 
 def test_rbac_grants_no_secret_listing_no_deletes_and_no_wildcards(helm: Path) -> None:

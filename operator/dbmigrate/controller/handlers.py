@@ -30,8 +30,15 @@ GROUP, VERSION, PLURAL = cluster.GROUP, cluster.VERSION, cluster.PLURAL
 PREFIX = "dbmigrate.io"
 
 
-def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: Mapping[str, str] | None) -> None:
-    """Attach the operator's handlers to ``registry`` (only resources matching ``selector``, when given)."""
+def register(
+    registry: kopf.OperatorRegistry,
+    *,
+    settings: Settings,
+    selector: Mapping[str, str] | None,
+    configmap_selector: Mapping[str, str] | None = None,
+) -> None:
+    """Attach the operator's handlers to ``registry``: only resources matching ``selector``, and only ConfigMaps
+    matching ``configmap_selector``, when given."""
     wakeups = _Wakeups()
     worlds: list[cluster.Cluster] = []  # the one shared API client, made at startup
     labels = dict(selector) if selector else None
@@ -50,6 +57,12 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
         # Only our Jobs, filtered by the API server: kopf keeps a record per watched object, and clusters running
         # CI or batch work hold thousands of unrelated Jobs.
         settings.watching.label_selectors["batch", "v1", "jobs"] = f"{jobs.LABEL_MANAGED_BY}={jobs.MANAGED_BY}"
+        # ConfigMaps are watched only to start a run at once when one is edited; without a selector kopf holds
+        # every ConfigMap of the watched namespaces (about 11 KiB each), which a large cluster may not afford.
+        if configmap_selector:
+            settings.watching.label_selectors["", "v1", "configmaps"] = ",".join(
+                f"{key}={value}" for key, value in sorted(configmap_selector.items())
+            )
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, labels=labels, id="reconciler", cancellation_timeout=1)
     async def reconciler(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
@@ -67,8 +80,8 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
             world.api.close()  # type: ignore[no-untyped-call]
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, labels=labels)
-    async def resource_changed(uid: str | None, **_: Any) -> None:
-        wakeups.wake(uid)
+    async def resource_changed(uid: str | None, meta: kopf.Meta, **_: Any) -> None:
+        wakeups.changed(uid, version=meta.get("resourceVersion"))
 
     @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY})
     async def job_changed(labels: Mapping[str, str], **_: Any) -> None:
@@ -81,11 +94,13 @@ def register(registry: kopf.OperatorRegistry, *, settings: Settings, selector: M
 
 class _Wakeups:
     """Which daemon a watch event wakes: by the resource's uid, or by the migrations ConfigMap it reads (so a
-    changed ConfigMap starts a new run at once rather than at the next resync)."""
+    changed ConfigMap starts a new run at once rather than at the next resync). The event of a daemon's own status
+    patch wakes nobody: the daemon already knows what it wrote, and a step for it would only re-read the cluster."""
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
         self._configmaps: dict[str, tuple[str, str]] = {}
+        self._written: dict[str, str] = {}  # uid → resourceVersion of the daemon's last status patch
 
     def event(self, uid: str) -> asyncio.Event:
         return self._events.setdefault(uid, asyncio.Event())
@@ -99,6 +114,15 @@ class _Wakeups:
     def forget(self, uid: str) -> None:
         self._events.pop(uid, None)
         self._configmaps.pop(uid, None)
+        self._written.pop(uid, None)
+
+    def wrote(self, uid: str, *, version: str) -> None:
+        self._written[uid] = version
+
+    def changed(self, uid: str | None, *, version: str | None) -> None:
+        """The resource changed (a watch event): wake its daemon, unless the change is the daemon's own patch."""
+        if uid is not None and (version is None or self._written.get(uid) != version):
+            self.wake(uid)
 
     def wake(self, uid: str | None) -> None:
         if uid is not None and uid in self._events:
@@ -159,8 +183,10 @@ async def _move(
         result = await asyncio.to_thread(
             reconcile.step, obj, world=world, providers=provider_for, settings=settings, now=now
         )
-        if result.status != obj.get("status"):
+        changed = result.status != obj.get("status")
+        if changed:
             own = await asyncio.to_thread(world.patch_status, obj, result.status)
+            wakeups.wrote(uid, version=own["metadata"]["resourceVersion"])
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -170,6 +196,7 @@ async def _move(
         logger.exception("reconcile failed")
         kopf.warn(cast(kopf.Body, obj), reason="ReconcileError", message=f"{type(exc).__name__}: {exc}"[:1024])
         return own, settings.retry_base_seconds
+    metrics.step(namespace=obj["metadata"]["namespace"], changed=changed)
     for event in result.events:
         kopf.event(cast(kopf.Body, obj), type=event.type, reason=event.reason, message=event.message)
     metrics.observe(

@@ -24,6 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--selector", action="append", default=[], metavar="LABEL=VALUE", help="only resources with this label"
     )
+    parser.add_argument(
+        "--configmap-selector",
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="watch only ConfigMaps with this label, filtered by the API server (large clusters); a change to an "
+        "unlabelled migrations ConfigMap is then seen at the next resync",
+    )
     parser.add_argument("--standalone", action="store_true", help="no peering: act even if other replicas run")
     parser.add_argument("--liveness", metavar="URL", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     parser.add_argument("--priority", type=int, default=0, help="peering priority (replicas need distinct ones)")
@@ -33,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_selector(items: Sequence[str]) -> dict[str, str]:
+def parse_selector(items: Sequence[str], *, flag: str = "--selector") -> dict[str, str]:
     selector = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"dbmigrate-operator: --selector needs LABEL=VALUE, got {item!r}")
+            raise SystemExit(f"dbmigrate-operator: {flag} needs LABEL=VALUE, got {item!r}")
         selector[key] = value
     return selector
 
@@ -51,7 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:  # kopf logs every handler call per object at INFO: noise (and CPU) at scale
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, settings=Settings.from_env(), selector=parse_selector(args.selector))
+    handlers.register(
+        registry,
+        settings=Settings.from_env(),
+        selector=parse_selector(args.selector),
+        configmap_selector=parse_selector(args.configmap_selector, flag="--configmap-selector"),
+    )
     if args.metrics_port is not None:
         metrics.serve(args.metrics_port)
     kopf.run(

@@ -26,6 +26,11 @@ BACKUP_AGE = prometheus_client.Gauge(
     "dbmigrate_backup_age_seconds", "Age of the backup relied on, when it was checked", ["namespace", "name"]
 )
 PENDING = prometheus_client.Gauge("dbmigrate_pending_migrations", "Migrations pending per plan", ["namespace", "name"])
+STEPS = prometheus_client.Counter(
+    "dbmigrate_reconcile_steps_total",
+    "Steps of the reconcile loop, by whether they changed the status (a fast-growing unchanged count is a busy loop)",
+    ["namespace", "changed"],
+)
 FINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
 
 
@@ -45,6 +50,10 @@ def observe(*, before: Mapping[str, Any], after: Mapping[str, Any], namespace: s
         BACKUP_AGE.labels(namespace, name).set((_time(backup["checkedAt"]) - _time(backup["takenAt"])).total_seconds())
     if "pendingCount" in after:
         PENDING.labels(namespace, name).set(int(after["pendingCount"]))
+
+
+def step(*, namespace: str, changed: bool) -> None:
+    STEPS.labels(namespace, "true" if changed else "false").inc()
 
 
 def forget(*, namespace: str, name: str) -> None:
