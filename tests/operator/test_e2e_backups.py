@@ -141,63 +141,63 @@ def test_aws_rds_snapshot_created_when_stale(
     assert done["status"]["backup"]["provider"] == "AwsRds"
 
 
-def test_gcp_cloud_sql_backup_run_is_judged(kube: harness.Kube, start_operator: OperatorFactory, pg_url: str) -> None:
-    now = datetime.now(UTC)
-    with cloudsql_stub.serving() as cloudsql:
-        cloudsql.runs = [
-            {"id": "1", "status": "SUCCESSFUL", "type": "AUTOMATED", "endTime": _iso(now - timedelta(days=1))},
-            {"id": "2", "status": "SUCCESSFUL", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=5))},
-            {"id": "3", "status": "FAILED", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=1))},
-        ]
-        start_operator(DBMIGRATE_GCP_SQLADMIN_ENDPOINT=cloudsql.endpoint)
-        kube.secret("db", {"url": pg_url})
-        kube.secret("gcp", {"token": cloudsql_stub.TOKEN})
-        kube.configmap("migrations", MIGRATIONS)
-        backup = {
-            "policy": "Require",
-            "maxAge": "30m",
-            "credentialsSecretRef": {"name": "gcp"},
-            "gcpCloudSql": {"project": "shop", "instance": "orders"},
-        }
-        kube.apply("app", _with_backup(backup))
+@pytest.fixture
+def cloudsql() -> Iterator[cloudsql_stub.CloudSql]:
+    with cloudsql_stub.serving() as stub:
+        yield stub
 
-        done = kube.wait_phase("app", "Succeeded", "Failed", "Blocked")
+
+def _apply_with_cloud_sql(
+    kube: harness.Kube, start_operator: OperatorFactory, pg_url: str, cloudsql: cloudsql_stub.CloudSql, **policy: str
+) -> None:
+    """An operator pointed at the stub, and a resource whose backup is the stub's instance under ``policy``."""
+    start_operator(DBMIGRATE_GCP_SQLADMIN_ENDPOINT=cloudsql.endpoint)
+    kube.secret("db", {"url": pg_url})
+    kube.secret("gcp", {"token": cloudsql_stub.TOKEN})
+    kube.configmap("migrations", MIGRATIONS)
+    backup = {
+        **policy,
+        "credentialsSecretRef": {"name": "gcp"},
+        "gcpCloudSql": {"project": "shop", "instance": "orders"},
+    }
+    kube.apply("app", _with_backup(backup))
+
+
+def test_gcp_cloud_sql_backup_run_is_judged(
+    kube: harness.Kube, start_operator: OperatorFactory, pg_url: str, cloudsql: cloudsql_stub.CloudSql
+) -> None:
+    now = datetime.now(UTC)
+    cloudsql.runs = [
+        {"id": "1", "status": "SUCCESSFUL", "type": "AUTOMATED", "endTime": _iso(now - timedelta(days=1))},
+        {"id": "2", "status": "SUCCESSFUL", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=5))},
+        {"id": "3", "status": "FAILED", "type": "ON_DEMAND", "endTime": _iso(now - timedelta(minutes=1))},
+    ]
+    _apply_with_cloud_sql(kube, start_operator, pg_url, cloudsql, policy="Require", maxAge="30m")
+
+    done = kube.wait_phase("app", "Succeeded", "Failed", "Blocked")
     assert done["status"]["phase"] == "Succeeded", done["status"]
     assert "backup run 2" in done["status"]["backup"]["description"]
     assert "5 minutes ago" in condition(done, "BackupVerified")["message"]
 
 
 def test_gcp_cloud_sql_backup_run_requested_when_stale_and_awaited(
-    kube: harness.Kube, start_operator: OperatorFactory, pg_url: str
+    kube: harness.Kube, start_operator: OperatorFactory, pg_url: str, cloudsql: cloudsql_stub.CloudSql
 ) -> None:
-    now = datetime.now(UTC)
-    with cloudsql_stub.serving() as cloudsql:
-        cloudsql.runs = [
-            {"id": "1", "status": "SUCCESSFUL", "type": "AUTOMATED", "endTime": _iso(now - timedelta(days=2))}
-        ]
-        start_operator(DBMIGRATE_GCP_SQLADMIN_ENDPOINT=cloudsql.endpoint)
-        kube.secret("db", {"url": pg_url})
-        kube.secret("gcp", {"token": cloudsql_stub.TOKEN})
-        kube.configmap("migrations", MIGRATIONS)
-        backup = {
-            "policy": "CreateIfStale",
-            "maxAge": "1h",
-            "credentialsSecretRef": {"name": "gcp"},
-            "gcpCloudSql": {"project": "shop", "instance": "orders"},
-        }
-        kube.apply("app", _with_backup(backup))
+    stale = datetime.now(UTC) - timedelta(days=2)
+    cloudsql.runs = [{"id": "1", "status": "SUCCESSFUL", "type": "AUTOMATED", "endTime": _iso(stale)}]
+    _apply_with_cloud_sql(kube, start_operator, pg_url, cloudsql, policy="CreateIfStale", maxAge="1h")
 
-        def requested() -> str | None:
-            running = [run for run in cloudsql.runs if run["status"] == "RUNNING"]
-            return running[0]["description"] if running else None
+    def requested() -> str | None:
+        running = [run for run in cloudsql.runs if run["status"] == "RUNNING"]
+        return running[0]["description"] if running else None
 
-        description = harness.wait_for("an on-demand backup run requested", requested)
-        waiting = kube.get("app")
-        assert waiting["status"]["phase"] not in ("Succeeded", "Migrating"), "migrated before the backup finished"
-        assert "users" not in harness.tables(pg_url)
-        cloudsql.complete(description, _iso(datetime.now(UTC)))
+    description = harness.wait_for("an on-demand backup run requested", requested)
+    waiting = kube.get("app")
+    assert waiting["status"]["phase"] not in ("Succeeded", "Migrating"), "migrated before the backup finished"
+    assert "users" not in harness.tables(pg_url)
+    cloudsql.complete(description, _iso(datetime.now(UTC)))
 
-        done = kube.wait_phase("app", "Succeeded", "Failed", "Blocked")
+    done = kube.wait_phase("app", "Succeeded", "Failed", "Blocked")
     assert done["status"]["phase"] == "Succeeded", done["status"]
     assert [run.get("description") for run in cloudsql.runs].count(description) == 1  # requested once, not per poll
     assert "backup run 2" in done["status"]["backup"]["description"]
