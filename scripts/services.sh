@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (if missing) and start the real databases the integration tests use: PostgreSQL 15 and MariaDB 10.11
-# from Debian's packages, listening on loopback only. Safe to run any number of times.
+# from Debian's packages, listening on loopback only, and PgBouncer in front of PostgreSQL in transaction and in
+# session mode (what users put between their apps and the database). Safe to run any number of times.
 set -euo pipefail
 
 DB_USER=${DBMIGRATE_TEST_USER:-dbmigrate}
@@ -8,6 +9,7 @@ DB_PASSWORD=${DBMIGRATE_TEST_PASSWORD:-dbmigrate}
 DB_NAME=${DBMIGRATE_TEST_DB:-dbmigrate_test}
 PG_PORT=${DBMIGRATE_PG_PORT:-5432}
 MY_PORT=${DBMIGRATE_MYSQL_PORT:-3306}
+BOUNCER_PORT=${DBMIGRATE_PGBOUNCER_PORT:-6442}  # transaction mode; session mode listens on the next port
 
 log() { printf '[services] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -112,5 +114,37 @@ SQL
   log "MariaDB ready: mysql://$DB_USER:***@127.0.0.1:$MY_PORT/$DB_NAME"
 }
 
+start_pgbouncer() {  # start_pgbouncer MODE PORT
+  local mode=$1 port=$2 dir=/var/lib/postgresql/dbmigrate-pgbouncer
+  ensure_packages pgbouncer
+  pg_isready -q -h 127.0.0.1 -p "$port" && return 0
+  log "starting PgBouncer ($mode pooling) on 127.0.0.1:$port"
+  as_root install -d -o postgres -g postgres "$dir"
+  printf '"%s" "%s"\n' "$DB_USER" "$DB_PASSWORD" | as_root tee "$dir/userlist.txt" >/dev/null
+  as_root tee "$dir/$mode.ini" >/dev/null <<CONF
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = plain
+auth_file = $dir/userlist.txt
+pool_mode = $mode
+default_pool_size = 4
+max_client_conn = 200
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/$mode.log
+pidfile = $dir/$mode.pid
+CONF
+  as_root chown postgres:postgres "$dir/userlist.txt" "$dir/$mode.ini"
+  as_root rm -f "$dir/$mode.pid"
+  as_root su postgres -s /bin/sh -c "pgbouncer -d -q $dir/$mode.ini"
+  wait_for "PgBouncer on port $port" pg_isready -h 127.0.0.1 -p "$port"
+}
+
 start_postgres
 start_mariadb
+start_pgbouncer transaction "$BOUNCER_PORT"
+start_pgbouncer session "$((BOUNCER_PORT + 1))"
+log "PgBouncer ready: transaction mode on 127.0.0.1:$BOUNCER_PORT, session mode on 127.0.0.1:$((BOUNCER_PORT + 1))"

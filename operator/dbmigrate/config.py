@@ -46,6 +46,8 @@ class Settings:
     history_table: str
     lock_wait: float
     apply: applying.Options
+    #: The URL is a connection pooler in session mode, which is safe to run through (see Dialect.check_session).
+    session_pooler: bool = False
     backup: BackupSettings = BackupSettings()
 
     @property
@@ -64,6 +66,7 @@ def resolve(
     lock_timeout: float | None = None,
     statement_timeout: float | None = None,
     lock_retries: int | None = None,
+    session_pooler: bool | None = None,
     backup_policy: str | None = None,
     backup_max_age: str | None = None,
     backup_dir: str | None = None,
@@ -113,6 +116,7 @@ def resolve(
             lock_retries=int(_pick(lock_retries, file_config.lock_retries, defaults.lock_retries) or 0),
         ),
         backup=backup,
+        session_pooler=bool(session_pooler or file_config.session_pooler),
     )
 
 

@@ -20,6 +20,7 @@ class FileConfig(pydantic.BaseModel):
     lock_timeout: float | None = pydantic.Field(default=None, ge=0)
     statement_timeout: float | None = pydantic.Field(default=None, ge=0)
     lock_retries: int | None = pydantic.Field(default=None, ge=0)
+    session_pooler: bool | None = None
     backup_policy: Literal["require", "create", "skip"] | None = None
     backup_max_age: str | None = None
     backup_dir: str | None = None

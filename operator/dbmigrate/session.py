@@ -40,6 +40,7 @@ def open_session(
             yield conn, dialect, table
             return
         key = f"dbmigrate:{settings.history_table}"
+        dialect.check_session(conn, session_pooler=settings.session_pooler)
         dialect.acquire_lock(conn, key=key, timeout=settings.lock_wait)
         try:
             if create_history:

@@ -30,6 +30,13 @@ def test_precedence_flag_env_file(tmp_path: Path) -> None:
     assert flagged.apply.lock_timeout is None  # 0 means no limit
 
 
+def test_session_pooler_from_the_flag_or_the_file(tmp_path: Path) -> None:
+    assert config.resolve(environ={}, cwd=tmp_path).session_pooler is False
+    assert config.resolve(session_pooler=True, environ={}, cwd=tmp_path).session_pooler is True
+    (tmp_path / "dbmigrate.yaml").write_text("session_pooler: true\n")
+    assert config.resolve(environ={}, cwd=tmp_path).session_pooler is True
+
+
 def test_unknown_keys_in_the_config_file_are_errors(tmp_path: Path) -> None:
     (tmp_path / "dbmigrate.yaml").write_text("databse: sqlite:///typo.db\n")
     with pytest.raises(errors.UsageError, match="databse"):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.databases import through_pgbouncer
 from tests.operator import harness
 from tests.operator.conftest import OperatorFactory
 from tests.operator.harness import condition, conditions
@@ -141,3 +142,24 @@ def _at_version(kube: harness.Kube, name: str, version: str) -> dict[str, Any] |
     obj = kube.get(name)
     status = obj.get("status") or {}
     return obj if status.get("appliedVersion") == version and status.get("phase") == "Succeeded" else None
+
+
+def test_a_pooler_blocks_the_run_unless_declared_session_mode(
+    kube: harness.Kube, operator: harness.Operator, pg_url: str
+) -> None:
+    kube.secret("db", {"url": through_pgbouncer(pg_url, "transaction")})
+    kube.secret("session-db", {"url": through_pgbouncer(pg_url, "session")})
+    kube.configmap("migrations", MIGRATIONS)
+    kube.apply("pooled", harness.spec())
+    kube.apply(
+        "declared", harness.spec(secret="session-db", database={**harness.spec()["database"], "sessionPooler": True})
+    )
+
+    refused = kube.wait_phase("pooled", "Succeeded", "Failed", "Blocked", "RolledBack")
+    assert refused["status"]["phase"] == "Failed", refused["status"]
+    planned = condition(refused, "Planned")
+    assert planned["reason"] == "SafetyGate" and "connection pooler" in planned["message"], planned
+    assert conditions(refused)["Stalled"] == "True"
+    done = kube.wait_phase("declared", "Succeeded", "Failed", "Blocked", "RolledBack")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert {"users", "orders"} <= harness.tables(pg_url)

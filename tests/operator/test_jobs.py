@@ -71,6 +71,17 @@ def test_down_job_names_its_target() -> None:
     assert args[:3] == ["down", "3", "--approve"]
 
 
+def test_a_session_pooler_is_declared_to_every_step_that_takes_the_run_lock() -> None:
+    database = {**SPEC["database"], "sessionPooler": True}
+    steps = [jobs.Step("plan"), jobs.Step("migrate", direction="up", plan_hash="sha256:abc"), jobs.Step("verify")]
+    declared = [
+        "--session-pooler" in _manifest(step, database=database)["spec"]["template"]["spec"]["containers"][0]["args"]
+        for step in steps
+    ]
+    assert declared == [True, True, False]  # verify reads only
+    assert "--session-pooler" not in _manifest(jobs.Step("plan"))["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 def test_migrate_without_a_plan_hash_is_a_bug() -> None:
     with pytest.raises(ValueError, match="plan hash"):
         _manifest(jobs.Step("migrate"))

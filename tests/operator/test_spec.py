@@ -23,7 +23,7 @@ def test_defaults_match_the_crd() -> None:
     assert mig.backup.provider is None
     assert (mig.safety.destructive, mig.safety.lock_timeout_seconds) == ("RequireApproval", 5)
     assert mig.safety.statement_timeout_seconds is None and mig.safety.rollback_on_failure
-    assert mig.database.secret_keys() == ["url"]
+    assert mig.database.secret_keys() == ["url"] and mig.database.session_pooler is False
 
 
 def test_host_keys_form_maps_each_key_to_its_variable() -> None:

@@ -48,6 +48,11 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--statement-timeout", type=float, help="seconds a statement may run (default no limit)")
     common.add_argument("--lock-retries", type=int, help="retries after a table lock timeout (default 3)")
     common.add_argument(
+        "--session-pooler",
+        action="store_true",
+        help="the PostgreSQL URL is a connection pooler in session mode (one server session per client): allow it",
+    )
+    common.add_argument(
         "--termination-log", help="also write a compact JSON summary (< 4 KiB) here, e.g. /dev/termination-log"
     )
     return common
@@ -190,6 +195,7 @@ _SETTING_KEYS = {
     "lock_timeout",
     "statement_timeout",
     "lock_retries",
+    "session_pooler",
     "backup_policy",
     "backup_max_age",
     "backup_dir",

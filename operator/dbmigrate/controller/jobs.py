@@ -73,6 +73,8 @@ def arguments(step: Step, mig: specs.MigrationSpec) -> list[str]:
         args = ["verify"]
     else:
         raise ValueError(f"unknown step {step.kind!r}")
+    if mig.database.session_pooler and step.kind != "verify":  # every step but verify takes the run lock
+        args.append("--session-pooler")
     return [*args, *_source_args(mig), "--output", "json", "--termination-log", TERMINATION_LOG]
 
 

@@ -36,6 +36,8 @@ class Database:
     url_key: str | None
     #: environment variable → Secret key, for the host/port/... form (empty with url_key)
     part_keys: tuple[tuple[str, str], ...]
+    #: the address is a session-mode pooler (the CLI's --session-pooler)
+    session_pooler: bool = False
 
     def secret_keys(self) -> list[str]:
         """Every Secret key the Jobs read, to check before starting one (a missing key hangs the pod)."""
@@ -119,6 +121,7 @@ def _database(database: Mapping[str, Any]) -> Database:
         secret_name=ref["name"],
         url_key=url_key,
         part_keys=parts,
+        session_pooler=bool(database.get("sessionPooler", False)),
     )
 
 

@@ -47,6 +47,11 @@ class Dialect(abc.ABC):
         Raises :class:`errors.LockTimeoutError` naming the holder, when the server can tell, after ``timeout``.
         """
 
+    def check_session(self, conn: sqlalchemy.Connection, *, session_pooler: bool) -> None:
+        """Refuse, before the run lock is taken, a connection whose server session could change under the run
+        (nothing to check where the driver talks to the database itself)."""
+        return None
+
     @abc.abstractmethod
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
         """Give the migration lock back."""

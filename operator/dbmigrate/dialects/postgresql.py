@@ -39,6 +39,25 @@ class PostgreSQL(base.Dialect):
                 )
             time.sleep(_POLL_SECONDS)
 
+    def check_session(self, conn: sqlalchemy.Connection, *, session_pooler: bool) -> None:
+        """A pooler (PgBouncer, pgcat, Odyssey, Supavisor) answers the login itself, with a made-up backend pid;
+        so a pid that differs from the server's own ``pg_backend_pid()`` means one is in between. In transaction
+        mode it hands each transaction to whichever server session is free: the session-level run lock then stays
+        with a pooled session after the run (blocking every later run until that session closes) and two runs can
+        both apply. Refused unless the user says the pool is in session mode."""
+        if session_pooler:
+            return
+        reported = getattr(getattr(conn.connection.dbapi_connection, "info", None), "backend_pid", None)
+        actual = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        if reported is not None and reported != actual:
+            raise errors.SafetyGateError(
+                "refused: this connection goes through a connection pooler such as PgBouncer (the login reported "
+                f"backend pid {reported}, the session's own is {actual}). Through a pooler in transaction mode the run "
+                "lock is not this run's alone, so nothing was started",
+                hint="migrate through a direct connection to PostgreSQL, or pass --session-pooler (session_pooler: "
+                "true in dbmigrate.yaml) if this pool gives each client one server session (pool_mode=session)",
+            )
+
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
 
@@ -71,7 +90,8 @@ class PostgreSQL(base.Dialect):
         row = conn.execute(
             sqlalchemy.text(
                 "SELECT a.pid, a.application_name, a.usename, a.client_addr::text, "
-                "extract(epoch FROM now() - a.backend_start)::int "
+                "extract(epoch FROM now() - a.backend_start)::int, a.state, "
+                "extract(epoch FROM now() - a.state_change)::int "
                 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :c AND l.objid = :o LIMIT 1"
             ),
@@ -79,9 +99,12 @@ class PostgreSQL(base.Dialect):
         ).first()
         if row is None:
             return "another session (it has just released it)"
-        pid, app, user, addr, age = row
+        pid, app, user, addr, age, state, since = row
         source = addr or "local socket"
-        return f"pid {pid} ({app or 'unknown application'}, user {user}, from {source}, connected {age}s)"
+        described = f"pid {pid} ({app or 'unknown application'}, user {user}, from {source}, connected {age}s"
+        if state == "idle":  # a run's session is mostly busy; a long-idle holder may be a pooled one that kept it
+            return f"{described}, idle for {since}s; if no run is going on, end it: SELECT pg_terminate_backend({pid}))"
+        return f"{described})"
 
 
 def _millis(seconds: float | None) -> int:
