@@ -151,9 +151,8 @@ def test_a_pooler_blocks_the_run_unless_declared_session_mode(
     kube.secret("session-db", {"url": through_pgbouncer(pg_url, "session")})
     kube.configmap("migrations", MIGRATIONS)
     kube.apply("pooled", harness.spec())
-    kube.apply(
-        "declared", harness.spec(secret="session-db", database={**harness.spec()["database"], "sessionPooler": True})
-    )
+    session_db = harness.spec(secret="session-db")["database"]
+    kube.apply("declared", harness.spec(database={**session_db, "sessionPooler": True}))
 
     refused = kube.wait_phase("pooled", "Succeeded", "Failed", "Blocked", "RolledBack")
     assert refused["status"]["phase"] == "Failed", refused["status"]
