@@ -55,7 +55,8 @@ class PostgreSQL(base.Dialect):
                 f"backend pid {reported}, the session's own is {actual}). Through a pooler in transaction mode the run "
                 "lock is not this run's alone, so nothing was started",
                 hint="migrate through a direct connection to PostgreSQL, or pass --session-pooler (session_pooler: "
-                "true in dbmigrate.yaml) if this pool gives each client one server session (pool_mode=session)",
+                "true in dbmigrate.yaml) if it gives each client one server session for the whole connection "
+                "(PgBouncer pool_mode=session, or a proxy that does not pool)",
             )
 
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
