@@ -49,4 +49,17 @@ def open_session(
         finally:
             # A lost connection (the run's own error says so) takes the session lock with it on the server.
             with contextlib.suppress(sqlalchemy.exc.DBAPIError, sqlalchemy.exc.InvalidRequestError):
-                dialect.release_lock(conn, key=key)
+                if not dialect.release_lock(conn, key=key):
+                    result.checks.append(LOCK_LOST)
+
+
+#: Reported when the run lock was gone at the end: runs may have overlapped (history rows stop a second apply of
+#: one version), and a pooled server session may still hold it, blocking the next run.
+LOCK_LOST = outcome.Check(
+    "run_lock",
+    True,
+    "the run lock was no longer held by this session at the end of the run: a migration released it "
+    "(pg_advisory_unlock_all, DISCARD ALL, RELEASE_ALL_LOCKS) or a connection pooler moved the run to another "
+    "server session; if the next run waits for the lock, end the idle session holding it",
+    warning=True,
+)

@@ -150,3 +150,21 @@ def _tables(url: str) -> set[str]:
     names = set(sqlalchemy.inspect(engine).get_table_names())
     engine.dispose()
     return names
+
+
+@pytest.mark.parametrize(
+    ("fixture", "release_all"),
+    [("pg_url", "SELECT pg_advisory_unlock_all();"), ("mysql_url", "DO RELEASE_ALL_LOCKS();")],
+)
+def test_a_run_whose_lock_was_released_under_it_says_so(
+    fixture: str, release_all: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url: str = request.getfixturevalue(fixture)
+    write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER);", "002_b.sql": release_all})
+
+    result = run_cli("up", "--database", url, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr  # both applied and recorded
+    assert "Run lock: ⚠ the run lock was no longer held by this session" in result.stdout
+    quiet = run_cli("up", "--database", url, cwd=tmp_path)
+    assert quiet.returncode == 0 and "Run lock" not in quiet.stdout

@@ -147,7 +147,7 @@ def _repaired(result: outcome.Outcome) -> list[str]:
 
 
 #: Checks shown in the closing lines rather than the preamble.
-_CLOSING_CHECKS = {"integrity", "rollback"}
+_CLOSING_CHECKS = {"integrity", "rollback", "run_lock"}
 
 #: Actions whose output is the MIGRATION STATUS report (the others print a listing or a one-line result).
 _TITLED = {"up", "down", "status", "plan", "verify"}

@@ -137,9 +137,10 @@ def closing_lines(result: outcome.Outcome) -> list[str]:
     else:
         lines.append(f"Schema integrity: {_SYMBOL[integrity.ok]} {integrity.message}")
     lines.append(f"Migration history: {'Updated' if result.history_updated else 'Unchanged'}")
-    rollback = result.check("rollback")
-    if rollback is not None:
-        lines.append(f"Rollback: {check_line(rollback)}")
+    for name, label in (("rollback", "Rollback"), ("run_lock", "Run lock")):
+        check = result.check(name)
+        if check is not None:
+            lines.append(f"{label}: {check_line(check)}")
     return lines
 
 

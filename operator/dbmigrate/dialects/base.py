@@ -53,8 +53,9 @@ class Dialect(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
-        """Give the migration lock back."""
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
+        """Give the migration lock back; False if this session no longer held it (a migration released it, or a
+        pooler moved the run to another server session), which the run then reports."""
 
     def begin(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql(self.begin_statement)

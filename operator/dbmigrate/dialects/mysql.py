@@ -38,8 +38,9 @@ class MySQL(base.Dialect):
                     hint="another dbmigrate run is applying migrations; wait for it, or raise --lock-wait",
                 )
 
-    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
-        conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self._lock_name(conn, key)})
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
+        released = conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self._lock_name(conn, key)})
+        return bool(released.scalar() == 1)  # 0: another connection holds it; NULL: nobody does
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None

@@ -59,8 +59,8 @@ class PostgreSQL(base.Dialect):
                 "(PgBouncer pool_mode=session, or a proxy that does not pool)",
             )
 
-    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
-        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})")
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
+        return bool(conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})").scalar())
 
     def pipeline(self, dbapi_connection: Any) -> pgpipeline.Pipeline | None:
         import psycopg

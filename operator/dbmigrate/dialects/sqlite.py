@@ -54,12 +54,14 @@ class SQLite(base.Dialect):
             self._lock_fds[key] = fd
             return
 
-    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> None:
+    def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
         fd = self._lock_fds.pop(key, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            os.close(fd)
+        if fd is None:
+            return False
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)
+        return True
 
     def set_timeouts(
         self, conn: sqlalchemy.Connection, *, lock_timeout: float | None, statement_timeout: float | None
