@@ -29,6 +29,24 @@ def test_up_down_pairs_and_lone_files_sorted_numerically(migrations_dir: Path) -
     assert migrations[1].checksum == hashlib.sha256(b"CREATE TABLE ten (id int);").hexdigest()
 
 
+def test_names_may_hold_dots_and_the_words_up_and_down(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "003_users.v2.up.sql": "SELECT 1;",
+            "003_users.v2.down.sql": "SELECT 2;",
+            "004_up.sql": "SELECT 3;",
+            "005_back.down.payload.sql": "SELECT 4;",
+        },
+    )
+    migrations = sqlfiles.load(migrations_dir)
+    assert [(m.version, m.name, m.down is not None) for m in migrations] == [
+        ("3", "users.v2", True),
+        ("4", "up", False),
+        ("5", "back.down.payload", False),
+    ]
+
+
 def test_dbmate_sections_with_line_offsets_and_transaction_option(migrations_dir: Path) -> None:
     write(
         migrations_dir,
