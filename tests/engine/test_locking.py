@@ -3,6 +3,7 @@ concurrent runners apply each migration exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -162,9 +163,12 @@ def test_a_run_whose_lock_was_released_under_it_says_so(
     url: str = request.getfixturevalue(fixture)
     write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER);", "002_b.sql": release_all})
 
-    result = run_cli("up", "--database", url, cwd=tmp_path)
+    result = run_cli("up", "--database", url, "--termination-log", "run.json", cwd=tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr  # both applied and recorded
     assert "Run lock: ⚠ the run lock was no longer held by this session" in result.stdout
-    quiet = run_cli("up", "--database", url, cwd=tmp_path)
+    summary = json.loads((tmp_path / "run.json").read_text())  # what the operator reads, and posts as an Event
+    assert [warning["name"] for warning in summary["warnings"]] == ["run_lock"]
+    quiet = run_cli("up", "--database", url, "--termination-log", "quiet.json", cwd=tmp_path)
     assert quiet.returncode == 0 and "Run lock" not in quiet.stdout
+    assert json.loads((tmp_path / "quiet.json").read_text())["warnings"] == []

@@ -142,6 +142,24 @@ def test_happy_path_through_the_jobs() -> None:
     assert done.status["schema"]["fingerprint"] == "sha256:f"
 
 
+def test_a_warning_of_the_migrate_run_becomes_one_warning_event() -> None:
+    world = World()
+    waiting = until_waiting(world)
+    world.finish("-plan", PLAN_OK)
+    waiting = until_waiting(world, waiting.status)
+    warning = {"name": "run_lock", "message": "the run lock was no longer held by this session"}
+    world.finish("-migrate", {"ok": True, "applied": ["1"], "current_version": "1", "warnings": [warning]})
+
+    read = run(world, waiting.status)
+    after = until_waiting(world, read.status)
+
+    warned = [e for e in [*read.events, *after.events] if e.reason == "RunWarning"]
+    assert [(e.type, e.message) for e in warned] == [
+        ("Warning", "run_lock: the run lock was no longer held by this session")
+    ]
+    assert read.status["phase"] == "Verifying"  # a warning, not a failure
+
+
 def test_a_second_look_at_a_running_job_creates_nothing() -> None:
     world = World()
     waiting = until_waiting(world)

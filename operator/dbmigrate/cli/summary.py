@@ -13,6 +13,7 @@ from typing import Any
 from dbmigrate import outcome
 
 LIMIT_BYTES = 4000
+_AFTER_RUN = {"run_lock"}
 
 
 def build(result: outcome.Outcome) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def build(result: outcome.Outcome) -> dict[str, Any]:
         "fingerprint": verify.get("fingerprint"),
         "integrity_ok": verify.get("ok"),
         "problems": [problem[:200] for problem in verify.get("problems", [])][:5],
+        # What the run reported after the fact (the run lock gone by its end): the operator posts them as Events.
+        "warnings": [{"name": c.name, "message": c.message[:300]} for c in result.checks if c.name in _AFTER_RUN],
         "error": None
         if result.error is None
         else {"type": type(result.error).__name__, "message": result.error.message[:1500]},

@@ -369,6 +369,8 @@ class _Machine:
         result = self._job(mig, job)
         if result is None:
             return
+        for warning in result.warnings():
+            self.events.append(Event("Warning", "RunWarning", f"{warning['name']}: {warning['message']}"))
         applied, rolled_back = result.strings("applied"), result.strings("rolled_back")
         done = result.strings("reverted") if job.direction == "down" else applied
         record: dict[str, Any] = {

@@ -42,6 +42,17 @@ class Result:
             return str(error["type"])
         return self.reason
 
+    def warnings(self) -> list[dict[str, str]]:
+        """What the run reported after the fact (``warnings`` of the summary), each with a name and a message."""
+        items = self.document.get("warnings")
+        if not isinstance(items, list):
+            return []
+        return [
+            {"name": str(item.get("name", "")), "message": str(item.get("message", ""))[:MAX_MESSAGE]}
+            for item in items
+            if isinstance(item, dict)
+        ]
+
     @property
     def error_message(self) -> str:
         error = self.document.get("error")
