@@ -21,7 +21,7 @@ demo: $(STAMP)
 		--backup-policy create --backup-dir $(DEMO_DB)-backups
 	$(BIN)/dbmigrate status --database sqlite:///$(DEMO_DB) --dir examples/demo/migrations
 
-## services: install (if missing) and start PostgreSQL 15 and MariaDB 10.11 on loopback
+## services: install (if missing) and start PostgreSQL 15, MariaDB 10.11 and PgBouncer (both modes) on loopback
 services:
 	bash scripts/services.sh
 
