@@ -84,15 +84,20 @@ def bench_alembic(root: Path, count: int) -> float:
         return timed(lambda: run([str(BIN / "alembic"), "upgrade", "head"], cwd=root, env_extra={"BENCH_URL": url}))
 
 
+def bench_status(directory: Path, url: str) -> float:
+    """`status` (best of 3) of an up-to-date database."""
+    run([str(BIN / "dbmigrate"), "up", "--dir", str(directory), "--database", url])
+    return min(
+        timed(lambda: run([str(BIN / "dbmigrate"), "status", "--dir", str(directory), "--database", url]))
+        for _ in range(3)
+    )
+
+
 def bench_history(directory: Path) -> tuple[float, float]:
     """`status`, then `up` of one more, with 10,000 migrations already applied (best of 3 for status)."""
     with fresh_pg_database() as name:
         url = pg_url(name)
-        run([str(BIN / "dbmigrate"), "up", "--dir", str(directory), "--database", url])
-        status = min(
-            timed(lambda: run([str(BIN / "dbmigrate"), "status", "--dir", str(directory), "--database", url]))
-            for _ in range(3)
-        )
+        status = bench_status(directory, url)
         (directory / "10001_one_more.sql").write_text("INSERT INTO ledger (n) VALUES (10001);\n")
         up_one = timed(lambda: run([str(BIN / "dbmigrate"), "up", "--dir", str(directory), "--database", url]))
         return status, up_one
@@ -119,6 +124,10 @@ def main() -> int:
         small_psql = min(bench_psql(root / "small") for _ in range(REPEATS))
         write_history(root / "big", 10_000)
         status, up_one = bench_history(root / "big")
+        # What grows with history, apart from the fixed start-up: status at 100 applied against 10,000.
+        write_history(root / "short", SMALL)
+        with fresh_pg_database() as name:
+            short_status = bench_status(root / "short", pg_url(name))
     print(f"apply {COUNT} migrations (best of {REPEATS}): dbmigrate {ours:.2f}s, psql {psql:.2f}s, ", end="")
     print(f"alembic {alembic:.2f}s")
     print(f"  dbmigrate / psql    = {ours / psql:.2f}x   (target <= 1.2x)")
@@ -133,6 +142,8 @@ def main() -> int:
     print(f"dbmigrate --help cold start: median {statistics.median(help_times):.3f}s (target <= 0.3s)")
     print(f"floor: python importing SQLAlchemy, psycopg and sqlglot, nothing else: {floor:.2f}s")
     print(f"with 10,000 applied: status {status:.2f}s, up of one more {up_one:.2f}s (target <= 0.5s each)")
+    growth = (status - short_status) / (10_000 - SMALL) * 1e6
+    print(f"  status with {SMALL} applied {short_status:.2f}s: history adds {growth:.0f} us per applied migration")
     return 0
 
 
