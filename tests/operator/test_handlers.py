@@ -48,6 +48,21 @@ def test_a_daemons_own_status_patch_does_not_wake_it() -> None:
 
     wakeups.changed("uid-1", version="42")  # anyone else's change: the user's, kopf's annotations
     assert event.is_set()
-    event.clear()
+    wakeups.begin("uid-1")
     wakeups.changed("uid-1", version=None)
+    assert event.is_set()
+
+
+def test_the_own_patchs_event_arriving_before_its_response_is_withdrawn_unless_something_else_woke_it() -> None:
+    wakeups = handlers._Wakeups()
+    event = wakeups.event("uid-1")
+    wakeups.begin("uid-1")  # a step starts and patches the status: its watch event comes first
+    wakeups.changed("uid-1", version="43")
+    wakeups.wrote("uid-1", version="43")
+    assert not event.is_set()
+
+    wakeups.begin("uid-1")
+    wakeups.changed("uid-1", version="44")
+    wakeups.wake("uid-1")  # meanwhile one of its Jobs changed
+    wakeups.wrote("uid-1", version="44")
     assert event.is_set()

@@ -101,9 +101,15 @@ class _Wakeups:
         self._events: dict[str, asyncio.Event] = {}
         self._configmaps: dict[str, tuple[str, str]] = {}
         self._written: dict[str, str] = {}  # uid → resourceVersion of the daemon's last status patch
+        self._causes: dict[str, set[str | None]] = {}  # uid → what woke it since its step began (None: not itself)
 
     def event(self, uid: str) -> asyncio.Event:
         return self._events.setdefault(uid, asyncio.Event())
+
+    def begin(self, uid: str) -> None:
+        """A step starts: what woke the daemon so far is being handled."""
+        self.event(uid).clear()
+        self._causes.pop(uid, None)
 
     def track(self, uid: str, *, namespace: str, configmap: str | None) -> None:
         if configmap:
@@ -115,17 +121,23 @@ class _Wakeups:
         self._events.pop(uid, None)
         self._configmaps.pop(uid, None)
         self._written.pop(uid, None)
+        self._causes.pop(uid, None)
 
     def wrote(self, uid: str, *, version: str) -> None:
+        """The daemon patched its status, now at ``version``. Its watch event often arrives before the patch's own
+        response: if nothing else woke the daemon meanwhile, that wake-up is withdrawn."""
         self._written[uid] = version
+        if self._causes.get(uid) == {version}:
+            self.begin(uid)
 
     def changed(self, uid: str | None, *, version: str | None) -> None:
         """The resource changed (a watch event): wake its daemon, unless the change is the daemon's own patch."""
         if uid is not None and (version is None or self._written.get(uid) != version):
-            self.wake(uid)
+            self.wake(uid, cause=version)
 
-    def wake(self, uid: str | None) -> None:
+    def wake(self, uid: str | None, *, cause: str | None = None) -> None:
         if uid is not None and uid in self._events:
+            self._causes.setdefault(uid, set()).add(cause)
             self._events[uid].set()
 
     def wake_readers(self, namespace: str, name: str) -> None:
@@ -147,7 +159,7 @@ async def _drive(
     wake = wakeups.event(uid)
     own: dict[str, Any] | None = None  # the object as our last status patch returned it, until the body catches up
     while not stopped:
-        wake.clear()
+        wakeups.begin(uid)
         moved = await _move(body=body, own=own, wakeups=wakeups, world=world, settings=settings, logger=logger)
         if moved is None:  # deleted meanwhile; the daemon is being stopped
             return
