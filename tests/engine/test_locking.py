@@ -12,12 +12,13 @@ import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sqlalchemy
 
 from dbmigrate import commands, database, dburl, errors
-from tests.fixtures.databases import PASSWORD, through_pgbouncer
+from tests.fixtures.databases import PASSWORD, query, table_names, through_pgbouncer
 from tests.fixtures.migrations import run_cli, settings, write
 
 HOLDER_WORDS = {"postgresql": "pid", "mysql": "connection", "sqlite": "pid"}
@@ -125,32 +126,25 @@ def test_a_pooler_is_refused_before_the_lock_is_taken_unless_declared_session_mo
     assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
     assert "connection pooler" in refused.stdout and "--session-pooler" in refused.stdout
     assert f":{PASSWORD}@" not in refused.stdout + refused.stderr  # the URL is shown redacted, if at all
-    assert _advisory_locks(pg_url) == 0 and "a" not in _tables(pg_url)
+    assert _advisory_locks(pg_url) == 0 and "a" not in table_names(pg_url)
     assert run_cli("status", "--database", pooled_pg_url, cwd=tmp_path).returncode == 0  # read-only: no lock
 
     if mode == "session":
         allowed = run_cli("up", "--database", pooled_pg_url, "--session-pooler", cwd=tmp_path)
         assert allowed.returncode == 0, allowed.stdout + allowed.stderr
-        assert "a" in _tables(pg_url) and _advisory_locks(pg_url) == 0
+        assert "a" in table_names(pg_url) and _advisory_locks(pg_url) == 0
+
+
+_ADVISORY_LOCKS = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def _advisory_locks(url: str) -> int:
     """Advisory locks held in ``url``'s database, by any session (pooled ones included)."""
-    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
-    with engine.connect() as conn:
-        held = conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).scalar()
-    engine.dispose()
-    return int(held or 0)
-
-
-def _tables(url: str) -> set[str]:
-    engine = sqlalchemy.create_engine(dburl.parse(url), poolclass=sqlalchemy.NullPool)
-    names = set(sqlalchemy.inspect(engine).get_table_names())
-    engine.dispose()
-    return names
+    ((held,),) = query(url, _ADVISORY_LOCKS)
+    return int(cast(int, held))
 
 
 @pytest.mark.parametrize(
