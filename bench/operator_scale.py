@@ -30,6 +30,8 @@ sys.path[:0] = [str(REPO), str(REPO / "operator")]
 from tests.fixtures.controlplane import ControlPlane, ensure_binaries  # noqa: E402
 from tests.operator import harness  # noqa: E402
 
+from dbmigrate.controller.main import parse_selector  # noqa: E402
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -74,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--unrelated-configmaps", type=int, default=0)
-    parser.add_argument("--configmap-selector", metavar="LABEL=VALUE")
+    parser.add_argument("--configmap-selector", action="append", default=[], metavar="LABEL=VALUE")
     args = parser.parse_args(argv)
-    selector = dict([args.configmap_selector.split("=", 1)]) if args.configmap_selector else {}
-    flags = [f"--configmap-selector={args.configmap_selector}"] if args.configmap_selector else []
+    selector = parse_selector(args.configmap_selector, flag="--configmap-selector")  # the operator's own parsing
+    flags = [f"--configmap-selector={item}" for item in args.configmap_selector]
     namespaces = [f"bench-{index}" for index in range(args.namespaces)]
 
     with ControlPlane(ensure_binaries()) as control_plane:
