@@ -110,6 +110,8 @@ CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
 GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1' WITH GRANT OPTION;
 GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
 CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;
+-- a test that makes the server read-only for a moment may have been killed before turning it back off
+SET GLOBAL read_only = OFF;
 SQL
   log "MariaDB ready: mysql://$DB_USER:***@127.0.0.1:$MY_PORT/$DB_NAME"
 }

@@ -27,7 +27,8 @@ def open_session(
     settings: config.Settings, result: outcome.Outcome, *, lock: bool, create_history: bool = True
 ) -> Iterator[tuple[sqlalchemy.Connection, base.Dialect, history.History]]:
     """Connect, optionally take the run lock, and (with the lock) create the history table unless told not to:
-    a dry run must leave the database exactly as it found it."""
+    a dry run must leave the database exactly as it found it. A server the run could not write to is refused
+    before the lock, as is a pooler that would share it: a dry run is refused alike, since the run would be."""
     with database.connect(settings.url) as (conn, dialect):
         result.database = {
             "dialect": dialect.name,
@@ -41,6 +42,7 @@ def open_session(
             return
         key = f"dbmigrate:{settings.history_table}"
         dialect.check_session(conn, session_pooler=settings.session_pooler)
+        dialect.check_writable(conn)
         dialect.acquire_lock(conn, key=key, timeout=settings.lock_wait)
         try:
             if create_history:

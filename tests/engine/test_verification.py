@@ -7,17 +7,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from dbmigrate import commands, dburl, errors
+from dbmigrate import commands, errors
 from dbmigrate.migrating import RunOptions
+from tests.fixtures.databases import execute
 from tests.fixtures.migrations import settings, write
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = sqlalchemy.create_engine(dburl.parse(url), isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
-    with engine.connect() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
-    engine.dispose()
 
 
 def test_verify_reports_a_valid_schema_with_its_fingerprint(db_url: str, migrations_dir: Path) -> None:
@@ -35,7 +28,7 @@ def test_verify_reports_a_valid_schema_with_its_fingerprint(db_url: str, migrati
 def test_drift_is_reported_and_refused_with_fail_on_drift(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);"})
     commands.up(settings(db_url, migrations_dir))
-    execute(db_url, "CREATE TABLE hand_made (id INTEGER)")
+    execute(db_url, ["CREATE TABLE hand_made (id INTEGER)"])
 
     verified = commands.verify(settings(db_url, migrations_dir))
     drift = verified.check("drift")
@@ -62,7 +55,7 @@ def test_invalid_index_left_by_a_failed_concurrent_build_is_found(pg_url: str, m
     write(migrations_dir, {"001_a.sql": "CREATE TABLE a (v INTEGER);\nINSERT INTO a VALUES (1), (1);"})
     commands.up(settings(pg_url, migrations_dir))
     with pytest.raises(sqlalchemy.exc.IntegrityError):
-        execute(pg_url, "CREATE UNIQUE INDEX CONCURRENTLY a_v_key ON a (v)")
+        execute(pg_url, ["CREATE UNIQUE INDEX CONCURRENTLY a_v_key ON a (v)"])
     result = commands.verify(settings(pg_url, migrations_dir))
     assert isinstance(result.error, errors.DriftError)
     assert any("a_v_key" in problem for problem in result.details["verify"]["problems"])

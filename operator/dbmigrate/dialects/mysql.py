@@ -38,6 +38,29 @@ class MySQL(base.Dialect):
                     hint="another dbmigrate run is applying migrations; wait for it, or raise --lock-wait",
                 )
 
+    def check_writable(self, conn: sqlalchemy.Connection) -> None:
+        """``read_only`` marks a replica (or a primary fenced off during a failover) but does not stop an account
+        with SUPER or READ_ONLY ADMIN, which migration accounts often have: they would write to the replica and
+        break replication. So it is refused whoever we are, as are a server started read-only and a read-only
+        session (``SET SESSION TRANSACTION READ ONLY``, e.g. from an ``init_command``)."""
+        session_flag = "tx_read_only" if self._is_mariadb(conn) else "transaction_read_only"
+        server, innodb, session = conn.exec_driver_sql(
+            f"SELECT @@global.read_only, @@global.innodb_read_only, @@session.{session_flag}"
+        ).one()
+        if _on(server) or _on(innodb):
+            raise errors.SafetyGateError(
+                "refused: the server is read-only (read_only or innodb_read_only is set: a replica, or a primary "
+                "fenced off during a failover); a privileged account could still write to it and break "
+                "replication, so nothing was started",
+                hint="point --database / DATABASE_URL at the primary; if this server is the primary, make it "
+                "writable first (SET GLOBAL read_only = OFF)",
+            )
+        if _on(session):
+            raise errors.SafetyGateError(
+                f"refused: this session is read-only ({session_flag} is on); nothing was started",
+                hint="connect without SET SESSION TRANSACTION READ ONLY (look for it in an init_command)",
+            )
+
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
         released = conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self._lock_name(conn, key)})
         return bool(released.scalar() == 1)  # 0: another connection holds it; NULL: nobody does
@@ -87,3 +110,8 @@ class MySQL(base.Dialect):
             return "another session (it has just released it)"
         conn_id, user, host, seconds = row
         return f"connection {conn_id} (user {user} from {host}, in its current state for {seconds}s)"
+
+
+def _on(value: object) -> bool:
+    """A server flag as set: 1 (MariaDB 10.x, MySQL) or a word other than OFF (newer MariaDB's read_only modes)."""
+    return value is not None and str(value).upper() not in ("0", "OFF")

@@ -59,6 +59,27 @@ class PostgreSQL(base.Dialect):
                 "(PgBouncer pool_mode=session, or a proxy that does not pool)",
             )
 
+    def check_writable(self, conn: sqlalchemy.Connection) -> None:
+        """A hot standby (a reader endpoint, or a former primary after a failover) answers reads like the primary;
+        ``default_transaction_read_only`` (set for a role or database) makes every session read-only."""
+        in_recovery, read_only = conn.exec_driver_sql(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+        ).one()
+        if in_recovery:
+            raise errors.SafetyGateError(
+                "refused: this server is a hot standby (a read replica, in recovery) and migrations must run on the "
+                "primary; nothing was started",
+                hint="point --database / DATABASE_URL at the primary (the writer endpoint of a managed database, not "
+                "a reader or replica endpoint)",
+            )
+        if read_only == "on":
+            raise errors.SafetyGateError(
+                "refused: sessions of this user or database are read-only (default_transaction_read_only is on); "
+                "nothing was started",
+                hint="migrate as a user that owns the schema, or turn it off for the migration role: ALTER ROLE "
+                "<user> SET default_transaction_read_only = off",
+            )
+
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
         return bool(conn.exec_driver_sql(f"SELECT pg_advisory_unlock({base.lock_key_int(key)})").scalar())
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 
 import sqlalchemy
 
 from dbmigrate import dburl
 from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, read_schema
+from tests.fixtures.databases import execute
 
 # Helpers shared by the schema tests (imported by the other test modules of this package).
 
@@ -17,15 +18,6 @@ def engine(url: str) -> tuple[sqlalchemy.Engine, str]:
     """An engine for a fixture URL and our dialect name for it."""
     parsed = dburl.parse(url)
     return sqlalchemy.create_engine(parsed, poolclass=sqlalchemy.NullPool), dburl.dialect_of(parsed)
-
-
-def execute(url: str, statements: Iterable[str]) -> None:
-    """Run DDL/DML statements one by one, each committed (MySQL commits DDL anyway)."""
-    eng, _ = engine(url)
-    with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
-    eng.dispose()
 
 
 def snapshot(url: str, *, exclude_tables: Collection[str] = ()) -> Schema:

@@ -6,7 +6,8 @@ import dataclasses
 
 from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Table, View
 from dbmigrate.schema.diff import SchemaChange, diff, summarize
-from tests.engine.schema.test_catalog import dialect_of, execute, snapshot
+from tests.engine.schema.test_catalog import dialect_of, snapshot
+from tests.fixtures.databases import execute
 
 ID = Column("id", "integer", False, None, 1)
 EMAIL = Column("email", "text", False, None, 2)

@@ -14,7 +14,8 @@ import sqlalchemy
 from dbmigrate import dburl
 from dbmigrate.schema import Column, Schema, Table
 from dbmigrate.schema.fingerprint import canonical_json, fingerprint
-from tests.engine.schema.test_catalog import dialect_of, execute, snapshot
+from tests.engine.schema.test_catalog import dialect_of, snapshot
+from tests.fixtures.databases import execute
 
 USERS = "CREATE TABLE users (id int PRIMARY KEY, email varchar(100) NOT NULL, age int DEFAULT 0)"
 ORDERS = "CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL, total numeric(10,2){extra})"

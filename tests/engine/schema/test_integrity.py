@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy
 
 from dbmigrate.schema.integrity import IntegrityProblem, problems
-from tests.engine.schema.test_catalog import engine, execute, snapshot
+from tests.engine.schema.test_catalog import engine, snapshot
+from tests.fixtures.databases import execute
 
 
 def _problems(url: str) -> list[IntegrityProblem]:

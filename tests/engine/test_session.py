@@ -1,0 +1,85 @@
+"""A run is refused on a read-only server or session (a replica, a read-only role) before it takes the lock or
+writes anything, and so is its dry run; the reading actions still work there."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from dbmigrate import errors
+from tests.fixtures.databases import MYSQL_ADMIN_URL, execute, query, table_names
+from tests.fixtures.migrations import run_cli, write
+
+MIGRATIONS = {"001_a.sql": "CREATE TABLE a (id INTEGER);"}
+
+
+def test_a_hot_standby_is_refused_but_answers_status(pg_replica_url: str, pg_url: str, tmp_path: Path) -> None:
+    write(tmp_path / "migrations", MIGRATIONS)
+
+    refused = run_cli("up", "--database", pg_replica_url, cwd=tmp_path)
+
+    assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
+    assert "hot standby" in refused.stdout and "primary" in refused.stdout
+    status = run_cli("status", "--database", pg_replica_url, cwd=tmp_path)
+    assert status.returncode == 0 and "0 applied, 1 pending" in status.stdout, status.stdout + status.stderr
+    plan = run_cli("plan", "--database", pg_replica_url, cwd=tmp_path)  # what the run would meet: a refusal
+    assert plan.returncode == errors.ExitCode.SAFETY_GATE and "hot standby" in plan.stdout
+    assert table_names(pg_url) == set() and "dbmigrate_history" not in _all_tables(pg_url)
+
+
+def test_a_read_only_postgresql_session_is_refused(pg_url: str, tmp_path: Path) -> None:
+    write(tmp_path / "migrations", MIGRATIONS)
+    read_only_url = pg_url + "?options=" + quote("-c default_transaction_read_only=on")
+
+    refused = run_cli("up", "--database", read_only_url, cwd=tmp_path)
+
+    assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
+    assert "default_transaction_read_only" in refused.stdout
+    assert run_cli("up", "--database", pg_url, cwd=tmp_path).returncode == 0  # the same files, a writable session
+
+
+def test_a_read_only_mariadb_server_is_refused_although_the_account_could_write(mysql_url: str, tmp_path: Path) -> None:
+    """Our test account has every privilege, as migration accounts often do: read_only does not stop it, so without
+    the check a migration pointed at a replica would be applied there and break replication."""
+    write(tmp_path / "migrations", MIGRATIONS)
+
+    with _server_read_only():
+        execute(mysql_url, ["CREATE TABLE probe (id INTEGER)"])  # the danger is real: this account can still write
+        refused = run_cli("up", "--database", mysql_url, cwd=tmp_path)
+
+    assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
+    assert "read-only" in refused.stdout and "replication" in refused.stdout
+    assert table_names(mysql_url) == {"probe"} and "dbmigrate_history" not in _all_tables(mysql_url)
+
+
+def test_a_read_only_mariadb_session_is_refused(mysql_url: str, tmp_path: Path) -> None:
+    write(tmp_path / "migrations", MIGRATIONS)
+    read_only_url = mysql_url + "?init_command=" + quote("SET SESSION TRANSACTION READ ONLY")
+
+    refused = run_cli("up", "--database", read_only_url, cwd=tmp_path)
+
+    assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
+    assert "this session is read-only" in refused.stdout
+    assert table_names(mysql_url) == set()
+
+
+@contextlib.contextmanager
+def _server_read_only() -> Iterator[None]:
+    """The shared MariaDB server read-only for a moment (the suite runs one test at a time; services.sh also turns
+    it back off, should a test be killed in between)."""
+    execute(MYSQL_ADMIN_URL, ["SET GLOBAL read_only = ON"])
+    try:
+        yield
+    finally:
+        execute(MYSQL_ADMIN_URL, ["SET GLOBAL read_only = OFF"])
+
+
+def _all_tables(url: str) -> set[str]:
+    rows = query(url, "SELECT table_name FROM information_schema.tables WHERE table_schema = " + _schema(url))
+    return {str(name) for (name,) in rows}
+
+
+def _schema(url: str) -> str:
+    return "'public'" if url.startswith("postgresql") else "DATABASE()"
