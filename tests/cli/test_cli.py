@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -12,11 +13,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyte
+import pytest
 
-from tests.fixtures.databases import query, table_names
+from tests.fixtures.databases import execute, query, table_names
 from tests.fixtures.migrations import run_cli, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,6 +114,53 @@ def test_unreachable_server_exits_6_with_a_hint(tmp_path: Path) -> None:
     result = run_cli("status", "--database", "postgresql://u:pw@127.0.0.1:1/db", cwd=tmp_path)
     assert result.returncode == 6
     assert "cannot reach postgresql at 127.0.0.1:1" in result.stdout and "hint:" in result.stdout
+
+
+@pytest.mark.parametrize("fixture", ["pg_url", "mysql_url"])
+def test_a_missing_database_and_a_user_without_access_are_told_apart(
+    fixture: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Both reach the server: "check the host and port" would send the user the wrong way."""
+    url: str = request.getfixturevalue(fixture)
+    write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
+    base, _, name = url.rpartition("/")
+
+    missing = run_cli("status", "--database", f"{base}/no_such_db", cwd=tmp_path)
+
+    assert missing.returncode == 6
+    assert "has no database 'no_such_db'" in missing.stdout and "create the database first" in missing.stdout
+    with _limited_user(url) as limited_url:
+        denied = run_cli("status", "--database", limited_url, cwd=tmp_path)
+    assert denied.returncode == 6
+    assert f"accepted user 'dbm_limited' but not on database '{name}'" in denied.stdout, denied.stdout
+    assert "Limited-Secret" not in denied.stdout + denied.stderr
+
+
+@contextlib.contextmanager
+def _limited_user(url: str) -> Iterator[str]:
+    """A login with no access to ``url``'s database (the fixtures' user is a superuser, which always has it)."""
+    name = url.rpartition("/")[2]
+    if url.startswith("postgresql"):
+        setup = [
+            "CREATE ROLE dbm_limited LOGIN PASSWORD 'Limited-Secret'",
+            f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC',
+        ]
+        teardown = ["DROP ROLE IF EXISTS dbm_limited"]
+    else:
+        setup = ["CREATE USER 'dbm_limited'@'127.0.0.1' IDENTIFIED BY 'Limited-Secret'"]
+        teardown = ["DROP USER IF EXISTS 'dbm_limited'@'127.0.0.1'"]
+    execute(url, teardown + setup)
+    try:
+        yield re.sub(r"//[^@]*@", "//dbm_limited:Limited-Secret@", url)
+    finally:
+        execute(url, teardown)
+
+
+def test_a_sqlite_file_in_a_missing_directory_names_the_directory(tmp_path: Path) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
+    result = run_cli("up", "--database", f"sqlite:///{tmp_path}/nowhere/app.db", cwd=tmp_path)
+    assert result.returncode == 6
+    assert f"the directory {tmp_path}/nowhere must exist and be writable" in result.stdout
 
 
 def test_missing_migrations_directory_exits_2(tmp_path: Path) -> None:
