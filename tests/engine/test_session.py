@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from dbmigrate import errors
 from tests.fixtures.databases import MYSQL_ADMIN_URL, execute, query, table_names
 from tests.fixtures.migrations import run_cli, write
@@ -29,15 +31,24 @@ def test_a_hot_standby_is_refused_but_answers_status(pg_replica_url: str, pg_url
     assert table_names(pg_url) == set() and "dbmigrate_history" not in _all_tables(pg_url)
 
 
-def test_a_read_only_postgresql_session_is_refused(pg_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fixture", "read_only", "said"),
+    [
+        ("pg_url", "?options=" + quote("-c default_transaction_read_only=on"), "default_transaction_read_only is on"),
+        ("mysql_url", "?init_command=" + quote("SET SESSION TRANSACTION READ ONLY"), "this session is read-only"),
+    ],
+)
+def test_a_read_only_session_is_refused(
+    fixture: str, read_only: str, said: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url: str = request.getfixturevalue(fixture)
     write(tmp_path / "migrations", MIGRATIONS)
-    read_only_url = pg_url + "?options=" + quote("-c default_transaction_read_only=on")
 
-    refused = run_cli("up", "--database", read_only_url, cwd=tmp_path)
+    refused = run_cli("up", "--database", url + read_only, cwd=tmp_path)
 
     assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
-    assert "default_transaction_read_only" in refused.stdout
-    assert run_cli("up", "--database", pg_url, cwd=tmp_path).returncode == 0  # the same files, a writable session
+    assert said in refused.stdout and table_names(url) == set()
+    assert run_cli("up", "--database", url, cwd=tmp_path).returncode == 0  # the same files, a writable session
 
 
 def test_a_read_only_mariadb_server_is_refused_although_the_account_could_write(mysql_url: str, tmp_path: Path) -> None:
@@ -52,17 +63,6 @@ def test_a_read_only_mariadb_server_is_refused_although_the_account_could_write(
     assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
     assert "read-only" in refused.stdout and "replication" in refused.stdout
     assert table_names(mysql_url) == {"probe"} and "dbmigrate_history" not in _all_tables(mysql_url)
-
-
-def test_a_read_only_mariadb_session_is_refused(mysql_url: str, tmp_path: Path) -> None:
-    write(tmp_path / "migrations", MIGRATIONS)
-    read_only_url = mysql_url + "?init_command=" + quote("SET SESSION TRANSACTION READ ONLY")
-
-    refused = run_cli("up", "--database", read_only_url, cwd=tmp_path)
-
-    assert refused.returncode == errors.ExitCode.SAFETY_GATE, refused.stdout + refused.stderr
-    assert "this session is read-only" in refused.stdout
-    assert table_names(mysql_url) == set()
 
 
 @contextlib.contextmanager

@@ -53,10 +53,10 @@ class Dialect(abc.ABC):
         return None
 
     def check_writable(self, conn: sqlalchemy.Connection) -> None:
-        """Refuse, before a run that writes takes the lock, a server or session that must not or cannot take writes
-        (a read replica, a read-only session): said plainly up front, instead of failing on the first write or, on
-        a replica that lets a privileged account write, quietly breaking replication. Nothing to check by default
-        (SQLite reports a read-only file clearly on its own)."""
+        """Refuse, before a run (or its dry run) takes the lock, a server or session that must not or cannot take
+        writes (a read replica, a read-only session): said plainly up front, instead of failing on the first write
+        or, on a replica that lets a privileged account write, quietly breaking replication. Nothing to check by
+        default (SQLite reports a read-only file clearly on its own)."""
         return None
 
     @abc.abstractmethod
