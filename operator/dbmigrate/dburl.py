@@ -30,7 +30,7 @@ def parse(raw: str) -> URL:
     """
     try:
         url = sqlalchemy.make_url(raw.strip())
-    except sqlalchemy.exc.ArgumentError:
+    except (sqlalchemy.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise errors.UsageError(
             "the database URL could not be parsed; use postgresql://user:pass@host:5432/db, "
             "mysql://user:pass@host:3306/db, sqlite:///path/to/file.db or SQLAlchemy's dialect+driver:// form"

@@ -114,6 +114,8 @@ def test_unreachable_server_exits_6_with_a_hint(tmp_path: Path) -> None:
     result = run_cli("status", "--database", "postgresql://u:pw@127.0.0.1:1/db", cwd=tmp_path)
     assert result.returncode == 6
     assert "cannot reach postgresql at 127.0.0.1:1" in result.stdout and "hint:" in result.stdout
+    not_a_port = run_cli("status", "--database", "mysql://u:pw@127.0.0.1:db/x", cwd=tmp_path)
+    assert not_a_port.returncode == 2 and "could not be parsed" in not_a_port.stdout
 
 
 @pytest.mark.parametrize("fixture", ["pg_url", "mysql_url"])
@@ -154,6 +156,35 @@ def _limited_user(url: str) -> Iterator[str]:
         yield re.sub(r"//[^@]*@", "//dbm_limited:Limited-Secret@", url)
     finally:
         execute(url, teardown)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "option", "exit_code", "said"),
+    [
+        ("pg_url", "?foo=bar", 2, 'invalid connection option "foo"'),
+        ("pg_url", "?sslmode=bogus", 2, 'invalid sslmode value: "bogus"'),
+        ("pg_url", "?options=-c%20lock_timeout%3Dsoon", 2, 'invalid value for parameter "lock_timeout"'),
+        ("mysql_url", "?foo=bar", 2, "unexpected keyword argument 'foo'"),
+        ("mysql_url", "?connect_timeout=soon", 2, "invalid literal for int()"),
+        ("pg_url", "?sslmode=verify-full&sslrootcert=/nowhere/ca.pem", 6, 'root certificate file "/nowhere/ca.pem"'),
+        ("mysql_url", "?ssl_ca=/nowhere/ca.pem", 6, "No such file or directory"),
+        # The snakeoil certificate that PostgreSQL from Debian serves; MariaDB from Debian offers no TLS.
+        ("mysql_url", "?ssl_ca=/etc/ssl/certs/ssl-cert-snakeoil.pem", 6, "SSL is required but the server doesn't"),
+    ],
+)
+def test_a_bad_url_option_or_tls_setting_gets_a_message_not_a_traceback(
+    fixture: str, option: str, exit_code: int, said: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Bad options are usage errors (exit 2, not retried by the operator); TLS failures say TLS, not "unreachable"."""
+    url: str = request.getfixturevalue(fixture)
+    write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
+
+    result = run_cli("status", "--database", url + option, cwd=tmp_path)
+
+    assert result.returncode == exit_code, result.stdout + result.stderr
+    assert said in result.stdout and "Traceback" not in result.stderr
+    kind = "has an option that" if exit_code == 2 else "cannot set up TLS with"
+    assert kind in result.stdout and "hint:" in result.stdout
 
 
 def test_a_sqlite_file_in_a_missing_directory_names_the_directory(tmp_path: Path) -> None:
