@@ -202,6 +202,10 @@ def test_missing_migrations_directory_exits_2(tmp_path: Path) -> None:
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert run_cli("frobnicate", cwd=tmp_path).returncode == 2
+    negative = run_cli("up", "--lock-wait", "-5", cwd=tmp_path)
+    assert negative.returncode == 2 and "argument --lock-wait: -5 must be more than 0" in negative.stderr
+    fraction = run_cli("status", "--lock-retries", "1.5", cwd=tmp_path)
+    assert fraction.returncode == 2 and "'1.5' is not a whole number" in fraction.stderr
     assert run_cli("--version", cwd=tmp_path).stdout.startswith("dbmigrate ")
 
 

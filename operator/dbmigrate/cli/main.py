@@ -39,14 +39,18 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--history-table", help="history table name (default dbmigrate_history)")
     common.add_argument("--config", dest="config_file", help="config file (default ./dbmigrate.yaml)")
     common.add_argument("-o", "--output", choices=("text", "json"), help="report format (default text)")
-    common.add_argument("--lock-wait", type=float, help="seconds to wait for another runner's lock (default 60)")
+    common.add_argument(
+        "--lock-wait", type=_number(float, positive=True), help="seconds to wait for another runner's lock (default 60)"
+    )
     common.add_argument(
         "--lock-timeout",
-        type=float,
+        type=_number(float),
         help="seconds a statement may wait for a table lock (default 5; 0 = no limit)",
     )
-    common.add_argument("--statement-timeout", type=float, help="seconds a statement may run (default no limit)")
-    common.add_argument("--lock-retries", type=int, help="retries after a table lock timeout (default 3)")
+    common.add_argument(
+        "--statement-timeout", type=_number(float), help="seconds a statement may run (default no limit)"
+    )
+    common.add_argument("--lock-retries", type=_number(int), help="retries after a table lock timeout (default 3)")
     common.add_argument(
         "--session-pooler",
         action="store_true",
@@ -56,6 +60,21 @@ def _common_options() -> argparse.ArgumentParser:
         "--termination-log", help="also write a compact JSON summary (< 4 KiB) here, e.g. /dev/termination-log"
     )
     return common
+
+
+def _number(kind: type[float] | type[int], *, positive: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind``, never negative (and above 0 if ``positive``), as in dbmigrate.yaml."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"{text} must be {'more than 0' if positive else 'at least 0'}")
+        return value
+
+    return parse
 
 
 def _safety_options() -> argparse.ArgumentParser:

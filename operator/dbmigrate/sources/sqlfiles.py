@@ -48,7 +48,7 @@ def load(directory: Path) -> list[model.Migration]:
     """
     if not directory.is_dir():
         raise errors.UsageError(
-            f"migrations directory {directory} does not exist",
+            f"migrations directory {directory} {'is not a directory' if directory.exists() else 'does not exist'}",
             hint="pass --dir, set `dir:` in dbmigrate.yaml, or run `dbmigrate create NAME` to start one",
         )
     found: dict[str, _Parts] = {}
@@ -56,7 +56,14 @@ def load(directory: Path) -> list[model.Migration]:
     duplicates: list[str] = []
     # os.scandir, not Path.iterdir + is_file: one syscall per directory instead of one stat per file.
     with os.scandir(directory) as entries:
-        names = sorted(entry.name for entry in entries if entry.name.endswith(".sql") and entry.is_file())
+        sql_entries = [entry for entry in entries if entry.name.endswith(".sql")]
+    names = sorted(entry.name for entry in sql_entries if entry.is_file())
+    if len(names) < len(sql_entries):  # skipping one would skip a migration: a broken link, a directory
+        others = sorted(entry.name for entry in sql_entries if not entry.is_file())
+        raise errors.UsageError(
+            f"not a readable file in {directory}: " + ", ".join(others),
+            hint="a symbolic link whose target is missing, or a directory named like a migration; fix or remove it",
+        )
     for filename in names:
         parsed = _parse_name(filename)
         if parsed is None:

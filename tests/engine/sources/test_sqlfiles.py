@@ -96,6 +96,21 @@ def test_missing_directory_is_a_usage_error_with_a_hint(tmp_path: Path) -> None:
     assert caught.value.hint and "dbmigrate create" in caught.value.hint
 
 
+def test_a_file_given_as_the_directory_is_said_to_be_one(tmp_path: Path) -> None:
+    (tmp_path / "migrations.sql").write_text("SELECT 1;")
+    with pytest.raises(errors.UsageError, match="is not a directory"):
+        sqlfiles.load(tmp_path / "migrations.sql")
+
+
+def test_a_broken_link_or_a_directory_named_like_a_migration_is_refused_not_skipped(migrations_dir: Path) -> None:
+    """Kubernetes mounts ConfigMap files as symbolic links: one left dangling must not silently drop a migration."""
+    write(migrations_dir, {"001_a.sql": "SELECT 1;", "004_d.sql": "SELECT 4;"})
+    (migrations_dir / "002_b.sql").symlink_to(migrations_dir / "..data" / "002_b.sql")
+    (migrations_dir / "003_c.sql").mkdir()
+    with pytest.raises(errors.UsageError, match=r"not a readable file in .*: 002_b\.sql, 003_c\.sql"):
+        sqlfiles.load(migrations_dir)
+
+
 def test_empty_directory_is_a_usage_error(migrations_dir: Path) -> None:
     migrations_dir.mkdir()
     with pytest.raises(errors.UsageError, match="no migrations found"):
