@@ -124,7 +124,7 @@ def _read_file(path: Path, *, required: bool) -> FileConfig | None:
     """The config file's settings; YAML and pydantic load only when there is a file to read."""
     if not path.is_file():
         if required:
-            raise errors.UsageError(f"config file {path} does not exist")
+            raise errors.UsageError(f"config file {path} {'is not a file' if path.exists() else 'does not exist'}")
         return None
     import pydantic
     import yaml
@@ -135,6 +135,8 @@ def _read_file(path: Path, *, required: bool) -> FileConfig | None:
         data: Any = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise errors.UsageError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise errors.UsageError(f"{path} must hold settings as `key: value` lines, not a {type(data).__name__}")
     try:
         return FileConfig.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -49,6 +49,13 @@ def test_malformed_yaml_is_a_usage_error(tmp_path: Path) -> None:
         config.resolve(environ={}, cwd=tmp_path)
 
 
+@pytest.mark.parametrize(("text", "kind"), [("- database: sqlite:///a.db\n", "list"), ("sqlite:///a.db\n", "str")])
+def test_a_config_file_without_key_value_settings_says_so(text: str, kind: str, tmp_path: Path) -> None:
+    (tmp_path / "dbmigrate.yaml").write_text(text)
+    with pytest.raises(errors.UsageError, match=f"must hold settings as `key: value` lines, not a {kind}"):
+        config.resolve(environ={}, cwd=tmp_path)
+
+
 def test_invalid_history_table_name_is_refused(tmp_path: Path) -> None:
     from dbmigrate.dialects import base
 
