@@ -19,7 +19,7 @@ import sqlalchemy
 from dbmigrate import database, errors, history, progress
 from dbmigrate.dialects import base
 from dbmigrate.sources import model
-from dbmigrate.sqltext import Statement, copies_with_client, split_statements
+from dbmigrate.sqltext import Statement, copies_with_client
 
 if TYPE_CHECKING:
     from dbmigrate.dialects import pgpipeline
@@ -263,7 +263,7 @@ class Applier:
             self._report.statement_started(statement)
 
     def _statements(self, script: model.Script) -> Sequence[Statement]:
-        return split_statements(script.sql, dialect=self._dialect.name, first_line=script.first_line)
+        return self._dialect.statements(script)
 
     def _run_atomic(
         self,

@@ -70,7 +70,7 @@ def migrate(
         todo = select(current, migrations, direction=direction, options=options)
         schema_before = verification.read(conn, dialect, history_table=settings.history_table)
         plan = planning.build(
-            url=settings.url, dialect=dialect.name, direction=direction, migrations=todo, schema=schema_before
+            url=settings.url, dialect=dialect, direction=direction, migrations=todo, schema=schema_before
         )
         result.details["plan"] = plan.to_json()
         fingerprint_before = fingerprints.fingerprint(schema_before)

@@ -22,7 +22,6 @@ from dbmigrate.safety import lint
 from dbmigrate.schema import diff as schema_diff
 from dbmigrate.schema import model as schema_model
 from dbmigrate.sources import model
-from dbmigrate.sqltext import split_statements
 
 
 def identity(url: URL) -> str:
@@ -104,21 +103,24 @@ class Plan:
 def build(
     *,
     url: URL,
-    dialect: str,
+    dialect: base.Dialect,
     direction: str,
     migrations: list[model.Migration],
     schema: schema_model.Schema | None = None,
 ) -> Plan:
-    """The plan for running ``migrations`` in ``direction``, with every script analysed for dangerous changes."""
+    """The plan for running ``migrations`` in ``direction``, with every script analysed for dangerous changes.
+
+    A script that would end the run's transaction midway is refused here, before anything runs."""
     column_types = _column_types(schema) if schema is not None else None
     findings: list[lint.Finding] = []
     for migration in migrations:
         script = migration.up if direction == "up" else migration.down
         if script is None:
             continue
+        dialect.statements(script)
         findings += lint.lint_sql(
             script.sql,
-            dialect=dialect,
+            dialect=dialect.name,
             file=script.filename,
             first_line=script.first_line,
             column_types=column_types,
@@ -194,7 +196,7 @@ def _execute_plan(conn: sqlalchemy.Connection, dialect: base.Dialect, plan: Plan
         script = migration.up if plan.direction == "up" else migration.down
         if script is None:
             continue
-        for statement in split_statements(script.sql, dialect=dialect.name, first_line=script.first_line):
+        for statement in dialect.statements(script):
             preview = " ".join(statement.text.split())[:200]
             if not script.transactional:
                 plan.statements.append(StatementRun(script.filename, statement.line, preview, "skipped", 0.0))

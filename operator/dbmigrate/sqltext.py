@@ -11,7 +11,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from dbmigrate import errors
 
 if TYPE_CHECKING:
     from sqlglot.tokenizer_core import Token
@@ -65,14 +68,17 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[St
             continue  # the line end is inside a string or a body: take more text
         if not tokens or tokens[-1].token_type != TokenType.SEMICOLON:
             continue  # only comments so far, or a semicolon inside a comment: they belong to what follows
-        statements += _split_tokens(piece, tokens, first_line=line)
+        split, closed = _split_tokens(piece, tokens, first_line=line)
+        if not closed:
+            continue  # inside a trigger's or routine's BEGIN … END body: take more text
+        statements += split
         start = boundary.end()
         line += piece.count("\n")
     rest = sql[start:]
     if not rest.strip():
         return tuple(statements)
     try:
-        statements += _split_tokens(rest, tokenize(rest, dialect), first_line=line)
+        statements += _split_tokens(rest, tokenize(rest, dialect), first_line=line)[0]
     except TokenError:
         stripped = rest.strip()
         if stripped:
@@ -97,23 +103,98 @@ def copies_with_client(statement: Statement, *, dialect: str) -> bool:
     return bool(words) and words[0] == "COPY" and ("STDIN" in words or "STDOUT" in words)
 
 
-def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> list[Statement]:
+def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> tuple[list[Statement], bool]:
+    """The statements of ``tokens``, and whether the last one is closed: a ``CREATE`` whose body is a ``BEGIN …
+    END`` block (a trigger or routine on SQLite and MySQL/MariaDB, ``BEGIN ATOMIC`` on PostgreSQL) holds
+    semicolons that do not end it."""
     from sqlglot import TokenType
 
     statements: list[Statement] = []
     chunk_start = 0
     first_token_line: int | None = None
-    for token in tokens:
-        if token.token_type == TokenType.SEMICOLON:
+    creating = False
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.token_type == TokenType.SEMICOLON and depth == 0:
             if first_token_line is not None:
                 statements.append(_statement(sql[chunk_start : token.start], first_token_line, first_line))
             chunk_start = token.end + 1
             first_token_line = None
-        elif first_token_line is None:
+            continue
+        if first_token_line is None:
             first_token_line = token.line
+            creating = token.token_type == TokenType.CREATE
+        elif creating:
+            depth = max(0, depth + _block_step(tokens, index))
     if first_token_line is not None:
         statements.append(_statement(sql[chunk_start:], first_token_line, first_line))
+    return statements, depth == 0
+
+
+#: Words after END that close a block which did not count as opened (MySQL's IF, LOOP, WHILE and REPEAT).
+_UNCOUNTED_ENDS = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
+
+
+def _block_step(tokens: list[Token], index: int) -> int:
+    """+1 for a token that opens a block ended by END (BEGIN, CASE), -1 for an END that closes one, else 0."""
+    from sqlglot import TokenType
+
+    kind = tokens[index].token_type
+    if kind == TokenType.BEGIN:
+        return 1
+    if kind == TokenType.CASE:  # a CASE expression or statement; not the CASE of END CASE
+        return 0 if index and tokens[index - 1].token_type == TokenType.END else 1
+    if kind == TokenType.END:
+        following = tokens[index + 1].text.upper() if index + 1 < len(tokens) else ""
+        return 0 if following in _UNCOUNTED_ENDS else -1
+    return 0
+
+
+def transaction_body(statements: Sequence[Statement], *, dialect: str, filename: str) -> Sequence[Statement]:
+    """The statements of a migration that runs in dbmigrate's own transaction.
+
+    A ``BEGIN`` … ``COMMIT`` around the whole file (written for tools that run files as they are: psql,
+    golang-migrate) is dropped, ours takes its place. Any other statement that ends or starts a transaction is
+    refused: it would commit part of the migration, run the rest outside any transaction, and keep a dry run's
+    changes."""
+    kinds = [_transaction_control(statement, dialect) for statement in statements]
+    if len(statements) >= 2 and kinds[0] == "begin" and kinds[-1] == "commit":
+        statements, kinds = statements[1:-1], kinds[1:-1]
+    for statement, kind in zip(statements, kinds, strict=True):
+        if kind is not None:
+            raise errors.UsageError(
+                f"{filename}:{statement.line}: `{' '.join(statement.text.split())[:80]}` starts or ends a "
+                "transaction inside the migration, which would commit part of it (even in a dry run)",
+                hint="dbmigrate runs each migration in one transaction: remove the statement (a BEGIN … COMMIT "
+                "around the whole file is fine), split the migration, or mark the file `-- dbmigrate:no-transaction`",
+            )
     return statements
+
+
+_CONTROL_WORDS = re.compile(r"\b(?:begin|start|commit|end|rollback|abort|prepare)\b", re.IGNORECASE)
+
+
+def _transaction_control(statement: Statement, dialect: str) -> str | None:
+    """``begin``, ``commit``, ``rollback`` or ``other`` (two-phase commit) for a statement that starts or ends a
+    transaction; None for any other (a savepoint's ROLLBACK TO included)."""
+    if not _CONTROL_WORDS.search(statement.text):
+        return None
+    from sqlglot.errors import TokenError
+
+    try:
+        words = [token.text.upper() for token in tokenize(statement.text, dialect)[:4]]
+    except TokenError:
+        return None
+    first, rest = words[0], words[1:]
+    if first == "BEGIN" or (first == "START" and rest[:1] == ["TRANSACTION"]):
+        return "begin"
+    if "PREPARED" in rest[:1] or (first == "PREPARE" and rest[:1] == ["TRANSACTION"]):
+        return "other"
+    if first in ("COMMIT", "END"):
+        return "commit"
+    if first in ("ROLLBACK", "ABORT"):
+        return None if "TO" in rest else "rollback"
+    return None
 
 
 def tokenize(sql: str, dialect: str) -> list[Token]:

@@ -91,3 +91,58 @@ def test_a_trailing_comment_without_semicolon_does_not_swallow_the_history_write
     assert table_names(db_url) == {"t"}
     assert query(db_url, "SELECT version FROM dbmigrate_history") == [("1",)]
     assert commands.up(settings(db_url, migrations_dir)).migrations == []
+
+
+COMMIT_MIDWAY = "CREATE TABLE a (id INTEGER);\nCOMMIT;\nCREATE TABLE b (id INTEGER);"
+
+
+@pytest.mark.parametrize("url_fixture", ["pg_url", "pg_url_without_pipeline", "sqlite_url"])
+@pytest.mark.parametrize("dry_run", [True, False], ids=["plan", "up"])
+def test_a_commit_midway_is_refused_before_anything_runs(
+    request: pytest.FixtureRequest, migrations_dir: Path, url_fixture: str, dry_run: bool
+) -> None:
+    """It would commit the first half and run the rest outside any transaction: half-applied, and kept even by a
+    dry run that promises to roll everything back."""
+    url: str = request.getfixturevalue(url_fixture)
+    write(migrations_dir, {"001_ok.sql": "CREATE TABLE ok (id INTEGER);", "002_split.sql": COMMIT_MIDWAY})
+    result = commands.up(settings(url, migrations_dir), options=RunOptions(dry_run=dry_run))
+    assert isinstance(result.error, errors.UsageError)
+    assert "002_split.sql:2: `COMMIT` starts or ends a transaction inside the migration" in result.error.message
+    assert table_names(url) == set()  # not even 001: the refusal comes before the first migration runs
+
+
+@pytest.mark.parametrize("url_fixture", ["pg_url", "pg_url_without_pipeline", "sqlite_url"])
+def test_a_begin_commit_around_the_whole_file_gives_way_to_ours(
+    request: pytest.FixtureRequest, migrations_dir: Path, url_fixture: str
+) -> None:
+    """golang-migrate and psql users wrap files in BEGIN … COMMIT themselves; the file stays atomic here."""
+    url: str = request.getfixturevalue(url_fixture)
+    wrapped = f"-- written for psql\nBEGIN;\nCREATE TABLE a (id INTEGER);\n{BROKEN}\nCOMMIT;"
+    write(migrations_dir, {"001_wrapped.sql": wrapped})
+    failed = commands.up(settings(url, migrations_dir))
+    assert isinstance(failed.error, errors.MigrationError) and "001_wrapped.sql:4" in failed.error.message
+    assert table_names(url) == set()  # CREATE TABLE a was rolled back with the failed INSERT
+    write(migrations_dir, {"001_wrapped.sql": "START TRANSACTION;\nCREATE TABLE a (id INTEGER);\nCOMMIT;"})
+    assert commands.up(settings(url, migrations_dir)).error is None
+    assert table_names(url) == {"a"}
+
+
+TRIGGERS = {
+    "sqlite_url": "CREATE TRIGGER logged AFTER INSERT ON x BEGIN\n  INSERT INTO log VALUES (NEW.id);\n"
+    "  INSERT INTO log VALUES (NEW.id + 1);\nEND;",
+    "mysql_url": "CREATE TRIGGER logged AFTER INSERT ON x FOR EACH ROW BEGIN\n  IF NEW.id > 0 THEN\n"
+    "    INSERT INTO log VALUES (CASE WHEN NEW.id > 1 THEN NEW.id ELSE 0 END);\n  END IF;\n"
+    "  INSERT INTO log VALUES (NEW.id + 1);\nEND;",
+}
+
+
+@pytest.mark.parametrize("url_fixture", TRIGGERS)
+def test_a_trigger_with_a_begin_end_body_is_one_statement(
+    request: pytest.FixtureRequest, migrations_dir: Path, url_fixture: str
+) -> None:
+    url: str = request.getfixturevalue(url_fixture)
+    tables = "CREATE TABLE x (id INTEGER);\nCREATE TABLE log (id INTEGER);\n"
+    write(migrations_dir, {"001_trigger.sql": tables + TRIGGERS[url_fixture] + "\nINSERT INTO x VALUES (5);"})
+    result = commands.up(settings(url, migrations_dir))
+    assert result.error is None, result.error
+    assert sorted(query(url, "SELECT id FROM log")) == [(5,), (6,)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dbmigrate.sqltext import Statement, copies_with_client, split_statements
+from dbmigrate import errors
+from dbmigrate.sqltext import Statement, copies_with_client, split_statements, transaction_body
 
 
 def test_semicolons_inside_strings_comments_and_dollar_bodies_do_not_split() -> None:
@@ -79,3 +80,63 @@ def test_line_ending_semicolons_inside_strings_comments_and_bodies_do_not_split(
 )
 def test_copies_with_client_only_for_copy_from_stdin_or_to_stdout(text: str, dialect: str, expected: bool) -> None:
     assert copies_with_client(Statement(text, 1), dialect=dialect) is expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [
+        ("CREATE TRIGGER t AFTER INSERT ON x BEGIN\n  INSERT INTO y VALUES (1);\n  DELETE FROM z;\nEND;", "sqlite"),
+        (
+            "CREATE PROCEDURE p() BEGIN\n  IF 1 THEN SELECT 1; END IF;\n  WHILE 0 DO SELECT 2; END WHILE;\n"
+            "  CASE 1 WHEN 1 THEN SELECT 3; ELSE SELECT 4; END CASE;\n  SELECT CASE WHEN 1 THEN 5 END;\nEND;",
+            "mysql",
+        ),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE SQL\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND;", "postgresql"),
+    ],
+    ids=["sqlite-trigger", "mysql-procedure", "postgresql-begin-atomic"],
+)
+def test_a_begin_end_body_of_a_create_is_not_split(sql: str, dialect: str) -> None:
+    statements = split_statements(sql + "\nSELECT 9;", dialect=dialect)
+    assert [s.text for s in statements] == [sql.rstrip(";"), "SELECT 9"]
+    assert [s.line for s in statements] == [1, sql.count("\n") + 2]
+
+
+def test_case_expressions_and_top_level_begin_still_split() -> None:
+    sql = "CREATE VIEW v AS SELECT CASE WHEN 1 = 1 THEN 'a' END AS c;\nBEGIN;\nSELECT 1;\nEND;"
+    assert [s.text for s in split_statements(sql, dialect="postgresql")] == [
+        "CREATE VIEW v AS SELECT CASE WHEN 1 = 1 THEN 'a' END AS c",
+        "BEGIN",
+        "SELECT 1",
+        "END",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "kept"),
+    [
+        ("BEGIN;\nSELECT 1;\nCOMMIT;", ["SELECT 1"]),
+        ("START TRANSACTION;\nSELECT 1;\nEND;", ["SELECT 1"]),
+        ("BEGIN WORK;\nSELECT 1;\nCOMMIT WORK;", ["SELECT 1"]),
+        ("SAVEPOINT s;\nSELECT 1;\nROLLBACK TO SAVEPOINT s;\nRELEASE SAVEPOINT s;", None),
+        ("SELECT 'commit';\nSELECT 1 AS \"begin\";", None),
+    ],
+)
+def test_a_wrapping_transaction_is_dropped_and_savepoints_stay(sql: str, kept: list[str] | None) -> None:
+    statements = split_statements(sql, dialect="postgresql")
+    body = transaction_body(statements, dialect="postgresql", filename="f.sql")
+    assert [s.text for s in body] == (kept if kept is not None else [s.text for s in statements])
+
+
+@pytest.mark.parametrize(
+    ("sql", "line"),
+    [
+        ("SELECT 1;\nCOMMIT;\nSELECT 2;", 2),
+        ("BEGIN;\nSELECT 1;\nROLLBACK;", 1),
+        ("SELECT 1;\nBEGIN;\nSELECT 2;\nCOMMIT;", 2),
+        ("BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;", 3),
+        ("BEGIN;\nSELECT 1;\nPREPARE TRANSACTION 'x';", 1),
+    ],
+)
+def test_any_other_transaction_control_is_refused_naming_its_line(sql: str, line: int) -> None:
+    with pytest.raises(errors.UsageError, match=rf"^f\.sql:{line}: `\w[^`]*` starts or ends a transaction"):
+        transaction_body(split_statements(sql, dialect="postgresql"), dialect="postgresql", filename="f.sql")

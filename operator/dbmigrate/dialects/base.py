@@ -10,12 +10,15 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy
 
 from dbmigrate import errors
+from dbmigrate.sources import model
+from dbmigrate.sqltext import Statement, split_statements, transaction_body
 
 if TYPE_CHECKING:
     from dbmigrate.dialects import pgpipeline
@@ -69,6 +72,15 @@ class Dialect(abc.ABC):
 
     def rollback(self, conn: sqlalchemy.Connection) -> None:
         conn.exec_driver_sql("ROLLBACK")
+
+    def statements(self, script: model.Script) -> Sequence[Statement]:
+        """The statements ``script`` runs as here; for a script that runs in our own transaction, without a BEGIN …
+        COMMIT around the whole file, and refused if it ends the transaction anywhere else
+        (:func:`dbmigrate.sqltext.transaction_body`)."""
+        split = split_statements(script.sql, dialect=self.name, first_line=script.first_line)
+        if self.transactional_ddl and script.transactional:
+            return transaction_body(split, dialect=self.name, filename=script.filename)
+        return split
 
     def pipeline(self, dbapi_connection: Any) -> pgpipeline.Pipeline | None:
         """A pipeline that runs migrations' transactions back to back on this driver connection, where the driver
