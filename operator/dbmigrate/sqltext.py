@@ -186,9 +186,10 @@ def _transaction_control(statement: Statement, dialect: str) -> str | None:
     except TokenError:
         return None
     first, rest = words[0], words[1:]
-    if first == "BEGIN" or (first == "START" and rest[:1] == ["TRANSACTION"]):
+    second = rest[0] if rest else ""
+    if first == "BEGIN" or (first, second) == ("START", "TRANSACTION"):
         return "begin"
-    if "PREPARED" in rest[:1] or (first == "PREPARE" and rest[:1] == ["TRANSACTION"]):
+    if (first in ("COMMIT", "ROLLBACK") and second == "PREPARED") or (first, second) == ("PREPARE", "TRANSACTION"):
         return "other"
     if first in ("COMMIT", "END"):
         return "commit"

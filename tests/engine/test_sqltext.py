@@ -118,7 +118,7 @@ def test_case_expressions_and_top_level_begin_still_split() -> None:
         ("START TRANSACTION;\nSELECT 1;\nEND;", ["SELECT 1"]),
         ("BEGIN WORK;\nSELECT 1;\nCOMMIT WORK;", ["SELECT 1"]),
         ("SAVEPOINT s;\nSELECT 1;\nROLLBACK TO SAVEPOINT s;\nRELEASE SAVEPOINT s;", None),
-        ("SELECT 'commit';\nSELECT 1 AS \"begin\";", None),
+        ("SELECT 'commit';\nSELECT 1 AS \"begin\";\nSELECT prepared FROM t;", None),
     ],
 )
 def test_a_wrapping_transaction_is_dropped_and_savepoints_stay(sql: str, kept: list[str] | None) -> None:
@@ -135,6 +135,7 @@ def test_a_wrapping_transaction_is_dropped_and_savepoints_stay(sql: str, kept: l
         ("SELECT 1;\nBEGIN;\nSELECT 2;\nCOMMIT;", 2),
         ("BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;", 3),
         ("BEGIN;\nSELECT 1;\nPREPARE TRANSACTION 'x';", 1),
+        ("SELECT 1;\nCOMMIT PREPARED 'x';", 2),
     ],
 )
 def test_any_other_transaction_control_is_refused_naming_its_line(sql: str, line: int) -> None:
