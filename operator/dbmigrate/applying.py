@@ -19,7 +19,7 @@ import sqlalchemy
 from dbmigrate import database, errors, history, progress
 from dbmigrate.dialects import base
 from dbmigrate.sources import model
-from dbmigrate.sqltext import Statement, copies_with_client
+from dbmigrate.sqltext import NO_TRANSACTION_HINT, Statement, copies_with_client
 
 if TYPE_CHECKING:
     from dbmigrate.dialects import pgpipeline
@@ -55,6 +55,8 @@ class StatementFailed(Exception):
 
 
 _HISTORY = "the history table"
+#: How PostgreSQL and SQLite refuse a statement inside a transaction (those not caught before the run).
+_OUTSIDE_ONLY = ("cannot run inside a transaction block", "cannot VACUUM from within a transaction")
 _INSERT_NAME = b"dbmigrate_history_insert"
 
 
@@ -396,6 +398,7 @@ def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None =
             message, hint=hint or "a long transaction holds a lock on that table; retry when it is quieter"
         )
     else:
-        error = errors.MigrationError(message, hint=hint)
+        outside_only = any(words in str(failed) for words in _OUTSIDE_ONLY)
+        error = errors.MigrationError(message, hint=hint or (NO_TRANSACTION_HINT if outside_only else None))
     error.__cause__ = failed
     return error

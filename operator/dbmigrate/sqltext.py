@@ -154,39 +154,53 @@ def transaction_body(statements: Sequence[Statement], *, dialect: str, filename:
     """The statements of a migration that runs in dbmigrate's own transaction.
 
     A ``BEGIN`` … ``COMMIT`` around the whole file (written for tools that run files as they are: psql,
-    golang-migrate) is dropped, ours takes its place. Any other statement that ends or starts a transaction is
-    refused: it would commit part of the migration, run the rest outside any transaction, and keep a dry run's
-    changes."""
-    kinds = [_transaction_control(statement, dialect) for statement in statements]
+    golang-migrate) is dropped, ours takes its place. Refused, before anything runs: any other statement that ends
+    or starts a transaction (it would commit part of the migration, run the rest outside any transaction, and keep a
+    dry run's changes), and one the database cannot run inside a transaction (it would fail there for certain)."""
+    kinds = [_classify(statement, dialect) for statement in statements]
     if len(statements) >= 2 and kinds[0] == "begin" and kinds[-1] == "commit":
         statements, kinds = statements[1:-1], kinds[1:-1]
     for statement, kind in zip(statements, kinds, strict=True):
-        if kind is not None:
+        if kind is None:
+            continue
+        where = f"{filename}:{statement.line}: `{' '.join(statement.text.split())[:80]}`"
+        if kind == "outside":
             raise errors.UsageError(
-                f"{filename}:{statement.line}: `{' '.join(statement.text.split())[:80]}` starts or ends a "
-                "transaction inside the migration, which would commit part of it (even in a dry run)",
-                hint="dbmigrate runs each migration in one transaction: remove the statement (a BEGIN … COMMIT "
-                "around the whole file is fine), split the migration, or mark the file `-- dbmigrate:no-transaction`",
+                f"{where} cannot run inside a transaction, and this migration runs in one",
+                hint=NO_TRANSACTION_HINT,
             )
+        raise errors.UsageError(
+            f"{where} starts or ends a transaction inside the migration, which would commit part of it (even in a "
+            "dry run)",
+            hint="dbmigrate runs each migration in one transaction: remove the statement (a BEGIN … COMMIT "
+            "around the whole file is fine), split the migration, or mark the file `-- dbmigrate:no-transaction`",
+        )
     return statements
 
 
-_CONTROL_WORDS = re.compile(r"\b(?:begin|start|commit|end|rollback|abort|prepare)\b", re.IGNORECASE)
+#: What to do with a statement that cannot run inside a transaction.
+NO_TRANSACTION_HINT = "give the statement a file of its own that starts with the comment `-- dbmigrate:no-transaction`"
+
+_CLASSIFIED_WORDS = re.compile(
+    r"\b(?:begin|start|commit|end|rollback|abort|prepare|vacuum|database|tablespace|system|concurrently)\b",
+    re.IGNORECASE,
+)
 
 
-def _transaction_control(statement: Statement, dialect: str) -> str | None:
+def _classify(statement: Statement, dialect: str) -> str | None:
     """``begin``, ``commit``, ``rollback`` or ``other`` (two-phase commit) for a statement that starts or ends a
-    transaction; None for any other (a savepoint's ROLLBACK TO included)."""
-    if not _CONTROL_WORDS.search(statement.text):
+    transaction (a savepoint's ROLLBACK TO does not), ``outside`` for one the database refuses inside a
+    transaction; None for any other."""
+    if not _CLASSIFIED_WORDS.search(statement.text):
         return None
     from sqlglot.errors import TokenError
 
     try:
-        words = [token.text.upper() for token in tokenize(statement.text, dialect)[:4]]
+        # Word by word: sqlglot keeps the rest of a statement it reads as a command (REINDEX …) as one token.
+        words = [word for token in tokenize(statement.text, dialect)[:6] for word in token.text.upper().split()][:6]
     except TokenError:
         return None
-    first, rest = words[0], words[1:]
-    second = rest[0] if rest else ""
+    first, second = words[0], words[1] if len(words) > 1 else ""
     if first == "BEGIN" or (first, second) == ("START", "TRANSACTION"):
         return "begin"
     if (first in ("COMMIT", "ROLLBACK") and second == "PREPARED") or (first, second) == ("PREPARE", "TRANSACTION"):
@@ -194,8 +208,22 @@ def _transaction_control(statement: Statement, dialect: str) -> str | None:
     if first in ("COMMIT", "END"):
         return "commit"
     if first in ("ROLLBACK", "ABORT"):
-        return None if "TO" in rest else "rollback"
-    return None
+        return None if "TO" in words[1:4] else "rollback"
+    return "outside" if _outside_only(words, dialect) else None
+
+
+def _outside_only(words: list[str], dialect: str) -> bool:
+    """Whether a statement, by its first words, is one the database will not run inside a transaction block."""
+    first, second = words[0], words[1] if len(words) > 1 else ""
+    if first == "VACUUM":
+        return True
+    if dialect != "postgresql":
+        return False
+    return (
+        (first in ("CREATE", "DROP") and second in ("DATABASE", "TABLESPACE"))
+        or (first, second) == ("ALTER", "SYSTEM")
+        or (first in ("CREATE", "DROP", "REINDEX") and "CONCURRENTLY" in words)
+    )
 
 
 def tokenize(sql: str, dialect: str) -> list[Token]:

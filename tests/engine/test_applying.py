@@ -146,3 +146,27 @@ def test_a_trigger_with_a_begin_end_body_is_one_statement(
     result = commands.up(settings(url, migrations_dir))
     assert result.error is None, result.error
     assert sorted(query(url, "SELECT id FROM log")) == [(5,), (6,)]
+
+
+def test_create_index_concurrently_in_a_transactional_file_is_refused_before_anything_runs(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    index = "CREATE INDEX CONCURRENTLY a_id ON a (id);"
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER);", "002_index.sql": index})
+    refused = commands.up(settings(pg_url, migrations_dir))
+    assert isinstance(refused.error, errors.UsageError) and "cannot run inside a transaction" in refused.error.message
+    assert table_names(pg_url) == set()
+    write(migrations_dir, {"002_index.sql": f"-- dbmigrate:no-transaction\n{index}"})
+    assert commands.up(settings(pg_url, migrations_dir)).error is None
+    assert query(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'a'") == [("a_id",)]
+
+
+def test_a_statement_the_database_refuses_in_a_transaction_gets_the_directive_as_hint(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    """For those not recognised before the run (here DISCARD ALL), the database's refusal gets the same hint."""
+    write(migrations_dir, {"001_discard.sql": "DISCARD ALL;"})
+    failed = commands.up(settings(pg_url, migrations_dir))
+    assert isinstance(failed.error, errors.MigrationError)
+    assert "cannot run inside a transaction block" in failed.error.message
+    assert failed.error.hint is not None and "-- dbmigrate:no-transaction" in failed.error.hint

@@ -141,3 +141,29 @@ def test_a_wrapping_transaction_is_dropped_and_savepoints_stay(sql: str, kept: l
 def test_any_other_transaction_control_is_refused_naming_its_line(sql: str, line: int) -> None:
     with pytest.raises(errors.UsageError, match=rf"^f\.sql:{line}: `\w[^`]*` starts or ends a transaction"):
         transaction_body(split_statements(sql, dialect="postgresql"), dialect="postgresql", filename="f.sql")
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "refused"),
+    [
+        ("CREATE INDEX CONCURRENTLY i ON t (a)", "postgresql", True),
+        ("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)", "postgresql", True),
+        ("DROP INDEX CONCURRENTLY i", "postgresql", True),
+        ("REINDEX INDEX CONCURRENTLY i", "postgresql", True),
+        ("VACUUM ANALYZE t", "postgresql", True),
+        ("CREATE DATABASE other", "postgresql", True),
+        ("ALTER SYSTEM SET work_mem = '8MB'", "postgresql", True),
+        ("VACUUM", "sqlite", True),
+        ("CREATE INDEX i ON t (a)", "postgresql", False),
+        ("CREATE TABLE database_notes (system TEXT, vacuum TEXT)", "postgresql", False),
+        ("SELECT 'VACUUM', 'CREATE INDEX CONCURRENTLY'", "postgresql", False),
+    ],
+)
+def test_a_statement_that_cannot_run_in_a_transaction_is_refused_in_one(sql: str, dialect: str, refused: bool) -> None:
+    statements = split_statements(f"SELECT 1;\n{sql};", dialect=dialect)
+    if not refused:
+        assert transaction_body(statements, dialect=dialect, filename="f.sql") == statements
+        return
+    with pytest.raises(errors.UsageError, match=r"^f\.sql:2: .* cannot run inside a transaction") as caught:
+        transaction_body(statements, dialect=dialect, filename="f.sql")
+    assert caught.value.hint is not None and "-- dbmigrate:no-transaction" in caught.value.hint
