@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -253,9 +254,14 @@ def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> 
     """
     result = outcome.Outcome(action="create")
     with session.capture(result):
-        slug = _SLUG.sub("_", name.lower()).strip("_")
+        # Accents folded to their base letter ("Ünïcode naïve" → "unicode_naive"), not dropped as separators.
+        folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        slug = _SLUG.sub("_", folded.lower()).strip("_")
         if not slug:
-            raise errors.UsageError(f"migration name {name!r} has no letters or digits")
+            raise errors.UsageError(
+                f"migration name {name!r} has no letters or digits that a file name can hold",
+                hint="file names take a-z, 0-9 and _ (accented letters become their base letter): use a Latin name",
+            )
         directory = settings.migrations_dir
         directory.mkdir(parents=True, exist_ok=True)
         up_path, down_path = _new_paths(directory, slug, timestamp=timestamp)

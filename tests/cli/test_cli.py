@@ -95,6 +95,9 @@ def test_create_numbers_the_next_migration(tmp_path: Path) -> None:
         "002_add_index.down.sql",
         "002_add_index.up.sql",
     ]
+    assert "003_unicode_naive.up.sql" in run_cli("create", "Ünïcode naïve", cwd=tmp_path).stdout
+    cyrillic = run_cli("create", "таблица", cwd=tmp_path)
+    assert cyrillic.returncode == 2 and "no letters or digits that a file name can hold" in cyrillic.stdout
     result = run_cli("create", "ts", "--timestamp", cwd=tmp_path)
     assert re.search(r"Created .*/\d{14}_ts\.up\.sql", result.stdout)
 
