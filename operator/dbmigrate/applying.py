@@ -90,6 +90,7 @@ class Applier:
         options: Options,
         report: progress.Progress,
     ) -> None:
+        self._conn = conn
         self._dialect = dialect
         self._history = table
         self._options = options
@@ -308,6 +309,9 @@ class Applier:
                 self._cursor.execute(step.sql, step.params)
         except self._driver_error as exc:
             raise self._failed(script, step, exc) from exc
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the server runs it: it must not run on without us
+            self._dialect.cancel_running(self._conn)
+            raise
 
     def _failed(self, script: model.Script, step: _Step, cause: Exception) -> StatementFailed:
         """A failed statement as :class:`StatementFailed`; any other failed step raises a migration error naming it

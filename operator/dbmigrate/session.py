@@ -43,6 +43,7 @@ def open_session(
         key = f"dbmigrate:{settings.history_table}"
         dialect.check_session(conn, session_pooler=settings.session_pooler)
         dialect.check_writable(conn)
+        dialect.end_with_client(conn)
         dialect.acquire_lock(conn, key=key, timeout=settings.lock_wait)
         try:
             if create_history:

@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ import pyte
 import pytest
 
 from tests.fixtures.databases import execute, query, table_names
-from tests.fixtures.migrations import run_cli, write
+from tests.fixtures.migrations import EXE, busy, cli_env, run_cli, start_busy_run, write
+from tests.fixtures.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -253,10 +253,8 @@ def _on_a_terminal(
     """Run the CLI on a pseudo-terminal, as a user at a shell would (pressing Ctrl-C after ``interrupt_after``
     seconds); its exit code and everything it wrote."""
     main_fd, child_fd = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"DATABASE_URL": database_url, "COLUMNS": "100"}
-    exe = Path(sys.executable).parent / "dbmigrate"
-    process = subprocess.Popen([str(exe), *args], cwd=cwd, env=env, stdout=child_fd, stderr=child_fd)
+    env = cli_env({"DATABASE_URL": database_url, "COLUMNS": "100"})
+    process = subprocess.Popen([EXE, *args], cwd=cwd, env=env, stdout=child_fd, stderr=child_fd)
     os.close(child_fd)
     if interrupt_after is not None:
         threading.Timer(interrupt_after, process.send_signal, [signal.SIGINT]).start()
@@ -320,3 +318,21 @@ def test_ctrl_c_cancels_the_running_migration_and_starts_nothing_more(tmp_path: 
     assert output.rfind("\x1b[?25h") > output.rfind("\x1b[?25l")  # the cursor rich hid is shown again
     assert table_names(pg_url) == {"a"}
     assert query(pg_url, "SELECT version FROM dbmigrate_history") == [("1",)]
+
+
+@pytest.mark.parametrize(("fixture", "kept"), [("pg_url", {"a"}), ("mysql_url", {"a", "b"})])
+def test_sigterm_cancels_the_running_statement_as_ctrl_c_does(
+    fixture: str, kept: set[str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """How Kubernetes stops a Job's pod: the statement must not run on in the server, with its locks, after us.
+    (MySQL keeps what committed before it, table b, and the migration stays dirty, as after any failure there.)"""
+    url: str = request.getfixturevalue(fixture)
+    process = start_busy_run(url, tmp_path)
+
+    process.terminate()
+    _, stderr = process.communicate(timeout=15)
+
+    assert process.returncode == 143, stderr
+    assert "✗ terminated (SIGTERM): nothing more was started" in stderr and "Traceback" not in stderr
+    wait_for("the statement to be gone from the server", lambda: True if not busy(url) else None, timeout=5)
+    assert table_names(url) == kept

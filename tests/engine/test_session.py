@@ -1,5 +1,6 @@
-"""A run is refused on a read-only server or session (a replica, a read-only role) before it takes the lock or
-writes anything, and so is its dry run; the reading actions still work there."""
+"""A run's server session: refused on a read-only server or session (a replica, a read-only role) before it takes
+the lock or writes anything, and so is its dry run, while the reading actions still work there; and ended by the
+server when the runner is killed outright."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from urllib.parse import quote
 import pytest
 
 from dbmigrate import errors
+from dbmigrate.dialects.postgresql import CLIENT_CHECK_MS
 from tests.fixtures.databases import MYSQL_ADMIN_URL, execute, query, table_names
-from tests.fixtures.migrations import run_cli, write
+from tests.fixtures.migrations import busy, run_cli, start_busy_run, write
+from tests.fixtures.polling import wait_for
 
 MIGRATIONS = {"001_a.sql": "CREATE TABLE a (id INTEGER);"}
 
@@ -83,3 +86,16 @@ def _all_tables(url: str) -> set[str]:
 
 def _schema(url: str) -> str:
     return "'public'" if url.startswith("postgresql") else "DATABASE()"
+
+
+def test_the_server_ends_the_statement_of_a_runner_killed_outright(pg_url: str, tmp_path: Path) -> None:
+    """SIGKILL (an OOM-killed pod, a lost node) leaves no chance to cancel: without being asked to check, the
+    server would run the statement to its end with its locks, whoever is gone."""
+    process = start_busy_run(pg_url, tmp_path)
+
+    process.kill()
+    process.communicate()
+
+    limit = CLIENT_CHECK_MS / 1000 + 10
+    wait_for("the server to end the killed runner's statement", lambda: True if not busy(pg_url) else None, limit)
+    assert table_names(pg_url) == {"a"}

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -149,25 +150,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: The shell's code for a program stopped by Ctrl-C (128 + SIGINT).
+#: The shell's codes for a program stopped by Ctrl-C (128 + SIGINT) and by SIGTERM (128 + SIGTERM).
 INTERRUPTED = 130
+TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, how Kubernetes stops a Job's pod (deleted, evicted, past its deadline), handled as Ctrl-C is: the
+    running statement is cancelled on the server and nothing more starts. Left to Python's default, the process
+    would just vanish while the server went on running the statement, holding its table locks, for as long as it
+    takes."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["operator"]:
         _exec_operator(args[1:])
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return _main(argv)
     except BrokenPipeError:  # `dbmigrate status | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:  # the running statement was cancelled on the way out (see dialects/pgpipeline.py)
+    except KeyboardInterrupt as stop:  # the running statement was cancelled on the way out (dialects/pgpipeline.py)
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
         sys.stderr.write(
-            "\n✗ interrupted: nothing more was started; `dbmigrate status` shows what was applied "
+            f"\n✗ {how}: nothing more was started; `dbmigrate status` shows what was applied "
             "(and a migration left dirty, on MySQL/MariaDB)\n"
         )
-        return INTERRUPTED
+        return TERMINATED if isinstance(stop, Terminated) else INTERRUPTED
 
 
 def _exec_operator(args: list[str]) -> NoReturn:

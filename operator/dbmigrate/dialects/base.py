@@ -62,6 +62,16 @@ class Dialect(abc.ABC):
         default (SQLite reports a read-only file clearly on its own)."""
         return None
 
+    def cancel_running(self, conn: sqlalchemy.Connection) -> None:
+        """Stop, from another connection, the statement ``conn`` runs, when the run is interrupted (Ctrl-C,
+        SIGTERM) while waiting for it. Nothing to do by default: psycopg cancels by itself, SQLite runs in-process."""
+        return None
+
+    def end_with_client(self, conn: sqlalchemy.Connection) -> None:
+        """Have the server end this session's statement should the client vanish without a word (SIGKILL, an
+        OOM-killed pod, a lost node), instead of running it on with its locks; where the server can."""
+        return None
+
     @abc.abstractmethod
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
         """Give the migration lock back; False if this session no longer held it (a migration released it, or a

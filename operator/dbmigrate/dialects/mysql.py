@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -60,6 +61,13 @@ class MySQL(base.Dialect):
                 f"refused: this session is read-only ({session_flag} is on); nothing was started",
                 hint="connect without SET SESSION TRANSACTION READ ONLY (look for it in an init_command)",
             )
+
+    def cancel_running(self, conn: sqlalchemy.Connection) -> None:
+        """The server runs a statement to its end after its client stops waiting (an ALTER TABLE keeping its
+        metadata lock, so every query on the table queued behind it), so it is killed from a second connection."""
+        thread_id = int(conn.connection.dbapi_connection.thread_id())  # type: ignore[union-attr]
+        with contextlib.suppress(sqlalchemy.exc.DBAPIError), conn.engine.connect() as other:
+            other.exec_driver_sql(f"KILL QUERY {thread_id}")
 
     def release_lock(self, conn: sqlalchemy.Connection, *, key: str) -> bool:
         released = conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self._lock_name(conn, key)})
