@@ -20,6 +20,8 @@ class ExitCode(enum.IntEnum):
     LOCK_TIMEOUT = 4
     DRIFT = 5
     CONNECTION = 6
+    INTERRUPTED = 130  # the shell's 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class DbmigrateError(Exception):
@@ -76,3 +78,35 @@ class ConnectionFailedError(DbmigrateError):
     """The database could not be reached or refused our credentials."""
 
     exit_code = ExitCode.CONNECTION
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, how Kubernetes stops a Job's pod (deleted, evicted, past its deadline), raised by the CLI's signal
+    handler and handled as Ctrl-C is: the running statement is cancelled on the server and nothing more starts.
+    Left to Python's default the process would vanish while the server ran the statement on, with its locks."""
+
+
+class InterruptedRunError(DbmigrateError):
+    """Ctrl-C stopped the run: the running statement was cancelled, nothing more was started."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class TerminatedRunError(InterruptedRunError):
+    """SIGTERM stopped the run, as Ctrl-C does."""
+
+    exit_code = ExitCode.TERMINATED
+
+
+def interrupted(stop: KeyboardInterrupt) -> InterruptedRunError:
+    """The run's error for Ctrl-C, or for SIGTERM (:class:`Terminated`)."""
+    kind, how = (
+        (TerminatedRunError, "terminated (SIGTERM)")
+        if isinstance(stop, Terminated)
+        else (InterruptedRunError, "interrupted")
+    )
+    return kind(
+        f"{how}: nothing more was started, and the running statement was cancelled",
+        hint="`dbmigrate status` shows what was applied; on MySQL/MariaDB check the migration it left dirty, "
+        "then `dbmigrate repair`",
+    )

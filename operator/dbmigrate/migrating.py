@@ -180,6 +180,11 @@ def _apply(
                 report.migration_failed(seconds=elapsed, message=exc.message)
                 result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
                 raise
+            except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM, its running statement cancelled (see applying)
+                elapsed, message = time.monotonic() - started, errors.interrupted(stop).message
+                report.migration_failed(seconds=elapsed, message=message)
+                result.migrations.append(_result(migration, direction, "failed", elapsed, error=message))
+                raise
             assert done is migration, "migrations complete in order"
             applied.append(migration)
             result.history_updated = True

@@ -20,6 +20,8 @@ def capture(result: outcome.Outcome) -> Iterator[None]:
         result.error = exc
     except sqlalchemy.exc.DBAPIError as exc:
         result.error = errors.MigrationError(f"database error: {database.driver_message(exc)}")
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the statement was cancelled on the way out
+        result.error = errors.interrupted(stop)
 
 
 @contextlib.contextmanager

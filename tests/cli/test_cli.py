@@ -314,7 +314,9 @@ def test_ctrl_c_cancels_the_running_migration_and_starts_nothing_more(tmp_path: 
     started = time.monotonic()
     code, output = _on_a_terminal(["up"], cwd=tmp_path, database_url=pg_url, interrupt_after=2.0)
     assert code == 130 and time.monotonic() - started < 6  # cancelled, not waited for
-    assert "✗ interrupted: nothing more was started" in output and "Traceback" not in output
+    assert "[2/3] 002_b.sql... ✗ Failed" in output and "✗ Stopped at 002_b.sql" in output
+    assert "interrupted: nothing more was started, and the running statement was cancelled" in output
+    assert "Traceback" not in output
     assert output.rfind("\x1b[?25h") > output.rfind("\x1b[?25l")  # the cursor rich hid is shown again
     assert table_names(pg_url) == {"a"}
     assert query(pg_url, "SELECT version FROM dbmigrate_history") == [("1",)]
@@ -327,12 +329,16 @@ def test_sigterm_cancels_the_running_statement_as_ctrl_c_does(
     """How Kubernetes stops a Job's pod: the statement must not run on in the server, with its locks, after us.
     (MySQL keeps what committed before it, table b, and the migration stays dirty, as after any failure there.)"""
     url: str = request.getfixturevalue(fixture)
-    process = start_busy_run(url, tmp_path)
+    process = start_busy_run(url, tmp_path, "--termination-log", "run.json")
 
     process.terminate()
-    _, stderr = process.communicate(timeout=15)
+    stdout, stderr = process.communicate(timeout=15)
 
-    assert process.returncode == 143, stderr
-    assert "✗ terminated (SIGTERM): nothing more was started" in stderr and "Traceback" not in stderr
+    assert process.returncode == 143, stdout + stderr
+    assert "[1/2] 001_a.sql... ✓ Complete" in stdout and "[2/2] 002_slow.sql... ✗ Failed" in stdout
+    assert "terminated (SIGTERM): nothing more was started, and the running statement was cancelled" in stdout
+    assert "Traceback" not in stderr
+    summary = json.loads((tmp_path / "run.json").read_text())  # what the operator reads: reason Terminated
+    assert summary["error"]["type"] == "TerminatedRunError" and summary["applied"] == ["1"]
     wait_for("the statement to be gone from the server", lambda: True if not busy(url) else None, timeout=5)
     assert table_names(url) == kept

@@ -53,6 +53,8 @@ def test_error_from_the_document() -> None:
 
 def test_killed_pod_exit_code_has_a_reason() -> None:
     assert results.parse(exit_code=137, message="").reason == "JobFailed"
+    terminated = results.parse(exit_code=143, message='{"error": {"type": "TerminatedRunError", "message": "x"}}')
+    assert terminated.reason == "Terminated" and terminated.exit_code not in results.RETRYABLE
 
 
 def test_versions_compare_numerically() -> None:

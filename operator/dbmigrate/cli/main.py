@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from dbmigrate import __version__
+from dbmigrate import __version__, errors
 
 if TYPE_CHECKING:
     from dbmigrate import config, outcome
@@ -150,20 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: The shell's codes for a program stopped by Ctrl-C (128 + SIGINT) and by SIGTERM (128 + SIGTERM).
-INTERRUPTED = 130
-TERMINATED = 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, how Kubernetes stops a Job's pod (deleted, evicted, past its deadline), handled as Ctrl-C is: the
-    running statement is cancelled on the server and nothing more starts. Left to Python's default, the process
-    would just vanish while the server went on running the statement, holding its table locks, for as long as it
-    takes."""
-
-
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
+    """SIGTERM as :class:`errors.Terminated`, which the run handles as Ctrl-C."""
+    raise errors.Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,13 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `dbmigrate status | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt as stop:  # the running statement was cancelled on the way out (dialects/pgpipeline.py)
-        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-        sys.stderr.write(
-            f"\n✗ {how}: nothing more was started; `dbmigrate status` shows what was applied "
-            "(and a migration left dirty, on MySQL/MariaDB)\n"
-        )
-        return TERMINATED if isinstance(stop, Terminated) else INTERRUPTED
+    except KeyboardInterrupt as stop:  # outside a database session (one turns it into the report's error)
+        terminated = isinstance(stop, errors.Terminated)
+        sys.stderr.write(f"\n✗ {'terminated (SIGTERM)' if terminated else 'interrupted'}: nothing more was started\n")
+        return errors.ExitCode.TERMINATED if terminated else errors.ExitCode.INTERRUPTED
 
 
 def _exec_operator(args: list[str]) -> NoReturn:
@@ -202,7 +188,7 @@ def _main(argv: Sequence[str] | None) -> int:
     action = options.pop("action")
     termination_log = options.pop("termination_log", None)
 
-    from dbmigrate import config, errors
+    from dbmigrate import config
     from dbmigrate.outcome import Outcome
 
     try:

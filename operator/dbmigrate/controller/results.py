@@ -78,6 +78,7 @@ _EXIT_REASONS: dict[int, str] = {
     errors.ExitCode.LOCK_TIMEOUT: "LockTimeout",
     errors.ExitCode.DRIFT: "Drift",
     errors.ExitCode.CONNECTION: "ConnectionFailed",
+    errors.ExitCode.TERMINATED: "Terminated",
 }
 #: exit codes that mean "try again later": the database was busy or unreachable, nothing was applied
 RETRYABLE = frozenset({errors.ExitCode.LOCK_TIMEOUT, errors.ExitCode.CONNECTION})
