@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy
 
+from dbmigrate import errors
 from dbmigrate.dialects import base
 
 DEFAULT_TABLE = "dbmigrate_history"
@@ -84,6 +85,12 @@ class History:
 
     def ensure(self) -> None:
         """Create the table if it is missing (under the run lock, so two runners never race here)."""
+        schema = self.table.rpartition(".")[0]
+        if schema and not sqlalchemy.inspect(self._conn).has_schema(schema):
+            raise errors.UsageError(
+                f"the history table {self.table} is in schema {schema!r}, which does not exist",
+                hint="create it first, or name another schema (or none) with --history-table",
+            )
         types = self._dialect.history_column_types()
         self._conn.exec_driver_sql(
             f"CREATE TABLE IF NOT EXISTS {self._quoted} ("

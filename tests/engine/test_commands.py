@@ -216,3 +216,11 @@ def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:
     result = commands.up(settings(db_url, migrations_dir, history_table="schema_log"))
     assert result.error is None
     assert query(db_url, "SELECT COUNT(*) FROM schema_log") == [(3,)]
+
+
+def test_a_history_table_in_a_missing_schema_names_the_schema(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    result = commands.up(settings(db_url, migrations_dir, history_table="nowhere.schema_log"))
+    assert isinstance(result.error, errors.UsageError)
+    assert "in schema 'nowhere', which does not exist" in result.error.message
+    assert table_names(db_url) == set()  # refused before the first migration
