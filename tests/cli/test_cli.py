@@ -209,6 +209,8 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert negative.returncode == 2 and "argument --lock-wait: -5 must be more than 0" in negative.stderr
     fraction = run_cli("status", "--lock-retries", "1.5", cwd=tmp_path)
     assert fraction.returncode == 2 and "'1.5' is not a whole number" in fraction.stderr
+    typo = run_cli("verify", "--expected-fingerprint", "sha256:abc", cwd=tmp_path)  # not a drifted schema (5)
+    assert typo.returncode == 2 and "'sha256:abc' is not sha256:<64 hex digits>" in typo.stderr
     assert run_cli("--version", cwd=tmp_path).stdout.startswith("dbmigrate ")
 
 

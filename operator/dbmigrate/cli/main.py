@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -78,6 +79,19 @@ def _number(kind: type[float] | type[int], *, positive: bool = False) -> Callabl
     return parse
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _digest(text: str) -> str:
+    """An argparse type: a plan hash or schema fingerprint as dbmigrate prints them, so a typo is not taken for a
+    changed plan or a drifted schema."""
+    if not _DIGEST.fullmatch(text.strip().lower()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not sha256:<64 hex digits>, as dbmigrate prints plan hashes and fingerprints"
+        )
+    return text.strip().lower()
+
+
 def _safety_options() -> argparse.ArgumentParser:
     """The gates of a run that changes the schema (up, down, plan)."""
     safety = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -86,7 +100,7 @@ def _safety_options() -> argparse.ArgumentParser:
     safety.add_argument("--backup-dir", help="directory of pg_dump/mysqldump files; `create` writes dumps here")
     safety.add_argument("--backup-command", help="shell command printing the time of the last backup")
     safety.add_argument("--allow-destructive", action="store_true", help="run destructive changes without approval")
-    safety.add_argument("--approve", metavar="PLAN_HASH", help="run only if the plan still has this hash")
+    safety.add_argument("--approve", metavar="PLAN_HASH", type=_digest, help="run only if the plan still has this hash")
     safety.add_argument(
         "--no-rollback-on-failure",
         dest="rollback_on_failure",
@@ -94,7 +108,9 @@ def _safety_options() -> argparse.ArgumentParser:
         help="keep migrations applied earlier in a run that fails (default: roll them back)",
     )
     safety.add_argument("--fail-on-drift", action="store_true", help="refuse if the schema changed outside dbmigrate")
-    safety.add_argument("--expected-fingerprint", help="fail verification unless the schema has this fingerprint")
+    safety.add_argument(
+        "--expected-fingerprint", type=_digest, help="fail verification unless the schema has this fingerprint"
+    )
     safety.add_argument("--out-of-order", action="store_true", help="apply pending migrations older than applied ones")
     return safety
 
@@ -136,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = actions.add_parser("verify", parents=[common], help="check schema integrity and drift")
     verify.add_argument("--fail-on-drift", action="store_true", help="exit 5 if the schema changed outside dbmigrate")
-    verify.add_argument("--expected-fingerprint", help="fail unless the schema has this fingerprint")
+    verify.add_argument("--expected-fingerprint", type=_digest, help="fail unless the schema has this fingerprint")
 
     actions.add_parser("operator", help="run the Kubernetes operator (dbmigrate-operator --help for its options)")
     actions.add_parser("status", parents=[common], help="applied, pending, dirty and edited migrations")
