@@ -126,10 +126,15 @@ def _gates(
     else:
         result.checks.append(outcome.Check("pending", True, f"{count} {noun}{'s' if count != 1 else ''}"))
     if plan.findings:
-        approval = planning.enforce_approval(
-            plan, allow_destructive=options.allow_destructive or options.dry_run, approve=options.approve
-        )
-        result.checks.append(outcome.Check("destructive", True, approval))
+        if options.dry_run and plan.blocking and options.approve is None and not options.allow_destructive:
+            # A dry run never refuses: it says what the run would need instead.
+            needs = f"{len(plan.blocking)} destructive change(s): a run needs the plan hash below approved"
+            result.checks.append(outcome.Check("destructive", True, needs, warning=True))
+        else:
+            approval = planning.enforce_approval(
+                plan, allow_destructive=options.allow_destructive, approve=options.approve
+            )
+            result.checks.append(outcome.Check("destructive", True, approval))
         risky = [f for f in plan.findings if f.severity != "destructive" or f.allowed]
         if risky:
             rules = ", ".join(sorted({f.rule for f in risky}))

@@ -229,6 +229,9 @@ def test_plan_approve_flow_and_termination_log(tmp_path: Path) -> None:
     assert summary["plan_hash"] == document["plan"]["hash"] and summary["blocking"] == 200
     assert summary["findings_truncated"] > 0 and len(summary["findings"]) + summary["findings_truncated"] == 200
     assert summary["pending"][:2] == ["2", "3"] and summary["current_version"] == "1"
+    text = run_cli("plan", cwd=tmp_path).stdout  # says what a run needs, not that an unpassed flag allowed it
+    assert "⚠ 200 destructive change(s): a run needs the plan hash below approved" in text
+    assert "--allow-destructive)" not in text
 
     refused = run_cli("up", cwd=tmp_path)
     assert refused.returncode == 3 and "200 destructive change(s) need confirmation" in refused.stdout
