@@ -140,7 +140,8 @@ class Applier:
         if migration.down is None:
             raise errors.MigrationError(
                 f"migration {migration.filename} has no down part (irreversible)",
-                hint="write a down file for it, or restore from a backup",
+                hint="write the reverse change in its down file (one holding only comments counts as none), or "
+                "restore from a backup",
             )
         self._refuse_client_copy(migration.down)
         if self._atomic(migration.down):

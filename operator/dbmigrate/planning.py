@@ -117,7 +117,8 @@ def build(
         script = migration.up if direction == "up" else migration.down
         if script is None:
             continue
-        dialect.statements(script)
+        if not dialect.statements(script):  # (which also refuses a script that would end the transaction)
+            findings.append(_empty(script))
         findings += lint.lint_sql(
             script.sql,
             dialect=dialect.name,
@@ -130,6 +131,19 @@ def build(
         hash=plan_hash(url=url, direction=direction, migrations=migrations),
         migrations=migrations,
         findings=findings,
+    )
+
+
+def _empty(script: model.Script) -> lint.Finding:
+    """A script without a statement: usually a file created and never written, or its content never saved."""
+    return lint.Finding(
+        rule="empty_migration",
+        severity=lint.RULES["empty_migration"],
+        file=script.filename,
+        line=script.first_line,
+        statement="",
+        reason="it holds no SQL statement, so it will be recorded as applied having done nothing; SQL written into "
+        "it afterwards is then refused as an edit of an applied migration",
     )
 
 

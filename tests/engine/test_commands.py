@@ -224,3 +224,17 @@ def test_a_history_table_in_a_missing_schema_names_the_schema(db_url: str, migra
     assert isinstance(result.error, errors.UsageError)
     assert "in schema 'nowhere', which does not exist" in result.error.message
     assert table_names(db_url) == set()  # refused before the first migration
+
+
+def test_a_down_file_left_as_create_wrote_it_is_no_down_part(sqlite_url: str, migrations_dir: Path) -> None:
+    """`create` writes the down file as a comment; left so, a `down` must refuse, not report a revert that did
+    nothing and drop the history row of a table that is still there."""
+    assert commands.create(settings(sqlite_url, migrations_dir), name="add a").error is None
+    up_file = next(migrations_dir.glob("*.up.sql"))
+    up_file.write_text(up_file.read_text() + "CREATE TABLE a (id INTEGER);\n")
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+
+    reverted = commands.down(settings(sqlite_url, migrations_dir))
+
+    assert isinstance(reverted.error, errors.MigrationError) and "has no down part" in reverted.error.message
+    assert table_names(sqlite_url) == {"a"} and query(sqlite_url, "SELECT version FROM dbmigrate_history") == [("1",)]

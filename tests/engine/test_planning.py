@@ -117,3 +117,11 @@ def test_approval_of_an_old_plan_does_not_apply_a_changed_one(sqlite_url: str, m
     result = commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(approve=approved_hash))
     assert isinstance(result.error, errors.SafetyGateError)
     assert query(sqlite_url, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'dbmigrate%'") == []
+
+
+def test_an_empty_migration_is_reported_before_it_is_recorded_as_applied(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER);", "002_forgot.sql": "-- TODO\n"})
+    plan = commands.plan(settings(sqlite_url, migrations_dir))
+    findings = plan.details["plan"]["findings"]
+    assert [(f["rule"], f["severity"], f["file"]) for f in findings] == [("empty_migration", "info", "002_forgot.sql")]
+    assert "refused as an edit" in findings[0]["reason"]

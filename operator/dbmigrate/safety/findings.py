@@ -70,6 +70,7 @@ RULES: dict[str, Severity] = {
     "drop_constraint": _I,
     "unanalyzed": _I,
     "unknown_allow_rule": _I,
+    "empty_migration": _I,
 }
 
 

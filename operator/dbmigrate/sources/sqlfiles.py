@@ -151,7 +151,8 @@ def _migration(files: _File, version: str, parts: _Parts) -> model.Migration:
         up, down = sections
     else:
         up = _script(text, parts.up)
-        down = _script(files.text(parts.down), parts.down) if parts.down else None
+        down_text = files.text(parts.down) if parts.down else ""
+        down = _script(down_text, parts.down) if parts.down and _holds_sql(down_text) else None
     return model.Migration(version=version, name=parts.name, up=up, down=down, checksum=hashlib.sha256(raw).hexdigest())
 
 
@@ -195,4 +196,14 @@ def _dbmate_sections(text: str, directory: Path, filename: str) -> tuple[model.S
             f"{directory / filename} has a `-- migrate:down` section but no `-- migrate:up` section"
         )
     down = sections.get("down")
-    return sections["up"], down if down is not None and down.sql.strip() else None
+    return sections["up"], down if down is not None and _holds_sql(down.sql) else None
+
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _holds_sql(text: str) -> bool:
+    """Whether a down part holds more than comments: `dbmigrate create` writes its down file as a comment, and one
+    left so must count as no down part (irreversible), not as a revert that does nothing and reports success.
+    A comment marker inside a string only makes the text look fuller, never empty."""
+    return bool(_COMMENTS.sub("", text).strip())

@@ -153,3 +153,29 @@ def test_files_of_any_size_are_read_whole_and_checksummed_as_written(migrations_
     [migration] = sqlfiles.load(migrations_dir)
     assert migration.checksum == hashlib.sha256(raw).hexdigest()
     assert migration.up.sql == raw.decode("utf-8-sig")
+
+
+@pytest.mark.parametrize(
+    "down",
+    ["-- 001_a.down.sql: undoes 001_a.up.sql\n-- Write the reverse change here.\n", "/* nothing\n yet */\n", "  \n"],
+)
+def test_a_down_file_of_only_comments_is_no_down_part(migrations_dir: Path, down: str) -> None:
+    write(migrations_dir, {"001_a.up.sql": "CREATE TABLE a (id INTEGER);", "001_a.down.sql": down})
+    assert sqlfiles.load(migrations_dir)[0].down is None
+
+
+def test_a_down_file_with_sql_after_comments_or_comment_marks_in_strings_is_kept(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_a.up.sql": "CREATE TABLE a (id INTEGER);",
+            "001_a.down.sql": "-- undo\nDROP TABLE a;",
+            "002_b.sql": "-- migrate:up\nCREATE TABLE b (id INTEGER);\n-- migrate:down\n-- nothing to undo\n",
+            "003_c.up.sql": "SELECT 1;",
+            "003_c.down.sql": "SELECT '-- not a comment';",
+        },
+    )
+    first, second, third = sqlfiles.load(migrations_dir)
+    assert first.down is not None and "DROP TABLE a" in first.down.sql
+    assert second.down is None  # dbmate's down section, commented out
+    assert third.down is not None
