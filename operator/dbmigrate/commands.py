@@ -151,9 +151,7 @@ def verify(settings: config.Settings, *, expected: str | None = None, fail_on_dr
         migrations = _load(settings, result)
         with session.open_session(settings, result, lock=False) as (conn, dialect, table):
             current = state.compute(migrations, table.rows())
-            verified = verification.verify(
-                conn, dialect, history_table=settings.history_table, current=current, expected=expected
-            )
+            verified = verification.verify(conn, dialect, history_table=table.table, current=current, expected=expected)
         drift = verification.drift_check(live=verified.fingerprint, recorded=verified.recorded)
         result.checks += [drift, verified.check()]
         result.details["verify"] = verified.to_json()

@@ -68,20 +68,29 @@ def migrate(
         current.check_clean(allow_out_of_order=options.out_of_order or direction == "down")
         result.details["current_version"] = current.current_version
         todo = select(current, migrations, direction=direction, options=options)
-        schema_before = verification.read(conn, dialect, history_table=settings.history_table)
+        schema_before = verification.read(conn, dialect, history_table=table.table)
         plan = planning.build(
             url=settings.url, dialect=dialect, direction=direction, migrations=todo, schema=schema_before
         )
         result.details["plan"] = plan.to_json()
         fingerprint_before = fingerprints.fingerprint(schema_before)
-        _gates(settings, conn, dialect, plan=plan, options=options, fingerprint=fingerprint_before, result=result)
+        _gates(
+            settings,
+            conn,
+            dialect,
+            plan=plan,
+            options=options,
+            fingerprint=fingerprint_before,
+            history_table=table.table,
+            result=result,
+        )
         report.checks(result.checks)
         if options.dry_run:
             planning.dry_run(
                 conn,
                 dialect,
                 plan=plan,
-                read_schema=lambda: verification.read(conn, dialect, history_table=settings.history_table),
+                read_schema=lambda: verification.read(conn, dialect, history_table=table.table),
             )
             result.details["plan"] = plan.to_json()
             return
@@ -95,7 +104,7 @@ def migrate(
         except errors.MigrationError:
             if options.rollback_on_failure and direction == "up" and applied:
                 _roll_back(
-                    conn, dialect, settings, applier=applier, applied=applied, result=result, before=schema_before
+                    conn, dialect, table=table, applier=applier, applied=applied, result=result, before=schema_before
                 )
             raise
         finally:
@@ -110,11 +119,12 @@ def _gates(
     plan: planning.Plan,
     options: RunOptions,
     fingerprint: str,
+    history_table: str,
     result: outcome.Outcome,
 ) -> None:
     """Every check that may refuse the run, in the order the report shows them."""
     drift = verification.drift_check(
-        live=fingerprint, recorded=verification.recorded_fingerprint(conn, dialect, settings.history_table)
+        live=fingerprint, recorded=verification.recorded_fingerprint(conn, dialect, history_table)
     )
     if drift.ok is False and options.fail_on_drift:
         raise errors.DriftError(f"✗ {drift.message}", hint="inspect the change, then run without --fail-on-drift")
@@ -201,14 +211,16 @@ def _apply(
 def _roll_back(
     conn: sqlalchemy.Connection,
     dialect: base.Dialect,
-    settings: config.Settings,
     *,
+    table: history.History,
     applier: applying.Applier,
     applied: list[model.Migration],
     result: outcome.Outcome,
     before: schema_model.Schema,
 ) -> None:
     """Undo the migrations this run applied, newest first, then prove the schema is back where it started."""
+    with contextlib.suppress(sqlalchemy.exc.DBAPIError):  # a lost connection: the down parts will say so
+        dialect.restore_session(conn)
     results = {r.version: r for r in result.migrations if r.status == "applied"}
     reverted: list[str] = []
     for migration in reversed(applied):
@@ -222,7 +234,7 @@ def _roll_back(
         results[migration.version].status = "rolled_back"
         result.migrations.append(_result(migration, "down", "reverted", seconds))
         reverted.append(migration.version)
-    after = verification.read(conn, dialect, history_table=settings.history_table)
+    after = verification.read(conn, dialect, history_table=table.table)
     changes = schema_diff.diff(before, after)
     if changes:
         message = f"Rolled back {len(reverted)} migration(s) but the schema differs: {schema_diff.summarize(changes)}"
@@ -246,11 +258,12 @@ def _verify(
 ) -> None:
     """Verify after every run (also a failed one: the report must say what state it left) and record the fingerprint."""
     try:
+        dialect.restore_session(conn)
         current = state.compute(migrations, table.rows())
         verified = verification.verify(
-            conn, dialect, history_table=settings.history_table, current=current, expected=options.expected_fingerprint
+            conn, dialect, history_table=table.table, current=current, expected=options.expected_fingerprint
         )
-        verification.record_fingerprint(conn, dialect, history_table=settings.history_table, value=verified.fingerprint)
+        verification.record_fingerprint(conn, dialect, history_table=table.table, value=verified.fingerprint)
     except sqlalchemy.exc.DBAPIError:
         return  # the connection is gone; the run's own error says why
     result.checks.append(verified.check())

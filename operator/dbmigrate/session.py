@@ -38,7 +38,7 @@ def open_session(
             "source": settings.url_source,
             "server_version": dialect.server_version(conn),
         }
-        table = history.History(conn, dialect, table=settings.history_table)
+        table = history.History(conn, dialect, table=dialect.pinned(conn, settings.history_table))
         if not lock:
             yield conn, dialect, table
             return

@@ -14,7 +14,7 @@ import pytest
 
 from dbmigrate import commands, errors
 from dbmigrate.migrating import RunOptions
-from tests.fixtures.databases import query, table_names
+from tests.fixtures.databases import execute, query, table_names
 from tests.fixtures.migrations import settings, write
 
 BROKEN = "INSERT INTO missing_table VALUES (1);"
@@ -170,3 +170,32 @@ def test_a_statement_the_database_refuses_in_a_transaction_gets_the_directive_as
     assert isinstance(failed.error, errors.MigrationError)
     assert "cannot run inside a transaction block" in failed.error.message
     assert failed.error.hint is not None and "-- dbmigrate:no-transaction" in failed.error.hint
+
+
+def test_a_migration_emptying_the_search_path_leaves_dbmigrates_tables_where_they_are(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    """pg_dump output pasted as a migration starts so: the history write then failed (relation not found)."""
+    pg_dump_style = "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.t (id INTEGER);"
+    write(migrations_dir, {"001_dump.sql": pg_dump_style, "002_next.sql": "CREATE TABLE public.u (id INTEGER);"})
+    assert commands.up(settings(pg_url, migrations_dir)).error is None
+    assert query(pg_url, "SELECT version FROM public.dbmigrate_history ORDER BY version") == [("1",), ("2",)]
+    verified = commands.verify(settings(pg_url, migrations_dir))  # a new session: same names, so no drift
+    drift = verified.check("drift")
+    assert verified.error is None and drift is not None and drift.ok is True, verified.checks
+
+
+def test_a_migration_switching_database_leaves_dbmigrates_tables_where_they_are(
+    mysql_url: str, migrations_dir: Path
+) -> None:
+    other = mysql_url.rpartition("/")[2] + "_other"
+    switching = f"CREATE DATABASE `{other}`;\nUSE `{other}`;\nCREATE TABLE t (id INTEGER);"
+    write(migrations_dir, {"001_switch.sql": switching})
+    try:
+        assert commands.up(settings(mysql_url, migrations_dir)).error is None
+        assert query(mysql_url, "SELECT version FROM dbmigrate_history") == [("1",)]
+        verified = commands.verify(settings(mysql_url, migrations_dir))
+        drift = verified.check("drift")
+        assert verified.error is None and drift is not None and drift.ok is True, verified.checks
+    finally:
+        execute(mysql_url, [f"DROP DATABASE IF EXISTS `{other}`"])

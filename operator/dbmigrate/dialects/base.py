@@ -62,6 +62,17 @@ class Dialect(abc.ABC):
         default (SQLite reports a read-only file clearly on its own)."""
         return None
 
+    def pinned(self, conn: sqlalchemy.Connection, table: str) -> str:
+        """``table`` (one of ours) qualified with the schema it resolves to now, so that a migration's
+        ``SET search_path`` or ``USE`` cannot send dbmigrate's own reads and writes elsewhere. Unchanged where the
+        database has no such setting, when already qualified, or when that schema's name is no plain identifier."""
+        return table
+
+    def restore_session(self, conn: sqlalchemy.Connection) -> None:
+        """Undo, after the migrations, what they may have changed in the session that the checks after them read
+        (the schema names resolve in): nothing by default."""
+        return None
+
     def cancel_running(self, conn: sqlalchemy.Connection) -> None:
         """Stop, from another connection, the statement ``conn`` runs, when the run is interrupted (Ctrl-C,
         SIGTERM) while waiting for it. Nothing to do by default: psycopg cancels by itself, SQLite runs in-process."""
@@ -132,6 +143,13 @@ def validate_identifier(identifier: str) -> str:
             f"invalid table name {identifier!r}: use letters, digits and underscores (optionally schema.table)"
         )
     return identifier
+
+
+def qualify(schema: object, table: str) -> str:
+    """``schema.table`` for :meth:`Dialect.pinned`, or ``table`` as it was when that cannot be written plainly."""
+    if "." in table or not isinstance(schema, str) or not _IDENTIFIER.match(schema):
+        return table
+    return f"{schema}.{table}"
 
 
 def lock_key_int(key: str) -> int:

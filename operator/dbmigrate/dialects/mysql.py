@@ -62,6 +62,14 @@ class MySQL(base.Dialect):
                 hint="connect without SET SESSION TRANSACTION READ ONLY (look for it in an init_command)",
             )
 
+    def pinned(self, conn: sqlalchemy.Connection, table: str) -> str:
+        return base.qualify(conn.exec_driver_sql("SELECT DATABASE()").scalar(), table)
+
+    def restore_session(self, conn: sqlalchemy.Connection) -> None:
+        """Back to the URL's database after a migration's ``USE``: the catalog readers read ``DATABASE()``."""
+        if conn.engine.url.database:
+            conn.exec_driver_sql(f"USE {self.quote_char}{conn.engine.url.database}{self.quote_char}")
+
     def cancel_running(self, conn: sqlalchemy.Connection) -> None:
         """The server runs a statement to its end after its client stops waiting (an ALTER TABLE keeping its
         metadata lock, so every query on the table queued behind it), so it is killed from a second connection."""

@@ -82,6 +82,15 @@ class PostgreSQL(base.Dialect):
                 "<user> SET default_transaction_read_only = off",
             )
 
+    def pinned(self, conn: sqlalchemy.Connection, table: str) -> str:
+        """pg_dump output, pasted as a migration, starts with ``set_config('search_path', '', false)``."""
+        return base.qualify(conn.exec_driver_sql("SELECT current_schema()").scalar(), table)
+
+    def restore_session(self, conn: sqlalchemy.Connection) -> None:
+        """Back to the connection's own search_path (its URL's options included): the catalog readers name tables
+        relative to ``current_schema()``, and a fingerprint read under another would show drift that is not."""
+        conn.exec_driver_sql("RESET search_path")
+
     def end_with_client(self, conn: sqlalchemy.Connection) -> None:
         """PostgreSQL notices a closed client socket only when it next writes to it, after the statement; from 14
         on, ``client_connection_check_interval`` makes it look while the statement runs (Linux servers)."""
