@@ -219,7 +219,7 @@ def _roll_back(
     before: schema_model.Schema,
 ) -> None:
     """Undo the migrations this run applied, newest first, then prove the schema is back where it started."""
-    with contextlib.suppress(sqlalchemy.exc.DBAPIError):  # a lost connection: the down parts will say so
+    with contextlib.suppress(*_CONNECTION_GONE):  # the down parts will say so
         dialect.restore_session(conn)
     results = {r.version: r for r in result.migrations if r.status == "applied"}
     reverted: list[str] = []
@@ -246,6 +246,10 @@ def _roll_back(
     result.details["rolled_back"] = reverted
 
 
+#: What SQLAlchemy raises on a lost connection: the driver's error, then PendingRollbackError once invalidated.
+_CONNECTION_GONE = (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.InvalidRequestError)
+
+
 def _verify(
     conn: sqlalchemy.Connection,
     dialect: base.Dialect,
@@ -264,7 +268,7 @@ def _verify(
             conn, dialect, history_table=table.table, current=current, expected=options.expected_fingerprint
         )
         verification.record_fingerprint(conn, dialect, history_table=table.table, value=verified.fingerprint)
-    except sqlalchemy.exc.DBAPIError:
+    except _CONNECTION_GONE:
         return  # the connection is gone; the run's own error says why
     result.checks.append(verified.check())
     result.details["verify"] = verified.to_json()
