@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import urllib3
+
 from dbmigrate.kubectl_plugin import commands, resources
 
 STEPS = ("plan", "plan-down", "migrate", "verify")
@@ -46,12 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     now = datetime.now(UTC)
     notes: list[str] = []
+    server = "the Kubernetes API server"
     try:
         connection = resources.connect(
             kubeconfig=getattr(args, "kubeconfig", None),
             context=getattr(args, "context", None),
             namespace=getattr(args, "namespace", None),
         )
+        server = connection.api.configuration.host
         migrations = resources.Migrations(connection)
         if args.action == "status":
             lines = commands.status(migrations, args.name, now=now)
@@ -67,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines, notes = commands.logs(migrations, args.name, step=args.step)
     except resources.PluginError as error:
         sys.stderr.write(f"error: {error}\n")
+        return 1
+    except urllib3.exceptions.HTTPError as error:  # no answer at all: unreachable, refused, TLS
+        sys.stderr.write(f"error: cannot reach {server}: {getattr(error, 'reason', None) or error}\n")
+        sys.stderr.write("  did you specify the right context (--context, --kubeconfig)? is the cluster up?\n")
         return 1
     if notes:
         sys.stderr.write("\n".join(notes) + "\n")
