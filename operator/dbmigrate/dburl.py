@@ -33,8 +33,15 @@ def parse(raw: str) -> URL:
     except (sqlalchemy.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise errors.UsageError(
             "the database URL could not be parsed; use postgresql://user:pass@host:5432/db, "
-            "mysql://user:pass@host:3306/db, sqlite:///path/to/file.db or SQLAlchemy's dialect+driver:// form"
+            "mysql://user:pass@host:3306/db, sqlite:///path/to/file.db or SQLAlchemy's dialect+driver:// form, "
+            "with @ : / in the user name or password percent-encoded (%40 %3A %2F)"
         ) from None
+    if url.host and "@" in url.host:  # `user:p@ss@host`: the password's tail would be shown as the host
+        raise errors.UsageError(
+            "the database URL has more than one '@' before its host: a password (or user name) containing '@' must "
+            "be percent-encoded as %40, e.g. postgresql://user:p%40ss@host/db (the URL is not shown: it holds a "
+            "password)"
+        )
     backend, _, driver = url.drivername.partition("+")
     if backend not in _SCHEMES:
         raise errors.UsageError(

@@ -36,3 +36,12 @@ def test_unsupported_or_malformed_urls_are_usage_errors_without_the_password(raw
     with pytest.raises(errors.UsageError) as caught:
         dburl.parse(raw)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("raw", ["postgresql://app:hun@ter2@db:5432/prod", "mysql://app:hun@ter2@db/prod"])
+def test_an_unencoded_at_sign_is_refused_without_showing_any_part_of_the_password(raw: str) -> None:
+    """Parsed as written, the password's tail would be taken for the host, and shown in every connection error."""
+    with pytest.raises(errors.UsageError, match="percent-encoded") as caught:
+        dburl.parse(raw)
+    assert "ter2" not in str(caught.value) and "hun" not in str(caught.value)
+    assert dburl.parse(raw.replace("hun@ter2", "hun%40ter2")).password == "hun@ter2"
