@@ -68,8 +68,10 @@ def _tls_error(url: URL, message: str) -> errors.ConnectionFailedError:
 
 
 def _redacted(url: URL, text: str) -> str:
-    """``text`` without the URL's password, should a driver's message quote it."""
-    return text.replace(url.password, "***") if url.password else text
+    """``text`` without the URL's secrets, should a driver's message quote them."""
+    for secret in dburl.secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _target(url: URL) -> str:

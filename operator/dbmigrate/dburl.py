@@ -8,6 +8,8 @@ mapped to psycopg 3 and PyMySQL.
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy
 from sqlalchemy.engine import URL
 
@@ -59,5 +61,20 @@ def dialect_of(url: URL) -> str:
 
 
 def redacted(url: URL) -> str:
-    """The URL as safe to print: the password replaced by ``***``."""
-    return url.render_as_string(hide_password=True)
+    """The URL as safe to print: the password, and the options that carry one, replaced by ``***``."""
+    hidden = url.update_query_dict({key: "***" for key in url.query if _SECRET_OPTION.search(key)})
+    return hidden.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def secrets(url: URL) -> list[str]:
+    """What must never be printed: the password, and the values of options that carry one (libpq's
+    ``?password=``, PyMySQL's ``?passwd=``), as a driver's message might quote them."""
+    values = [url.password] if url.password else []
+    for key, value in url.query.items():
+        if _SECRET_OPTION.search(key):
+            values += [value] if isinstance(value, str) else list(value)
+    return [value for value in values if value]
+
+
+#: Names of URL options whose values are secrets.
+_SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)

@@ -112,6 +112,15 @@ def test_wrong_password_exits_6_and_never_prints_the_password(tmp_path: Path, pg
         assert "refused the credentials" in result.stdout and "password authentication failed" in result.stdout
 
 
+def test_a_password_given_as_a_url_option_is_not_shown(tmp_path: Path, pg_url: str) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
+    as_option = pg_url.replace(":dbmigrate@", "@") + "?password=dbmigrate&application_name=x"
+    for output in ("text", "json"):
+        result = run_cli("status", "-o", output, "--database", as_option, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "password=dbmigrate" not in result.stdout and "password=***" in result.stdout
+
+
 def test_unreachable_server_exits_6_with_a_hint(tmp_path: Path) -> None:
     write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
     result = run_cli("status", "--database", "postgresql://u:pw@127.0.0.1:1/db", cwd=tmp_path)

@@ -45,3 +45,12 @@ def test_an_unencoded_at_sign_is_refused_without_showing_any_part_of_the_passwor
         dburl.parse(raw)
     assert "ter2" not in str(caught.value) and "hun" not in str(caught.value)
     assert dburl.parse(raw.replace("hun@ter2", "hun%40ter2")).password == "hun@ter2"
+
+
+def test_a_password_given_as_an_option_is_hidden_too() -> None:
+    """libpq takes ?password=, PyMySQL ?passwd=: the report, the JSON and the operator's status show the URL."""
+    url = dburl.parse("postgresql://app@db/prod?password=hunter2&sslmode=require&sslpassword=k3y")
+    shown = dburl.redacted(url)
+    assert "hunter2" not in shown and "k3y" not in shown
+    assert "password=***" in shown and "sslmode=require" in shown
+    assert sorted(dburl.secrets(dburl.parse("mysql://app:pw@db/x?passwd=hunter2"))) == ["hunter2", "pw"]
