@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ class Statement:
 
     text: str
     line: int
+    #: Its first words, upper-cased, from the tokens it was split by: what it does, read without tokenizing again.
+    head: tuple[str, ...] = ()
 
 
 def sqlglot_dialect(dialect: str) -> str:
@@ -110,25 +113,36 @@ def _split_tokens(sql: str, tokens: list[Token], *, first_line: int) -> tuple[li
     from sqlglot import TokenType
 
     statements: list[Statement] = []
-    chunk_start = 0
+    chunk_start = first_index = 0
     first_token_line: int | None = None
     creating = False
     depth = 0
     for index, token in enumerate(tokens):
         if token.token_type == TokenType.SEMICOLON and depth == 0:
             if first_token_line is not None:
-                statements.append(_statement(sql[chunk_start : token.start], first_token_line, first_line))
+                head = _head(tokens[first_index:index])
+                statements.append(_statement(sql[chunk_start : token.start], first_token_line, first_line, head))
             chunk_start = token.end + 1
             first_token_line = None
             continue
         if first_token_line is None:
-            first_token_line = token.line
+            first_token_line, first_index = token.line, index
             creating = token.token_type == TokenType.CREATE
         elif creating:
             depth = max(0, depth + _block_step(tokens, index))
     if first_token_line is not None:
-        statements.append(_statement(sql[chunk_start:], first_token_line, first_line))
+        statements.append(_statement(sql[chunk_start:], first_token_line, first_line, _head(tokens[first_index:])))
     return statements, depth == 0
+
+
+_HEAD_WORDS = 6
+
+
+def _head(tokens: list[Token]) -> tuple[str, ...]:
+    """The first words of a statement; word by word, since sqlglot keeps the rest of a statement it reads as a
+    command (``REINDEX …``) as one token."""
+    words = (word for token in tokens[:_HEAD_WORDS] for word in token.text.upper().split())
+    return tuple(itertools.islice(words, _HEAD_WORDS))
 
 
 #: Words after END that close a block which did not count as opened (MySQL's IF, LOOP, WHILE and REPEAT).
@@ -157,7 +171,7 @@ def transaction_body(statements: Sequence[Statement], *, dialect: str, filename:
     golang-migrate) is dropped, ours takes its place. Refused, before anything runs: any other statement that ends
     or starts a transaction (it would commit part of the migration, run the rest outside any transaction, and keep a
     dry run's changes), and one the database cannot run inside a transaction (it would fail there for certain)."""
-    kinds = [_classify(statement, dialect) for statement in statements]
+    kinds = [_classify(statement.head, dialect) for statement in statements]
     if len(statements) >= 2 and kinds[0] == "begin" and kinds[-1] == "commit":
         statements, kinds = statements[1:-1], kinds[1:-1]
     for statement, kind in zip(statements, kinds, strict=True):
@@ -181,24 +195,12 @@ def transaction_body(statements: Sequence[Statement], *, dialect: str, filename:
 #: What to do with a statement that cannot run inside a transaction.
 NO_TRANSACTION_HINT = "give the statement a file of its own that starts with the comment `-- dbmigrate:no-transaction`"
 
-_CLASSIFIED_WORDS = re.compile(
-    r"\b(?:begin|start|commit|end|rollback|abort|prepare|vacuum|database|tablespace|system|concurrently)\b",
-    re.IGNORECASE,
-)
 
-
-def _classify(statement: Statement, dialect: str) -> str | None:
-    """``begin``, ``commit``, ``rollback`` or ``other`` (two-phase commit) for a statement that starts or ends a
-    transaction (a savepoint's ROLLBACK TO does not), ``outside`` for one the database refuses inside a
-    transaction; None for any other."""
-    if not _CLASSIFIED_WORDS.search(statement.text):
-        return None
-    from sqlglot.errors import TokenError
-
-    try:
-        # Word by word: sqlglot keeps the rest of a statement it reads as a command (REINDEX …) as one token.
-        words = [word for token in tokenize(statement.text, dialect)[:6] for word in token.text.upper().split()][:6]
-    except TokenError:
+def _classify(words: tuple[str, ...], dialect: str) -> str | None:
+    """``begin``, ``commit``, ``rollback`` or ``other`` (two-phase commit) for a statement, by its first ``words``,
+    that starts or ends a transaction (a savepoint's ROLLBACK TO does not), ``outside`` for one the database refuses
+    inside a transaction; None for any other."""
+    if not words:  # text the tokenizer could not read: the database will judge it
         return None
     first, second = words[0], words[1] if len(words) > 1 else ""
     if first == "BEGIN" or (first, second) == ("START", "TRANSACTION"):
@@ -212,7 +214,7 @@ def _classify(statement: Statement, dialect: str) -> str | None:
     return "outside" if _outside_only(words, dialect) else None
 
 
-def _outside_only(words: list[str], dialect: str) -> bool:
+def _outside_only(words: tuple[str, ...], dialect: str) -> bool:
     """Whether a statement, by its first words, is one the database will not run inside a transaction block."""
     first, second = words[0], words[1] if len(words) > 1 else ""
     if first == "VACUUM":
@@ -240,5 +242,5 @@ def _tokenizer(dialect: str) -> Tokenizer:
     return Dialect.get_or_raise(sqlglot_dialect(dialect)).tokenizer()
 
 
-def _statement(text: str, token_line: int, first_line: int) -> Statement:
-    return Statement(text=text.strip(), line=first_line + token_line - 1)
+def _statement(text: str, token_line: int, first_line: int, head: tuple[str, ...]) -> Statement:
+    return Statement(text=text.strip(), line=first_line + token_line - 1, head=head)
