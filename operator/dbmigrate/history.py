@@ -85,25 +85,28 @@ class History:
 
     def ensure(self) -> None:
         """Create the table if it is missing (under the run lock, so two runners never race here)."""
-        schema = self.table.rpartition(".")[0]
-        if schema and not sqlalchemy.inspect(self._conn).has_schema(schema):
-            raise errors.UsageError(
-                f"the history table {self.table} is in schema {schema!r}, which does not exist",
-                hint="create it first, or name another schema (or none) with --history-table",
-            )
         types = self._dialect.history_column_types()
-        self._conn.exec_driver_sql(
-            f"CREATE TABLE IF NOT EXISTS {self._quoted} ("
-            "version VARCHAR(64) NOT NULL PRIMARY KEY, "
-            "name VARCHAR(255) NOT NULL, "
-            "kind VARCHAR(16) NOT NULL, "
-            "checksum VARCHAR(64), "
-            f"applied_at {types['timestamp']} NOT NULL, "
-            "execution_ms INTEGER NOT NULL, "
-            f"success {types['boolean']} NOT NULL, "
-            "applied_by VARCHAR(255) NOT NULL, "
-            f"dirty {types['boolean']} NOT NULL)"
-        )
+        try:
+            self._conn.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {self._quoted} ("
+                "version VARCHAR(64) NOT NULL PRIMARY KEY, "
+                "name VARCHAR(255) NOT NULL, "
+                "kind VARCHAR(16) NOT NULL, "
+                "checksum VARCHAR(64), "
+                f"applied_at {types['timestamp']} NOT NULL, "
+                "execution_ms INTEGER NOT NULL, "
+                f"success {types['boolean']} NOT NULL, "
+                "applied_by VARCHAR(255) NOT NULL, "
+                f"dirty {types['boolean']} NOT NULL)"
+            )
+        except sqlalchemy.exc.DBAPIError:
+            schema = self.table.rpartition(".")[0]  # asked only on failure: every run passes here
+            if schema and not sqlalchemy.inspect(self._conn).has_schema(schema):
+                raise errors.UsageError(
+                    f"the history table {self.table} is in schema {schema!r}, which does not exist",
+                    hint="create it first, or name another schema (or none) with --history-table",
+                ) from None
+            raise
 
     def rows(self) -> list[Row]:
         """All rows, oldest first; an empty list when the table does not exist yet."""
