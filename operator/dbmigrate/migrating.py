@@ -190,13 +190,9 @@ def _apply(
             started = time.monotonic()
             try:
                 done, seconds = next(runs)
-            except errors.MigrationError as exc:
+            except (errors.MigrationError, KeyboardInterrupt) as exc:  # Ctrl-C, SIGTERM: statement cancelled
                 elapsed = time.monotonic() - started
-                report.migration_failed(seconds=elapsed, message=exc.message)
-                result.migrations.append(_result(migration, direction, "failed", elapsed, error=exc.message))
-                raise
-            except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM, its running statement cancelled (see applying)
-                elapsed, message = time.monotonic() - started, errors.interrupted(stop).message
+                message = (exc if isinstance(exc, errors.MigrationError) else errors.interrupted(exc)).message
                 report.migration_failed(seconds=elapsed, message=message)
                 result.migrations.append(_result(migration, direction, "failed", elapsed, error=message))
                 raise
