@@ -341,6 +341,7 @@ class Applier:
                 failed,
                 undone="statements before it were committed and the migration has no down part, "
                 f"so the database is left DIRTY at version {migration.version}",
+                dirty=True,
                 hint=f"check which statements of {migration.filename} took effect, undo or complete them by hand, "
                 "then run `dbmigrate repair`",
             )
@@ -351,6 +352,7 @@ class Applier:
                 failed,
                 undone=f"its down part also failed ({down_failed.describe()}), "
                 f"so the database is left DIRTY at version {migration.version}",
+                dirty=True,
                 hint=f"check the schema against {migration.filename}, fix it by hand, then run `dbmigrate repair`",
             )
         self._history.delete([migration.version])
@@ -394,7 +396,9 @@ def _script(migration: model.Migration, direction: str) -> model.Script:
     return script
 
 
-def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None = None) -> errors.MigrationError:
+def _migration_error(
+    failed: StatementFailed, *, undone: str, dirty: bool = False, hint: str | None = None
+) -> errors.MigrationError:
     """The error for a failed statement; a table-lock wait that outlived every retry is a lock timeout."""
     message = f"{failed.describe()}\n  {undone}"
     error: errors.MigrationError
@@ -406,4 +410,5 @@ def _migration_error(failed: StatementFailed, *, undone: str, hint: str | None =
         outside_only = any(words in str(failed) for words in _OUTSIDE_ONLY)
         error = errors.MigrationError(message, hint=hint or (NO_TRANSACTION_HINT if outside_only else None))
     error.__cause__ = failed
+    error.left_dirty = dirty
     return error

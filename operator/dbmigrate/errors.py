@@ -48,6 +48,8 @@ class MigrationError(DbmigrateError):
     """A migration failed while running; the message names the file, line and statement."""
 
     exit_code = ExitCode.MIGRATION_FAILED
+    #: Part of the migration was committed and could not be undone: the database is marked dirty at its version.
+    left_dirty = False
 
 
 class SafetyGateError(DbmigrateError):

@@ -101,11 +101,20 @@ def migrate(
         applied: list[model.Migration] = []
         try:
             _apply(todo, direction=direction, applier=applier, result=result, report=report, applied=applied)
-        except errors.MigrationError:
+        except errors.MigrationError as exc:
             if options.rollback_on_failure and direction == "up" and applied:
-                _roll_back(
-                    conn, dialect, table=table, applier=applier, applied=applied, result=result, before=schema_before
-                )
+                if exc.left_dirty:
+                    result.checks.append(_kept_under_dirty(applied))
+                else:
+                    _roll_back(
+                        conn,
+                        dialect,
+                        table=table,
+                        applier=applier,
+                        applied=applied,
+                        result=result,
+                        before=schema_before,
+                    )
             raise
         finally:
             _verify(conn, dialect, settings, table=table, migrations=migrations, options=options, result=result)
@@ -202,6 +211,17 @@ def _apply(
             report.migration_finished(seconds=seconds)
             status = "applied" if direction == "up" else "reverted"
             result.migrations.append(_result(migration, direction, status, seconds))
+
+
+def _kept_under_dirty(applied: list[model.Migration]) -> outcome.Check:
+    """Why the run's earlier migrations stay: reverting what lies under a half-applied migration would leave it
+    stranded above a gap once it is completed by hand and marked applied, as the repair hint allows."""
+    files = ", ".join(migration.filename for migration in applied)
+    return outcome.Check(
+        "rollback",
+        False,
+        f"Not attempted: the failed migration is dirty, so the ones beneath it stay applied ({files})",
+    )
 
 
 def _roll_back(

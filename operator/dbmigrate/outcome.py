@@ -60,6 +60,11 @@ class Outcome:
     def exit_code(self) -> int:
         return int(self.error.exit_code if self.error else errors.ExitCode.OK)
 
+    @property
+    def left_dirty(self) -> bool:
+        """Whether the failure left a half-applied migration behind, marked dirty until someone repairs it."""
+        return isinstance(self.error, errors.MigrationError) and self.error.left_dirty
+
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
 
@@ -82,5 +87,6 @@ class Outcome:
                 "message": self.error.message,
                 "hint": self.error.hint,
                 "exit_code": self.exit_code,
+                "left_dirty": self.left_dirty,
             },
         }

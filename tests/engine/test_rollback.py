@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dbmigrate import commands, errors
+from dbmigrate.cli import summary
 from dbmigrate.migrating import RunOptions
 from tests.fixtures.migrations import settings, write
 
@@ -78,3 +79,26 @@ def test_plan_flags_irreversible_migrations(sqlite_url: str, migrations_dir: Pat
     write(migrations_dir, {**RUN, "002_oneway.sql": "CREATE TABLE oneway (id INTEGER);"})
     plan = commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]
     assert plan["irreversible"] == ["2"]
+
+
+def test_a_migration_left_dirty_keeps_the_earlier_ones_of_the_run(db_url: str, migrations_dir: Path) -> None:
+    """Reverting what lies under a half-applied migration would strand it: once it is completed by hand and marked
+    applied (the hint's way out), the history would skip the migrations beneath it."""
+    write(
+        migrations_dir,
+        {
+            **RUN,
+            "002_half.sql": "-- dbmigrate:no-transaction\n"
+            "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+        },
+    )
+    result = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(result.error, errors.MigrationError) and "DIRTY at version 2" in result.error.message
+    assert [(m.version, m.status) for m in result.migrations] == [("1", "applied"), ("2", "failed")]
+    rollback = result.check("rollback")
+    assert rollback is not None and rollback.ok is False
+    assert "Not attempted" in rollback.message and "001_base.up.sql" in rollback.message
+    assert result.to_json()["error"]["left_dirty"] is True  # type: ignore[index]
+    assert summary.build(result)["error"]["left_dirty"] is True
+    status = commands.status(settings(db_url, migrations_dir)).details["status"]
+    assert (status["applied"], status["dirty"]) == (["1"], ["2"])

@@ -295,3 +295,22 @@ def test_blocked_by_a_stale_backup_looks_again_and_goes_on_once_a_fresh_one_exis
 def test_a_denied_destructive_change_stays_blocked_until_the_spec_or_a_retry_changes() -> None:
     blocked = {"phase": "Blocked", "reason": "DestructiveDenied", "observedGeneration": 1, "attempt": 0}
     assert run(World(), blocked).status["phase"] == "Blocked"
+
+
+def test_a_migration_left_dirty_fails_with_reason_dirty_and_is_not_retried() -> None:
+    """A half-applied migration needs a person and `dbmigrate repair`; "rolled back" or a retry would hide it."""
+    for exit_code, error_type in ((1, "MigrationError"), (4, "TableLockTimeoutError")):
+        world = World()
+        waiting = until_waiting(world)
+        world.finish("-plan", PLAN_OK)
+        migrating = until_waiting(world, waiting.status)
+        error = {"type": error_type, "message": "001_x.sql:2: boom\n  left DIRTY at version 1", "left_dirty": True}
+        world.finish(
+            "-migrate", {"ok": False, "exit_code": exit_code, "applied": [], "error": error}, exit_code=exit_code
+        )
+        done = until_waiting(world, migrating.status)
+        assert (done.status["phase"], done.status["reason"], done.wait) == ("Failed", "Dirty", None)
+        assert "dbmigrate repair" in done.status["message"] and "boom" in done.status["message"]
+        migrated = next(c for c in done.status["conditions"] if c["type"] == "Migrated")
+        assert (migrated["status"], migrated["reason"]) == ("False", "Dirty")
+        assert state(done)["Stalled"] == "True" and "retries" not in done.status

@@ -43,7 +43,11 @@ def build(result: outcome.Outcome) -> dict[str, Any]:
         "warnings": [{"name": c.name, "message": c.message[:300]} for c in result.checks if c.name in _AFTER_RUN],
         "error": None
         if result.error is None
-        else {"type": type(result.error).__name__, "message": result.error.message[:1500]},
+        else {
+            "type": type(result.error).__name__,
+            "message": result.error.message[:1500],
+            "left_dirty": result.left_dirty,
+        },
     }
     return _fit(summary)
 

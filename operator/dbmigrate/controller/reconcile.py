@@ -391,6 +391,13 @@ class _Machine:
             self._move("Verifying", "Verifying", "verifying the schema")
         elif result.exit_code == errors.ExitCode.SAFETY_GATE:
             self._replan(result)
+        elif result.left_dirty:  # no retry: every run refuses a dirty database until someone repairs it
+            text = (
+                f"{result.error_message}; the database is dirty: check it by hand, run `dbmigrate repair` "
+                "against it, then `kubectl dbmigrate retry`"
+            )
+            self._detail(conds.MIGRATED, "False", "Dirty", text)
+            self._move("Failed", "Dirty", text, wait=None)
         elif rolled_back or (result.exit_code == errors.ExitCode.MIGRATION_FAILED and not applied):
             text = f"{result.error_message}; rolled back {', '.join(rolled_back) or 'the failed migration'}"
             self._detail(conds.MIGRATED, "False", "RolledBack", text)

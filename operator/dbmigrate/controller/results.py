@@ -42,6 +42,12 @@ class Result:
             return str(error["type"])
         return self.reason
 
+    @property
+    def left_dirty(self) -> bool:
+        """The run failed part-way through a migration it could not undo: the database is marked dirty."""
+        error = self.document.get("error")
+        return isinstance(error, dict) and error.get("left_dirty") is True
+
     def warnings(self) -> list[dict[str, str]]:
         """What the run reported after the fact (``warnings`` of the summary), each with a name and a message."""
         items = self.document.get("warnings")
