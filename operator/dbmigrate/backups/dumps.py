@@ -26,44 +26,65 @@ _DUMP_TIMEOUT_SECONDS = 3600
 
 
 class DumpDirectory:
-    """Backups are files in ``directory``; ``create`` writes a new dump of ``url`` there."""
+    """Backups of one database are the files in ``directory`` named after it; ``create`` writes a new dump there.
 
-    name = "dump directory"
+    Only dumps named ``<database>-…`` or ``<database>.…`` count, so that one directory can hold the dumps of several
+    databases without a fresh dump of one passing the gate for another.
+    """
 
     def __init__(self, *, directory: Path, url: URL) -> None:
         self._directory = directory
         self._url = url
+        self._database = Path(url.database or "database").stem
+        self.name = f"dumps named {self._database}-* or {self._database}.* in {directory}"
 
     def latest(self) -> base.Backup | None:
-        """The newest non-empty dump file by modification time (empty files are failed dumps, not backups)."""
+        """The newest non-empty dump of this database by modification time (empty files are failed dumps)."""
         if not self._directory.is_dir():
             return None
+        live = self._live_file()
         dumps = [
             (entry.stat().st_mtime, Path(entry.path))
             for entry in os.scandir(self._directory)
-            if entry.is_file() and entry.name.endswith(DUMP_SUFFIXES) and entry.stat().st_size > 0
+            if self._is_dump(entry.name)
+            and entry.is_file()
+            and entry.stat().st_size > 0
+            and (live is None or not os.path.samefile(entry.path, live))
         ]
         if not dumps:
             return None
         mtime, path = max(dumps)
         return _backup(path, taken_at=datetime.fromtimestamp(mtime, UTC), verb="found")
 
+    def _is_dump(self, filename: str) -> bool:
+        named = filename.startswith((f"{self._database}-", f"{self._database}."))
+        return named and filename.endswith(DUMP_SUFFIXES)
+
+    def _live_file(self) -> Path | None:
+        """The SQLite database file itself, which a backup directory next to it would offer as the freshest dump."""
+        if dburl.dialect_of(self._url) != "sqlite" or not self._url.database:
+            return None
+        path = Path(self._url.database)
+        return path if path.exists() else None
+
     def create(self) -> base.Backup:
         self._directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        database = Path(self._url.database or "database").stem
+        database = self._database
         dialect = dburl.dialect_of(self._url)
         if dialect == "sqlite":
-            path = self._directory / f"{database}-{stamp}.sqlite3"
-            _sqlite_backup(self._url, path)
+            path, dump = self._directory / f"{database}-{stamp}.sqlite3", _sqlite_backup
         elif dialect == "postgresql":
-            path = self._directory / f"{database}-{stamp}.dump"
-            _pg_dump(self._url, path)
+            path, dump = self._directory / f"{database}-{stamp}.dump", _pg_dump
         else:
-            path = self._directory / f"{database}-{stamp}.sql"
-            _mysqldump(self._url, path)
-        if path.stat().st_size == 0:
-            raise base.BackupError(f"the dump {path} is empty")
+            path, dump = self._directory / f"{database}-{stamp}.sql", _mysqldump
+        try:
+            dump(self._url, path)
+            if path.stat().st_size == 0:
+                raise base.BackupError(f"the dump {path} is empty")
+        except BaseException:
+            path.unlink(missing_ok=True)  # a dump that stopped half-way must not pass as the newest one next time
+            raise
         return _backup(path, taken_at=datetime.now(UTC), verb="created")
 
 
@@ -88,6 +109,8 @@ def _sqlite_backup(url: URL, path: Path) -> None:
         source.backup(target)
         if target.execute("PRAGMA integrity_check").fetchone() != ("ok",):
             raise base.BackupError(f"the SQLite backup {path} failed its integrity check")
+    except sqlite3.Error as exc:
+        raise base.BackupError(f"cannot back up {url.database}: {exc}") from None
     finally:
         source.close()
         target.close()

@@ -3,26 +3,69 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from dbmigrate import commands, dburl, errors
-from dbmigrate.backups import base, command, dumps
+from dbmigrate.backups import base, command, dumps, gate
+from tests.fixtures.databases import execute
 from tests.fixtures.migrations import run_cli, settings, write
 
 
 def test_newest_non_empty_dump_is_the_latest_backup(tmp_path: Path) -> None:
-    (tmp_path / "old.dump").write_bytes(b"x")
-    (tmp_path / "new.sql").write_bytes(b"y")
-    (tmp_path / "newest-but-empty.dump").write_bytes(b"")
-    (tmp_path / "notes.txt").write_bytes(b"z")
-    os.utime(tmp_path / "old.dump", (time.time() - 7200, time.time() - 7200))
+    (tmp_path / "x-old.dump").write_bytes(b"x")
+    (tmp_path / "x.sql").write_bytes(b"y")
+    (tmp_path / "x-newest-but-empty.dump").write_bytes(b"")
+    (tmp_path / "x-notes.txt").write_bytes(b"z")
+    os.utime(tmp_path / "x-old.dump", (time.time() - 7200, time.time() - 7200))
     provider = dumps.DumpDirectory(directory=tmp_path, url=dburl.parse("sqlite:///x.db"))
     latest = provider.latest()
-    assert latest is not None and "new.sql" in latest.description
+    assert latest is not None and "x.sql" in latest.description
     assert dumps.DumpDirectory(directory=tmp_path / "none", url=dburl.parse("sqlite:///x.db")).latest() is None
+
+
+def test_a_shared_directory_holds_no_backup_of_a_database_it_has_no_dump_of(tmp_path: Path) -> None:
+    """One backup directory for several databases: another database's fresh dump must not pass the gate."""
+    (tmp_path / "billing-20261124T030000Z.dump").write_bytes(b"x")
+    (tmp_path / "orders_archive-20261124T030000Z.dump").write_bytes(b"x")
+    orders = dumps.DumpDirectory(directory=tmp_path, url=dburl.parse("postgresql://u@h/orders"))
+    assert orders.latest() is None
+    with pytest.raises(errors.SafetyGateError, match=r"No backup found \(dumps named orders-\* or orders\.\*"):
+        gate.check(orders, policy="require", max_age=timedelta(hours=1))
+    (tmp_path / "orders.sql").write_bytes(b"x")
+    latest = orders.latest()
+    assert latest is not None and "orders.sql" in latest.description
+
+
+def test_the_live_sqlite_file_is_not_its_own_backup(tmp_path: Path) -> None:
+    """`--backup-dir .` next to `app.db`: the database file is written by every run and looks like a fresh dump."""
+    sqlite3.connect(tmp_path / "app.db").execute("CREATE TABLE a (id INTEGER)").connection.close()
+    provider = dumps.DumpDirectory(directory=tmp_path, url=dburl.parse(f"sqlite:///{tmp_path / 'app.db'}"))
+    assert provider.latest() is None
+    backup = provider.create()
+    latest = provider.latest()
+    assert "app-" in backup.description and latest is not None and "app-" in latest.description
+
+
+def test_a_dump_that_failed_half_way_is_removed_not_taken_for_a_backup(mysql_url: str, tmp_path: Path) -> None:
+    """mysqldump stops at a view whose table is gone, after writing the tables before it: a partial file."""
+    execute(mysql_url, ["CREATE TABLE a (id INT)", "CREATE TABLE t2 (id INT)", "CREATE VIEW v AS SELECT * FROM t2"])
+    execute(mysql_url, ["DROP TABLE t2"])
+    provider = dumps.DumpDirectory(directory=tmp_path, url=dburl.parse(mysql_url))
+    with pytest.raises(base.BackupError, match=r"dump failed: .*references invalid table"):
+        provider.create()
+    assert list(tmp_path.iterdir()) == [] and provider.latest() is None
+
+
+def test_a_sqlite_file_that_is_no_database_fails_the_backup_clearly(tmp_path: Path) -> None:
+    (tmp_path / "app.db").write_bytes(b"not a database")
+    provider = dumps.DumpDirectory(directory=tmp_path / "backups", url=dburl.parse(f"sqlite:///{tmp_path}/app.db"))
+    with pytest.raises(base.BackupError, match=r"cannot back up .*app\.db: file is not a database"):
+        provider.create()
 
 
 def test_create_takes_a_real_readable_dump(db_url: str, tmp_path: Path) -> None:
