@@ -311,15 +311,24 @@ def _to_revert(
             f"applied migration {newest_missing.version} has no file any more, so it cannot be reverted",
             hint="restore the migration file (with its down part) before going down",
         )
+    baseline = current.baseline.version if current.baseline is not None else None
     if target is None:
-        return state.newest(applied, steps)
-    wanted = (0,) if target == "0" else state.target_key(target, migrations)
-    if current.baseline is not None and wanted < model.version_key(current.baseline.version):
+        todo = state.newest(applied, steps, baseline=baseline)
+    else:
+        wanted = (0,) if target == "0" else state.target_key(target, migrations)
+        if baseline is not None and wanted < model.version_key(baseline):
+            raise errors.UsageError(
+                f"refusing to go below the baseline {baseline}: "
+                "migrations up to it were never run by dbmigrate and cannot be reverted"
+            )
+        todo = [m for m in applied if m.sort_key > wanted]
+    irreversible = [m.filename for m in todo if m.down is None]
+    if irreversible:  # refused up front: reverting the ones above it first would leave the run half done
         raise errors.UsageError(
-            f"refusing to go below the baseline {current.baseline.version}: "
-            "migrations up to it were never run by dbmigrate and cannot be reverted"
+            f"cannot revert {', '.join(irreversible)}: no down part (irreversible); nothing was reverted",
+            hint="add a down part (NNN_name.down.sql, `-- migrate:down`, or a U file), or choose a target above it",
         )
-    return [m for m in applied if m.sort_key > wanted]
+    return todo
 
 
 def _label(migration: model.Migration, direction: str) -> str:

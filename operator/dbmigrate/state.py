@@ -81,7 +81,12 @@ def compute(migrations: list[model.Migration], rows: list[history.Row]) -> State
     def covered(migration: model.Migration) -> bool:
         return migration.version in recorded or (baseline_key is not None and migration.sort_key <= baseline_key)
 
-    applied = [m for m in migrations if m.version in recorded and not recorded[m.version].dirty]
+    # A baseline row covers its version without dbmigrate having run it: not applied, so never reverted.
+    applied = [
+        m
+        for m in migrations
+        if (row := recorded.get(m.version)) is not None and row.kind == history.KIND_MIGRATION and not row.dirty
+    ]
     pending = [m for m in migrations if not covered(m)]
     clean_rows = [row for row in rows if not row.dirty]
     newest = max((model.version_key(row.version) for row in clean_rows), default=None)
@@ -131,7 +136,7 @@ def target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...
 T = TypeVar("T")
 
 
-def newest(applied_newest_first: list[T], steps: int | None) -> list[T]:
+def newest(applied_newest_first: list[T], steps: int | None, *, baseline: str | None = None) -> list[T]:
     """The ``steps`` newest applied migrations (default one) for ``down``, refusing counts that cannot be honoured.
 
     Shared by SQL directories and framework projects so both refuse the same way."""
@@ -139,5 +144,8 @@ def newest(applied_newest_first: list[T], steps: int | None) -> list[T]:
     if count < 1:
         raise errors.UsageError("--steps must be at least 1")
     if count > len(applied_newest_first):
-        raise errors.UsageError(f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}")
+        message = f"only {len(applied_newest_first)} applied migration(s) can be reverted, not {count}"
+        if baseline is not None:
+            message += f": refusing to go below the baseline {baseline}, which dbmigrate never ran"
+        raise errors.UsageError(message)
     return applied_newest_first[:count]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_down_without_down_part_is_refused_and_keeps_the_data(db_url: str, migra
     write(migrations_dir, {"001_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);"})
     commands.up(settings(db_url, migrations_dir))
     result = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
-    assert isinstance(result.error, errors.MigrationError) and "irreversible" in result.error.message
+    assert isinstance(result.error, errors.UsageError) and "irreversible" in result.error.message
     assert table_names(db_url) == {"users"}
 
 
@@ -211,6 +212,48 @@ def test_baseline_adopts_an_existing_database(db_url: str, migrations_dir: Path)
     assert isinstance(again.error, errors.UsageError) and "not empty" in again.error.message
 
 
+def test_down_never_reverts_the_baseline_however_it_is_asked(db_url: str, migrations_dir: Path) -> None:
+    """The baseline's own version was never run by dbmigrate either: `down` by steps must stop above it too."""
+    write(migrations_dir, THREE)
+    engine = sqlalchemy.create_engine(dburl.parse(db_url), poolclass=sqlalchemy.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100))")
+        conn.exec_driver_sql("CREATE TABLE posts (id INTEGER PRIMARY KEY, body VARCHAR(50))")
+    engine.dispose()
+    assert commands.baseline(settings(db_url, migrations_dir), version="2").error is None
+    assert [m.version for m in commands.up(settings(db_url, migrations_dir)).migrations] == ["3"]
+    status = commands.status(settings(db_url, migrations_dir)).details["status"]
+    assert (status["applied"], status["baseline"], status["current_version"]) == (["3"], "2", "3")
+    allowed = RunOptions(allow_destructive=True)
+
+    too_far = commands.down(settings(db_url, migrations_dir), options=dataclasses.replace(allowed, steps=2))
+    assert isinstance(too_far.error, errors.UsageError) and "baseline 2" in too_far.error.message
+    assert too_far.migrations == []
+    assert [m.version for m in commands.down(settings(db_url, migrations_dir), options=allowed).migrations] == ["3"]
+    at_baseline = commands.down(settings(db_url, migrations_dir), options=allowed)
+    assert isinstance(at_baseline.error, errors.UsageError) and "baseline 2" in at_baseline.error.message
+    assert table_names(db_url) >= {"users", "posts"}
+
+
+def test_down_over_an_irreversible_migration_is_refused_before_anything_runs(
+    sqlite_url: str, migrations_dir: Path
+) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_a.sql": "CREATE TABLE a (id INTEGER);",
+            "002_b.sql": "CREATE TABLE b (id INTEGER);",
+            "003_c.up.sql": "CREATE TABLE c (id INTEGER);",
+            "003_c.down.sql": "DROP TABLE c;",
+        },
+    )
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    result = commands.down(settings(sqlite_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True))
+    assert isinstance(result.error, errors.UsageError) and result.exit_code == 2
+    assert "002_b.sql, 001_a.sql" in result.error.message and "no down part" in result.error.message
+    assert result.migrations == [] and table_names(sqlite_url) >= {"a", "b", "c"}
+
+
 def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
     result = commands.up(settings(db_url, migrations_dir, history_table="schema_log"))
@@ -236,5 +279,5 @@ def test_a_down_file_left_as_create_wrote_it_is_no_down_part(sqlite_url: str, mi
 
     reverted = commands.down(settings(sqlite_url, migrations_dir))
 
-    assert isinstance(reverted.error, errors.MigrationError) and "has no down part" in reverted.error.message
+    assert isinstance(reverted.error, errors.UsageError) and "no down part" in reverted.error.message
     assert table_names(sqlite_url) == {"a"} and query(sqlite_url, "SELECT version FROM dbmigrate_history") == [("1",)]
