@@ -151,7 +151,19 @@ class Applier:
                 done=lambda _elapsed_ms: self._history.deleted(migration.version),
             )
         started = time.monotonic()
-        self._run_statements(migration.down)
+        self._history.mark_dirty(migration.version)
+        try:
+            self._run_statements(migration.down)
+        except StatementFailed as failed:
+            raise _migration_error(
+                failed,
+                undone="statements before it were committed, so the database is left DIRTY at version "
+                f"{migration.version}, part-way through its revert",
+                dirty=True,
+                hint=f"check which statements of {migration.down.filename} took effect; finish the revert by hand "
+                "and run `dbmigrate repair` (it then counts as not applied), or undo them and run "
+                "`dbmigrate repair --mark-applied`",
+            ) from None
         self._history.delete([migration.version])
         return time.monotonic() - started
 

@@ -184,6 +184,14 @@ class History:
         self._cursor().execute(query.sql, query.params)
         self.inserted(row)
 
+    def mark_dirty(self, version: str) -> None:
+        """Before a revert that commits as it goes: one that stops half-way leaves this mark for `repair`."""
+        self._conn.execute(
+            sqlalchemy.text(f"UPDATE {self._quoted} SET dirty = :t, success = :f WHERE version = :v"),
+            {"t": True, "f": False, "v": version},
+        )
+        self._update(version, lambda row: dataclasses.replace(row, dirty=True, success=False))
+
     def mark_clean(self, *, version: str, execution_ms: int) -> None:
         self._conn.execute(
             sqlalchemy.text(

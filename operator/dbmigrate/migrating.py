@@ -106,7 +106,7 @@ def migrate(
                 if exc.left_dirty:
                     result.checks.append(_kept_under_dirty(applied))
                 else:
-                    _roll_back(
+                    exc.left_dirty = _roll_back(
                         conn,
                         dialect,
                         table=table,
@@ -233,8 +233,9 @@ def _roll_back(
     applied: list[model.Migration],
     result: outcome.Outcome,
     before: schema_model.Schema,
-) -> None:
-    """Undo the migrations this run applied, newest first, then prove the schema is back where it started."""
+) -> bool:
+    """Undo the migrations this run applied, newest first, then prove the schema is back where it started.
+    Returns whether a revert stopped half-way and left its migration dirty."""
     with contextlib.suppress(*_CONNECTION_GONE):  # the down parts will say so
         dialect.restore_session(conn)
     results = {r.version: r for r in result.migrations if r.status == "applied"}
@@ -246,7 +247,7 @@ def _roll_back(
             result.checks.append(
                 outcome.Check("rollback", False, f"Rollback stopped at {migration.filename}: {exc.message}")
             )
-            return
+            return exc.left_dirty
         results[migration.version].status = "rolled_back"
         result.migrations.append(_result(migration, "down", "reverted", seconds))
         reverted.append(migration.version)
@@ -260,6 +261,7 @@ def _roll_back(
             outcome.Check("rollback", True, f"Rolled back {len(reverted)} migration(s); schema matches the start")
         )
     result.details["rolled_back"] = reverted
+    return False
 
 
 #: What SQLAlchemy raises on a lost connection: the driver's error, then PendingRollbackError once invalidated.

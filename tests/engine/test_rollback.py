@@ -102,3 +102,41 @@ def test_a_migration_left_dirty_keeps_the_earlier_ones_of_the_run(db_url: str, m
     assert summary.build(result)["error"]["left_dirty"] is True
     status = commands.status(settings(db_url, migrations_dir)).details["status"]
     assert (status["applied"], status["dirty"]) == (["1"], ["2"])
+
+
+HALF_REVERSIBLE = {
+    "001_d.up.sql": "CREATE TABLE d1 (id INTEGER);\nCREATE TABLE d2 (id INTEGER);",
+    "001_d.down.sql": "-- dbmigrate:no-transaction\nDROP TABLE d2;\nDROP TABLE nowhere;",
+}
+
+
+def test_a_revert_that_fails_half_way_leaves_the_migration_dirty(db_url: str, migrations_dir: Path) -> None:
+    """A down part that commits as it goes (MySQL DDL, no-transaction) and fails half-way has changed the schema:
+    the history must not go on calling the migration applied and clean."""
+    write(migrations_dir, HALF_REVERSIBLE)
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+
+    result = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
+
+    assert isinstance(result.error, errors.MigrationError) and result.left_dirty
+    assert "001_d.down.sql:3: DROP TABLE nowhere" in result.error.message
+    assert "DIRTY at version 1" in result.error.message and "repair" in (result.error.hint or "")
+    status = commands.status(settings(db_url, migrations_dir)).details["status"]
+    assert (status["applied"], status["dirty"]) == ([], ["1"])
+
+
+def test_a_rollback_that_fails_half_way_says_the_database_is_dirty(mysql_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            **HALF_REVERSIBLE,
+            "002_h.up.sql": "INSERT INTO nope VALUES (1);",
+            "002_h.down.sql": "SELECT 1;",
+        },
+    )
+    result = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(result.error, errors.MigrationError) and "nope" in result.error.message
+    rollback = result.check("rollback")
+    assert rollback is not None and rollback.ok is False and "Rollback stopped at 001_d.up.sql" in rollback.message
+    assert result.left_dirty and summary.build(result)["error"]["left_dirty"] is True
+    assert commands.status(settings(mysql_url, migrations_dir)).details["status"]["dirty"] == ["1"]
