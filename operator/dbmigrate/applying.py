@@ -168,7 +168,7 @@ class Applier:
         return time.monotonic() - started
 
     def _atomic(self, script: model.Script) -> bool:
-        return self._dialect.transactional_ddl and script.transactional
+        return self._dialect.atomic(script)
 
     def _refuse_client_copy(self, script: model.Script) -> None:
         """Stop before a ``COPY … FROM STDIN`` runs: the server would wait for data the file cannot send."""

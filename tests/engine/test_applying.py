@@ -83,6 +83,21 @@ def test_a_failed_down_keeps_the_table_and_its_history_row(
     assert query(db_url, "SELECT version FROM dbmigrate_history") == [("1",)]
 
 
+def test_a_data_migration_on_mysql_keeps_nothing_when_it_fails_half_way(mysql_url: str, migrations_dir: Path) -> None:
+    """Only DDL commits implicitly: a migration of data changes alone runs in one transaction, as on PostgreSQL,
+    so a transfer that fails half-way moves no money."""
+    write(migrations_dir, {"001_acct.sql": "CREATE TABLE acct (id INT PRIMARY KEY, bal INT);"})
+    assert commands.up(settings(mysql_url, migrations_dir)).error is None
+    execute(mysql_url, ["INSERT INTO acct VALUES (1, 100), (2, 0)"])
+    move = "UPDATE acct SET bal = bal - 50 WHERE id = 1;\nUPDATE acct SET bal = bal + 50 WHERE id = 2;\n"
+    write(migrations_dir, {"002_move.sql": move + BROKEN})
+    result = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(result.error, errors.MigrationError) and not result.left_dirty
+    assert "002_move.sql:3" in result.error.message and "nothing from it was kept (rolled back)" in result.error.message
+    assert query(mysql_url, "SELECT id, bal FROM acct ORDER BY id") == [(1, 100), (2, 0)]
+    assert query(mysql_url, "SELECT version, dirty FROM dbmigrate_history") == [("1", 0)]
+
+
 def test_a_trailing_comment_without_semicolon_does_not_swallow_the_history_write(
     db_url: str, migrations_dir: Path
 ) -> None:

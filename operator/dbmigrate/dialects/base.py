@@ -103,6 +103,10 @@ class Dialect(abc.ABC):
             return transaction_body(split, dialect=self.name, filename=script.filename)
         return split
 
+    def atomic(self, script: model.Script) -> bool:
+        """Whether ``script`` runs in one transaction with its history row, so that a failure keeps nothing of it."""
+        return self.transactional_ddl and script.transactional
+
     def pipeline(self, dbapi_connection: Any) -> pgpipeline.Pipeline | None:
         """A pipeline that runs migrations' transactions back to back on this driver connection, where the driver
         has one (then :attr:`elapsed_ms_sql` is set too)."""

@@ -13,15 +13,27 @@ import sqlalchemy
 
 from dbmigrate import errors
 from dbmigrate.dialects import base
+from dbmigrate.sources import model
 
 #: ER_LOCK_WAIT_TIMEOUT: raised for metadata-lock and row-lock waits alike.
 _LOCK_WAIT_TIMEOUT = 1205
+
+
+#: First words of statements that never commit implicitly (DDL, LOCK TABLES, SET autocommit, CALL may).
+_NO_IMPLICIT_COMMIT = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "TABLE"})
 
 
 class MySQL(base.Dialect):
     name: ClassVar[str] = "mysql"
     transactional_ddl: ClassVar[bool] = False
     quote_char: ClassVar[str] = "`"
+
+    def atomic(self, script: model.Script) -> bool:
+        """A migration of data changes alone runs in one transaction (on InnoDB tables): only DDL forces the
+        mark-dirty-then-clean path, where a failure half-way keeps what ran before it."""
+        return script.transactional and all(
+            bool(s.head) and s.head[0] in _NO_IMPLICIT_COMMIT for s in self.statements(script)
+        )
 
     def acquire_lock(self, conn: sqlalchemy.Connection, *, key: str, timeout: float) -> None:
         """``GET_LOCK`` is server-wide and session level: named after the database so that two databases on one
