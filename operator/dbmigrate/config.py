@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,13 +80,7 @@ def resolve(
     cwd = cwd or Path.cwd()
     read = _read_file(Path(config_file) if config_file else cwd / CONFIG_FILE, required=bool(config_file))
     file_config: Any = read if read is not None else _NoFile()
-    raw_url, url_source = _first(
-        (database, "--database"),
-        (environ.get("DATABASE_URL"), "DATABASE_URL"),
-        (_url_from_parts(environ), "DBMIGRATE_DB_* variables"),
-        (file_config.database, CONFIG_FILE),
-        (DEFAULT_DATABASE, "default"),
-    )
+    raw_url, url_source = _database_url(database, environ, file_config)
     url = dburl.parse(raw_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
         url = url.set(database=str(cwd / url.database))
@@ -133,8 +128,10 @@ def _read_file(path: Path, *, required: bool) -> FileConfig | None:
 
     try:
         data: Any = yaml.safe_load(path.read_text()) or {}
+    except UnicodeDecodeError as exc:
+        raise errors.UsageError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        raise errors.UsageError(f"{path} is not valid YAML: {exc}") from None
+        raise errors.UsageError(f"{path} is not valid YAML{_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise errors.UsageError(f"{path} must hold settings as `key: value` lines, not a {type(data).__name__}")
     try:
@@ -142,6 +139,39 @@ def _read_file(path: Path, *, required: bool) -> FileConfig | None:
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
         raise errors.UsageError(f"{path}: {problems}") from None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """Where and what the YAML problem is, without PyYAML's quote of the lines around it: in this file, those hold
+    the database URL and its password."""
+    import yaml
+
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return ""
+    mark = exc.context_mark or exc.problem_mark
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{where}: {' '.join(filter(None, (exc.problem, exc.context)))}"
+
+
+def _database_url(database: str | None, environ: dict[str, str], file_config: Any) -> tuple[str, str]:
+    """The database URL and where it came from, by precedence. A setting given empty is refused: `-d "$DB"` with
+    DB unset in CI must not quietly mean the embedded SQLite default and report success."""
+    given: tuple[tuple[str, Callable[[], str | None]], ...] = (
+        ("--database", lambda: database),
+        ("DATABASE_URL", lambda: environ.get("DATABASE_URL")),
+        ("DBMIGRATE_DB_* variables", lambda: _url_from_parts(environ)),  # read only when nothing above is set
+        (CONFIG_FILE, lambda: file_config.database),
+    )
+    for source, read in given:
+        value = read()
+        if value is not None:
+            if not value.strip():
+                name = f"database in {CONFIG_FILE}" if source == CONFIG_FILE else source
+                raise errors.UsageError(
+                    f"{name} is set but empty", hint="give a database URL, or leave it unset for the SQLite default"
+                )
+            return value, source
+    return DEFAULT_DATABASE, "default"
 
 
 def _url_from_parts(environ: dict[str, str]) -> str | None:
@@ -154,10 +184,18 @@ def _url_from_parts(environ: dict[str, str]) -> str | None:
         username=environ.get("DBMIGRATE_DB_USER"),
         password=environ.get("DBMIGRATE_DB_PASSWORD"),
         host=host,
-        port=int(environ["DBMIGRATE_DB_PORT"]) if environ.get("DBMIGRATE_DB_PORT") else None,
+        port=_port(environ.get("DBMIGRATE_DB_PORT")),
         database=environ.get("DBMIGRATE_DB_NAME"),
     )
     return url.render_as_string(hide_password=False)
+
+
+def _port(text: str | None) -> int | None:
+    if not text:
+        return None
+    if not text.strip().isdigit():
+        raise errors.UsageError(f"DBMIGRATE_DB_PORT must be a port number, not {text!r}")
+    return int(text)
 
 
 class _NoFile:
@@ -165,13 +203,6 @@ class _NoFile:
 
     def __getattr__(self, name: str) -> None:
         return None
-
-
-def _first(*candidates: tuple[str | None, str]) -> tuple[str, str]:
-    for value, source in candidates:
-        if value:
-            return value, source
-    raise AssertionError("the last candidate is always set")
 
 
 def _pick(*values: float | None) -> Any:

@@ -43,10 +43,43 @@ def test_unknown_keys_in_the_config_file_are_errors(tmp_path: Path) -> None:
         config.resolve(environ={}, cwd=tmp_path)
 
 
-def test_malformed_yaml_is_a_usage_error(tmp_path: Path) -> None:
-    (tmp_path / "dbmigrate.yaml").write_text("database: [unclosed\n")
-    with pytest.raises(errors.UsageError, match="not valid YAML"):
+def test_malformed_yaml_is_a_usage_error_that_quotes_no_secret(tmp_path: Path) -> None:
+    """PyYAML's message quotes the lines around the error: in this file, that is where the password is."""
+    (tmp_path / "dbmigrate.yaml").write_text("database: 'postgres://u:hunter2@db/app\n")
+    with pytest.raises(errors.UsageError, match=r"not valid YAML \(line 1, column 11\)") as caught:
         config.resolve(environ={}, cwd=tmp_path)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_config_file_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "dbmigrate.yaml").write_bytes(b"database: \xff\n")
+    with pytest.raises(errors.UsageError, match="is not valid UTF-8"):
+        config.resolve(environ={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "environ", "file", "source"),
+    [
+        ({"database": ""}, {}, None, "--database"),
+        ({}, {"DATABASE_URL": " "}, None, "DATABASE_URL"),
+        ({}, {}, "database: ''\n", "database in dbmigrate.yaml"),
+    ],
+)
+def test_a_database_setting_given_empty_is_refused_not_taken_for_the_default(
+    kwargs: dict[str, str], environ: dict[str, str], file: str | None, source: str, tmp_path: Path
+) -> None:
+    """`-d "$DB"` with DB unset in CI must not migrate a new local SQLite file and report success."""
+    if file is not None:
+        (tmp_path / "dbmigrate.yaml").write_text(file)
+    with pytest.raises(errors.UsageError, match=f"{source} is set but empty"):
+        config.resolve(environ=environ, cwd=tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_port_that_is_not_a_number_is_a_usage_error_only_when_used(tmp_path: Path) -> None:
+    environ = {"DBMIGRATE_DB_HOST": "db", "DBMIGRATE_DB_PORT": "abc"}
+    with pytest.raises(errors.UsageError, match="DBMIGRATE_DB_PORT must be a port number, not 'abc'"):
+        config.resolve(environ=environ, cwd=tmp_path)
+    assert config.resolve(database="sqlite:///x.db", environ=environ, cwd=tmp_path).url_source == "--database"
 
 
 @pytest.mark.parametrize(("text", "kind"), [("- database: sqlite:///a.db\n", "list"), ("sqlite:///a.db\n", "str")])
