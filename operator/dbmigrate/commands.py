@@ -232,6 +232,9 @@ def repair(settings: config.Settings, *, mark_applied: bool = False) -> outcome.
                 else:
                     table.delete([row.version])
                     changes.append(f"version {row.version}: dirty record removed; it will run again on `up`")
+            for row in current.missing:
+                table.mark_deleted(row.version)
+                changes.append(f"version {row.version}: file missing; its history row is kept, marked deleted")
             for migration, row in current.edited:
                 table.update_checksum(version=migration.version, checksum=migration.checksum)
                 changes.append(

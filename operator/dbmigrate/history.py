@@ -21,6 +21,8 @@ from dbmigrate.dialects import base
 DEFAULT_TABLE = "dbmigrate_history"
 KIND_MIGRATION = "migration"
 KIND_BASELINE = "baseline"
+#: An applied migration whose file was removed on purpose (squashed): kept for the record, no longer checked.
+KIND_DELETED = "deleted"
 _COLUMNS = "version, name, kind, checksum, applied_at, execution_ms, success, applied_by, dirty"
 #: A row's values for :meth:`History.numbered_insert` ($1…$8): every column but execution_ms, which the database
 #: measures.
@@ -183,6 +185,13 @@ class History:
         query = self.insert(row)
         self._cursor().execute(query.sql, query.params)
         self.inserted(row)
+
+    def mark_deleted(self, version: str) -> None:
+        self._conn.execute(
+            sqlalchemy.text(f"UPDATE {self._quoted} SET kind = :k WHERE version = :v"),
+            {"k": KIND_DELETED, "v": version},
+        )
+        self._update(version, lambda row: dataclasses.replace(row, kind=KIND_DELETED))
 
     def mark_dirty(self, version: str) -> None:
         """Before a revert that commits as it goes: one that stops half-way leaves this mark for `repair`."""

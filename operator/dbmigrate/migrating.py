@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+from typing import Any
 
 import sqlalchemy
 
@@ -66,6 +67,10 @@ def migrate(
     ):
         current = state.compute(migrations, table.rows())
         current.check_clean(allow_out_of_order=options.out_of_order or direction == "down")
+        if current.ahead:
+            versions = ", ".join(row.version for row in current.ahead)
+            message = f"The database is ahead of these files: applied migration(s) {versions} have no file"
+            result.checks.append(outcome.Check("ahead", True, message, warning=True))
         result.details["current_version"] = current.current_version
         todo = select(current, migrations, direction=direction, options=options)
         schema_before = verification.read(conn, dialect, history_table=table.table)
@@ -118,6 +123,13 @@ def migrate(
             raise
         finally:
             _verify(conn, dialect, settings, table=table, migrations=migrations, options=options, result=result)
+        verified: dict[str, Any] = result.details.get("verify") or {}
+        if options.expected_fingerprint and verified.get("fingerprint") != options.expected_fingerprint:
+            raise errors.DriftError(
+                f"✗ the run succeeded, but the schema fingerprint {verified.get('fingerprint')} differs from the "
+                f"expected {options.expected_fingerprint}",
+                hint="`dbmigrate verify` here and where the fingerprint was recorded shows what differs",
+            )
 
 
 def _gates(
@@ -307,11 +319,12 @@ def _to_revert(
     current: state.State, migrations: list[model.Migration], *, target: str | None, steps: int | None
 ) -> list[model.Migration]:
     applied = sorted(current.applied, key=lambda m: m.sort_key, reverse=True)
-    if current.missing:
-        newest_missing = max(current.missing, key=lambda row: model.version_key(row.version))
+    if current.ahead:  # reverting the newest file would go beneath migrations applied on top of it
+        versions = ", ".join(row.version for row in current.ahead)
         raise errors.UsageError(
-            f"applied migration {newest_missing.version} has no file any more, so it cannot be reverted",
-            hint="restore the migration file (with its down part) before going down",
+            f"the database is ahead of these files: applied migration(s) {versions} have no file, so nothing "
+            "beneath them can be reverted",
+            hint="run `down` from the release whose files include them",
         )
     baseline = current.baseline.version if current.baseline is not None else None
     if target is None:

@@ -23,8 +23,10 @@ class State:
     out_of_order: list[model.Migration]
     #: Applied migrations whose file changed since (checksum differs).
     edited: list[tuple[model.Migration, history.Row]]
-    #: History rows with no file any more.
+    #: History rows with no file any more, below the newest file: a gap in the files.
     missing: list[history.Row]
+    #: History rows newer than every file: the database is ahead of these files (an older release's checkout).
+    ahead: list[history.Row]
     dirty: list[history.Row]
     baseline: history.Row | None
 
@@ -41,6 +43,7 @@ class State:
             "out_of_order": [m.version for m in self.out_of_order],
             "edited": [{"version": m.version, "file": m.filename} for m, _ in self.edited],
             "missing": [row.version for row in self.missing],
+            "ahead": [row.version for row in self.ahead],
             "dirty": [row.version for row in self.dirty],
             "baseline": self.baseline.version if self.baseline else None,
         }
@@ -62,6 +65,13 @@ class State:
                 f"applied migration(s) were edited after they ran (checksum differs): {files}",
                 hint="restore the files as applied and put the change in a new migration, "
                 "or run `dbmigrate repair` to accept the edited files' checksums",
+            )
+        if self.missing:
+            versions = ", ".join(row.version for row in self.missing)
+            raise errors.DriftError(
+                f"applied migration(s) without a file: {versions}; the files below the newest one must all be there",
+                hint="restore the files; if they were removed on purpose (squashed), `dbmigrate repair` keeps their "
+                "history rows marked deleted and stops checking them",
             )
         if self.out_of_order and not allow_out_of_order:
             newest = self.current_version
@@ -89,6 +99,8 @@ def compute(migrations: list[model.Migration], rows: list[history.Row]) -> State
     ]
     pending = [m for m in migrations if not covered(m)]
     clean_rows = [row for row in rows if not row.dirty]
+    without_file = [row for row in rows if row.kind == history.KIND_MIGRATION and row.version not in by_version]
+    newest_file = max((m.sort_key for m in migrations), default=None)
     newest = max((model.version_key(row.version) for row in clean_rows), default=None)
     return State(
         migrations=migrations,
@@ -101,10 +113,15 @@ def compute(migrations: list[model.Migration], rows: list[history.Row]) -> State
             for m in applied
             if recorded[m.version].checksum is not None and recorded[m.version].checksum != m.checksum
         ],
-        missing=[row for row in rows if row.kind == history.KIND_MIGRATION and row.version not in by_version],
+        missing=[row for row in without_file if newest_file is not None and row_key(row) <= newest_file],
+        ahead=[row for row in without_file if newest_file is None or row_key(row) > newest_file],
         dirty=[row for row in rows if row.dirty],
         baseline=baseline,
     )
+
+
+def row_key(row: history.Row) -> tuple[int, ...]:
+    return model.version_key(row.version)
 
 
 def _migration_json(migration: model.Migration) -> dict[str, object]:

@@ -11,7 +11,7 @@ import sqlalchemy
 from dbmigrate import commands, dburl, errors
 from dbmigrate.migrating import RunOptions
 from tests.fixtures.databases import query, table_names
-from tests.fixtures.migrations import settings, write
+from tests.fixtures.migrations import run_cli, settings, write
 
 THREE = {
     "001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));",
@@ -252,6 +252,60 @@ def test_down_over_an_irreversible_migration_is_refused_before_anything_runs(
     assert isinstance(result.error, errors.UsageError) and result.exit_code == 2
     assert "002_b.sql, 001_a.sql" in result.error.message and "no down part" in result.error.message
     assert result.migrations == [] and table_names(sqlite_url) >= {"a", "b", "c"}
+
+
+def test_an_applied_file_deleted_below_the_newest_is_refused_until_repair_forgets_it(
+    db_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, THREE)
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    (migrations_dir / "002_posts.up.sql").unlink()
+    (migrations_dir / "002_posts.down.sql").unlink()
+    write(migrations_dir, {"004_more.sql": "CREATE TABLE more (id INTEGER);"})
+
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.DriftError) and refused.exit_code == 5
+    assert "applied migration(s) without a file: 2" in refused.error.message and refused.migrations == []
+    assert "repair" in (refused.error.hint or "")
+
+    repaired = commands.repair(settings(db_url, migrations_dir))
+    assert repaired.details["repaired"] == ["version 2: file missing; its history row is kept, marked deleted"]
+    assert [m.version for m in commands.up(settings(db_url, migrations_dir)).migrations] == ["4"]
+    assert commands.verify(settings(db_url, migrations_dir)).error is None
+    assert [row["version"] for row in commands.history_rows(settings(db_url, migrations_dir)).details["history"]] == [
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+
+
+def test_a_database_ahead_of_the_files_is_no_error(sqlite_url: str, migrations_dir: Path) -> None:
+    """An older release's files (an app rolled back, its migration Job run again) against a database migrated by
+    a newer one: nothing to do, said so, not refused (as Flyway ignores "future" migrations)."""
+    write(migrations_dir, THREE)
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    (migrations_dir / "003_tags.up.sql").unlink()
+    (migrations_dir / "003_tags.down.sql").unlink()
+
+    result = commands.up(settings(sqlite_url, migrations_dir))
+    assert result.error is None and result.migrations == []
+    ahead = result.check("ahead")
+    assert ahead is not None and ahead.warning and "3" in ahead.message
+    assert commands.verify(settings(sqlite_url, migrations_dir)).error is None
+    status = run_cli("status", "--dir", str(migrations_dir), "-d", sqlite_url, cwd=migrations_dir.parent)
+    assert status.returncode == 0
+    assert "⚠ the database is ahead of these files (applied, newer than every file): 3" in status.stdout
+
+
+def test_up_with_an_expected_fingerprint_the_schema_misses_fails(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    result = commands.up(
+        settings(sqlite_url, migrations_dir), options=RunOptions(expected_fingerprint="sha256:" + "0" * 64)
+    )
+    assert isinstance(result.error, errors.DriftError) and result.exit_code == 5
+    assert "differs from the expected sha256:000" in result.error.message
+    assert [m.status for m in result.migrations] == ["applied"] * 3  # applied, and said so
 
 
 def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:

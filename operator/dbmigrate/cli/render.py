@@ -56,6 +56,10 @@ def _status(result: outcome.Outcome) -> list[str]:
     for label, items in problems:
         if items:
             lines.append(f"✗ {label}: {', '.join(items)}")
+    if status["ahead"]:
+        lines.append(
+            f"⚠ the database is ahead of these files (applied, newer than every file): {', '.join(status['ahead'])}"
+        )
     return lines
 
 
