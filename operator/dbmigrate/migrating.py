@@ -87,6 +87,7 @@ def migrate(
             options=options,
             fingerprint=fingerprint_before,
             history_table=table.table,
+            later=len(current.pending) - len(todo) if direction == "up" else 0,
             result=result,
         )
         report.checks(result.checks)
@@ -141,21 +142,18 @@ def _gates(
     options: RunOptions,
     fingerprint: str,
     history_table: str,
+    later: int,
     result: outcome.Outcome,
 ) -> None:
-    """Every check that may refuse the run, in the order the report shows them."""
+    """Every check that may refuse the run, in the order the report shows them (``later``: pending migrations
+    beyond the target, which this run leaves)."""
     drift = verification.drift_check(
         live=fingerprint, recorded=verification.recorded_fingerprint(conn, dialect, history_table)
     )
     if drift.ok is False and options.fail_on_drift:
         raise errors.DriftError(f"✗ {drift.message}", hint="inspect the change, then run without --fail-on-drift")
     result.checks.append(_backup_check(settings, plan=plan, options=options, result=result))
-    noun = "pending migration" if plan.direction == "up" else "migration to revert"
-    count = len(plan.migrations)
-    if count == 0 and plan.direction == "up":
-        result.checks.append(outcome.Check("pending", True, "No pending migrations (up to date)"))
-    else:
-        result.checks.append(outcome.Check("pending", True, f"{count} {noun}{'s' if count != 1 else ''}"))
+    result.checks.append(outcome.Check("pending", True, _count(plan, later=later, target=options.target)))
     if plan.findings:
         if options.dry_run and plan.blocking and options.approve is None and not options.allow_destructive:
             # A dry run never refuses: it says what the run would need instead.
@@ -176,6 +174,19 @@ def _gates(
         planning.enforce_approval(plan, allow_destructive=False, approve=options.approve)
     if drift.ok is False:
         result.checks.append(dataclasses.replace(drift, warning=True))
+
+
+def _count(plan: planning.Plan, *, later: int, target: str | None) -> str:
+    count = len(plan.migrations)
+    plural = "s" if count != 1 else ""
+    if plan.direction == "down":
+        return f"{count} migration{plural} to revert"
+    if count == 0:
+        if later:
+            return f"No pending migrations up to target {target}; {later} more after it, left pending"
+        return "No pending migrations (up to date)"
+    beyond = f"; {later} more after target {target}, left pending" if later else ""
+    return f"{count} pending migration{plural}{beyond}"
 
 
 def _backup_check(

@@ -308,6 +308,17 @@ def test_up_with_an_expected_fingerprint_the_schema_misses_fails(sqlite_url: str
     assert [m.status for m in result.migrations] == ["applied"] * 3  # applied, and said so
 
 
+def test_the_count_line_says_what_a_target_leaves_pending(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    first = commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(target="1"))
+    assert first.check("pending").message == "1 pending migration; 2 more after target 1, left pending"  # type: ignore[union-attr]
+    again = commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(target="1"))
+    assert again.check("pending").message == "No pending migrations up to target 1; 2 more after it, left pending"  # type: ignore[union-attr]
+    commands.up(settings(sqlite_url, migrations_dir))
+    reverted = commands.down(settings(sqlite_url, migrations_dir), options=RunOptions(steps=2, allow_destructive=True))
+    assert reverted.check("pending").message == "2 migrations to revert"  # type: ignore[union-attr]
+
+
 def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, THREE)
     result = commands.up(settings(db_url, migrations_dir, history_table="schema_log"))
