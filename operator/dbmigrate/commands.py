@@ -264,26 +264,32 @@ def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> 
                 hint="file names take a-z, 0-9 and _ (accented letters become their base letter): use a Latin name",
             )
         directory = settings.migrations_dir
-        directory.mkdir(parents=True, exist_ok=True)
-        up_path, down_path = _new_paths(directory, slug, timestamp=timestamp)
-        up_path.write_text(f"-- {up_path.name}: {name}\n-- Write the schema change here.\n")
-        down_path.write_text(f"-- {down_path.name}: undoes {up_path.name}\n-- Write the reverse change here.\n")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            up_path, down_path = _new_paths(directory, slug, timestamp=timestamp)
+            with up_path.open("x") as up, down_path.open("x") as down:  # "x": never over an existing file
+                up.write(f"-- {up_path.name}: {name}\n-- Write the schema change here.\n")
+                down.write(f"-- {down_path.name}: undoes {up_path.name}\n-- Write the reverse change here.\n")
+        except OSError as exc:
+            where = exc.filename or directory
+            raise errors.UsageError(f"cannot write the migration in {directory}: {exc.strerror} ({where})") from None
         result.details["created"] = [str(up_path), str(down_path)]
     return result
 
 
 def _new_paths(directory: Path, slug: str, *, timestamp: bool) -> tuple[Path, Path]:
     existing = [p.name for p in directory.glob("*.sql")]
-    flyway = sorted(int(m.group(1)) for n in existing if (m := re.match(r"^V(\d+)", n)))
-    if flyway and not timestamp:
-        number = flyway[-1] + 1
-        return directory / f"V{number}__{slug}.sql", directory / f"U{number}__{slug}.sql"
+    flyway = [int(m.group(1)) for n in existing if (m := re.match(r"^[VU](\d+)", n))]
     numbered = [m.group(1) for n in existing if (m := re.match(r"^(\d+)_", n))]
+    highest = max([*flyway, *map(int, numbered)], default=0)  # one version space, whichever style a file uses
+    if flyway and not timestamp:
+        number = highest + 1
+        return directory / f"V{number}__{slug}.sql", directory / f"U{number}__{slug}.sql"
     if timestamp or any(len(v) >= _TIMESTAMP_DIGITS for v in numbered):
         version = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        if numbered and int(version) <= max(int(v) for v in numbered):
-            version = str(max(int(v) for v in numbered) + 1)
+        if int(version) <= highest:
+            version = str(highest + 1)
     else:
         width = max((len(v) for v in numbered), default=3)
-        version = str(max((int(v) for v in numbered), default=0) + 1).zfill(width)
+        version = str(highest + 1).zfill(width)
     return directory / f"{version}_{slug}.up.sql", directory / f"{version}_{slug}.down.sql"

@@ -102,6 +102,40 @@ def test_create_numbers_the_next_migration(tmp_path: Path) -> None:
     assert re.search(r"Created .*/\d{14}_ts\.up\.sql", result.stdout)
 
 
+def test_create_next_to_flyway_and_numbered_files_takes_a_free_version(tmp_path: Path) -> None:
+    write(tmp_path / "migrations", {"V3__a.sql": "SELECT 1;", "004_b.up.sql": "SELECT 1;"})
+    assert run_cli("create", "x", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "migrations" / "V5__x.sql").exists()
+    assert run_cli("status", cwd=tmp_path).returncode == 0  # the directory still loads
+
+
+@pytest.mark.parametrize("where", ["a-file", "/proc/no/such/place"])
+def test_create_where_nothing_can_be_written_is_a_usage_error(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    result = run_cli("create", "x", "--dir", where, cwd=tmp_path)
+    assert result.returncode == 2 and "cannot write the migration in" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_argument_errors_with_json_output_are_a_json_document(tmp_path: Path) -> None:
+    result = run_cli("down", "--steps", "abc", "-o", "json", cwd=tmp_path)
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["action"] == "down" and document["error"]["type"] == "UsageError"
+    assert "'abc' is not a whole number" in document["error"]["message"]
+    text = run_cli("down", "1", "--steps", "1", cwd=tmp_path)
+    assert text.returncode == 2 and "argument --steps: not allowed with argument target" in text.stderr
+    plan = run_cli("plan", "--steps", "1", cwd=tmp_path)
+    assert plan.returncode == 2 and "argument --steps: only with --down" in plan.stderr
+
+
+def test_an_unwritable_termination_log_keeps_the_actions_exit_code(tmp_path: Path) -> None:
+    write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER);"})
+    result = run_cli("up", "--termination-log", str(tmp_path / "no" / "such" / "dir"), cwd=tmp_path)
+    assert result.returncode == 0 and "cannot write the termination log" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_wrong_password_exits_6_and_never_prints_the_password(tmp_path: Path, pg_url: str) -> None:
     write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
     bad = pg_url.replace("dbmigrate:dbmigrate@", "dbmigrate:Sup3rS3cret@")

@@ -30,9 +30,9 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> _Parser:
     """Options every action takes, before or after the action name (SUPPRESS keeps either placement)."""
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("-d", "--database", help="database URL (default: $DATABASE_URL, dbmigrate.yaml, SQLite)")
     common.add_argument("--dir", dest="directory", help="migrations directory (default ./migrations)")
     common.add_argument(
@@ -92,9 +92,9 @@ def _digest(text: str) -> str:
     return text.strip().lower()
 
 
-def _safety_options() -> argparse.ArgumentParser:
+def _safety_options() -> _Parser:
     """The gates of a run that changes the schema (up, down, plan)."""
-    safety = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    safety = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     safety.add_argument("--backup-policy", choices=("require", "create", "skip"), help="backup freshness gate")
     safety.add_argument("--backup-max-age", help="newest backup must be younger than this (default 1h)")
     safety.add_argument("--backup-dir", help="directory of pg_dump/mysqldump files; `create` writes dumps here")
@@ -118,7 +118,7 @@ def _safety_options() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     safety = _safety_options()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dbmigrate",
         description="Safe database schema migrations for PostgreSQL, MySQL/MariaDB and SQLite.",
         epilog=EXIT_CODES_HELP,
@@ -139,16 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     down = actions.add_parser(
         "down", parents=[common, safety], help="revert one migration, --steps N, or down to TARGET"
     )
-    down.add_argument("target", nargs="?", help="revert every migration above this version (0 = all)")
-    down.add_argument("--steps", type=int)
+    how_far = down.add_mutually_exclusive_group()
+    how_far.add_argument("target", nargs="?", help="revert every migration above this version (0 = all)")
+    how_far.add_argument("--steps", type=_number(int, positive=True), help="revert the N newest migrations")
     down.add_argument("--dry-run", action="store_true", help="run in a transaction that is rolled back (= plan)")
 
     plan = actions.add_parser(
         "plan", parents=[common, safety], help="dry run: what would run, findings, schema changes, plan hash"
     )
-    plan.add_argument("target", nargs="?")
     plan.add_argument("--down", action="store_true", help="plan a downgrade to TARGET instead")
-    plan.add_argument("--steps", type=int, help="with --down: plan reverting N migrations")
+    how_far = plan.add_mutually_exclusive_group()
+    how_far.add_argument("target", nargs="?")
+    how_far.add_argument("--steps", type=_number(int, positive=True), help="with --down: plan reverting N migrations")
 
     verify = actions.add_parser("verify", parents=[common], help="check schema integrity and drift")
     verify.add_argument("--fail-on-drift", action="store_true", help="exit 5 if the schema changed outside dbmigrate")
@@ -198,8 +200,27 @@ def _exec_operator(args: list[str]) -> NoReturn:
     os.execv(executable, [executable, *args])
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises its usage errors instead of exiting, so `-o json` gets them as a JSON document too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _BadArguments(self, message)
+
+
+class _BadArguments(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    options = vars(build_parser().parse_args(argv))
+    parser = build_parser()
+    try:
+        options = vars(parser.parse_args(argv))
+        if options["action"] == "plan" and options.get("steps") is not None and not options.get("down"):
+            parser.error("argument --steps: only with --down (a plan reverting N migrations)")
+    except _BadArguments as bad:
+        return _bad_arguments(bad, argv)
     output = options.pop("output", "text")
     action = options.pop("action")
     termination_log = options.pop("termination_log", None)
@@ -217,8 +238,32 @@ def _main(argv: Sequence[str] | None) -> int:
     if termination_log:
         from dbmigrate.cli import summary
 
-        summary.write(result, termination_log)
+        try:
+            summary.write(result, termination_log)
+        except OSError as exc:  # the action's own outcome stands; whoever reads the file is told why it is missing
+            sys.stderr.write(f"✗ cannot write the termination log {termination_log}: {exc.strerror}\n")
     return result.exit_code
+
+
+def _bad_arguments(bad: _BadArguments, argv: Sequence[str] | None) -> int:
+    """A usage error as argparse prints it, or as the JSON document when `-o json` / `--output json` was asked for."""
+    known, _ = _output_option().parse_known_args(argv)
+    if known.output != "json":
+        bad.parser.print_usage(sys.stderr)
+        sys.stderr.write(f"{bad.parser.prog}: error: {bad}\n")
+        return errors.ExitCode.USAGE
+    from dbmigrate.outcome import Outcome
+
+    words = [arg for arg in (sys.argv[1:] if argv is None else argv) if not arg.startswith("-")]
+    action = next((word for word in words if word in _ACTIONS), "dbmigrate")
+    _emit(Outcome(action=action, error=errors.UsageError(str(bad))), output="json", progress=None)
+    return errors.ExitCode.USAGE
+
+
+def _output_option() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-o", "--output", default="text")
+    return parser
 
 
 _SETTING_KEYS = {
