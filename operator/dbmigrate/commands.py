@@ -149,7 +149,7 @@ def verify(settings: config.Settings, *, expected: str | None = None, fail_on_dr
     result = outcome.Outcome(action="verify")
     with session.capture(result):
         migrations = _load(settings, result)
-        with session.open_session(settings, result, lock=False) as (conn, dialect, table):
+        with session.open_session(settings, result, lock=False, missing_file="refuse") as (conn, dialect, table):
             current = state.compute(migrations, table.rows())
             verified = verification.verify(conn, dialect, history_table=table.table, current=current, expected=expected)
         drift = verification.drift_check(live=verified.fingerprint, recorded=verified.recorded)
@@ -174,7 +174,7 @@ def status(settings: config.Settings) -> outcome.Outcome:
             run.status(settings, detection, result=result)
             return result
         migrations = sqlfiles.load(settings.migrations_dir)
-        with session.open_session(settings, result, lock=False) as (_conn, _dialect, table):
+        with session.open_session(settings, result, lock=False, missing_file="empty") as (_conn, _dialect, table):
             current = state.compute(migrations, table.rows())
         result.details["status"] = current.to_json()
         result.details["migrations_total"] = len(migrations)
@@ -186,7 +186,7 @@ def history_rows(settings: config.Settings) -> outcome.Outcome:
     result = outcome.Outcome(action="history")
     with (
         session.capture(result),
-        session.open_session(settings, result, lock=False) as (_conn, _dialect, table),
+        session.open_session(settings, result, lock=False, missing_file="refuse") as (_conn, _dialect, table),
     ):
         result.details["history"] = [row.to_json() for row in table.rows()]
     return result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
 
 import sqlalchemy
 
@@ -26,12 +28,31 @@ def capture(result: outcome.Outcome) -> Iterator[None]:
 
 @contextlib.contextmanager
 def open_session(
-    settings: config.Settings, result: outcome.Outcome, *, lock: bool, create_history: bool = True
+    settings: config.Settings,
+    result: outcome.Outcome,
+    *,
+    lock: bool,
+    create_history: bool = True,
+    missing_file: Literal["create", "refuse", "empty"] = "create",
 ) -> Iterator[tuple[sqlalchemy.Connection, base.Dialect, history.History]]:
     """Connect, optionally take the run lock, and (with the lock) create the history table unless told not to:
     a dry run must leave the database exactly as it found it. A server the run could not write to is refused
-    before the lock, as is a pooler that would share it: a dry run is refused alike, since the run would be."""
-    with database.connect(settings.url) as (conn, dialect):
+    before the lock, as is a pooler that would share it: a dry run is refused alike, since the run would be.
+
+    A SQLite file that does not exist is created (a run), refused, or read as an empty database without being
+    created (``missing_file``): reading must not leave a stray file behind a mistyped path."""
+    url = settings.url
+    if missing_file != "create" and _missing_sqlite(url):
+        if missing_file == "refuse":
+            raise errors.ConnectionFailedError(
+                f"no SQLite database at {url.database}",
+                hint="check the path; `dbmigrate up` creates the file on its first run",
+            )
+        result.checks.append(
+            outcome.Check("database", None, f"No SQLite database at {url.database} yet: read as empty")
+        )
+        url = url.set(database=":memory:")
+    with database.connect(url) as (conn, dialect):
         result.database = {
             "dialect": dialect.name,
             "url": dburl.redacted(settings.url),
@@ -56,6 +77,11 @@ def open_session(
             with contextlib.suppress(sqlalchemy.exc.DBAPIError, sqlalchemy.exc.InvalidRequestError):
                 if not dialect.release_lock(conn, key=key):
                     result.checks.append(LOCK_LOST)
+
+
+def _missing_sqlite(url: sqlalchemy.URL) -> bool:
+    path = url.database
+    return dburl.dialect_of(url) == "sqlite" and bool(path) and path != ":memory:" and not Path(str(path)).exists()
 
 
 #: Reported when the run lock was gone at the end: runs may have overlapped (history rows stop a second apply of

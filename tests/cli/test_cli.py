@@ -136,6 +136,21 @@ def test_an_unwritable_termination_log_keeps_the_actions_exit_code(tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("action", ["status", "history", "verify"])
+def test_reading_a_sqlite_file_that_does_not_exist_creates_nothing(action: str, tmp_path: Path) -> None:
+    """status answers (nothing applied yet, and says the file is not there); history and verify refuse."""
+    write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER);"})
+    result = run_cli(action, "-d", f"sqlite:///{tmp_path}/typo.db", cwd=tmp_path)
+    if action == "status":
+        assert (
+            result.returncode == 0 and f"- No SQLite database at {tmp_path}/typo.db yet: read as empty" in result.stdout
+        )
+        assert "0 applied, 1 pending" in result.stdout
+    else:
+        assert result.returncode == 6 and f"no SQLite database at {tmp_path}/typo.db" in result.stdout
+    assert not (tmp_path / "typo.db").exists()
+
+
 def test_wrong_password_exits_6_and_never_prints_the_password(tmp_path: Path, pg_url: str) -> None:
     write(tmp_path / "migrations", {"001_a.sql": "SELECT 1;"})
     bad = pg_url.replace("dbmigrate:dbmigrate@", "dbmigrate:Sup3rS3cret@")
