@@ -278,7 +278,7 @@ def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> 
 
 
 def _new_paths(directory: Path, slug: str, *, timestamp: bool) -> tuple[Path, Path]:
-    existing = [p.name for p in directory.glob("*.sql")]
+    existing = [p.name for p in directory.iterdir() if p.name.lower().endswith(".sql")]
     flyway = [int(m.group(1)) for n in existing if (m := re.match(r"^[VU](\d+)", n))]
     numbered = [m.group(1) for n in existing if (m := re.match(r"^(\d+)_", n))]
     highest = max([*flyway, *map(int, numbered)], default=0)  # one version space, whichever style a file uses

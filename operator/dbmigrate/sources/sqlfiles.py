@@ -23,9 +23,10 @@ from typing import NamedTuple
 from dbmigrate import errors
 from dbmigrate.sources import model
 
-_UP_DOWN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$")
-_FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.sql$")
-_PLAIN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
+# Extensions in any case: a `.SQL` file skipped silently would be a migration never run.
+_UP_DOWN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>(?i:up|down))\.(?i:sql)$")
+_FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.(?i:sql)$")
+_PLAIN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?i:sql)$")
 _NO_TRANSACTION = re.compile(r"^\s*--\s*dbmigrate:no-transaction\b", re.MULTILINE)
 _FIRST_READ = 1 << 16
 _DBMATE_SECTION = re.compile(r"^--\s*migrate:(?P<direction>up|down)\b(?P<options>[^\n]*)$", re.MULTILINE)
@@ -54,9 +55,10 @@ def load(directory: Path) -> list[model.Migration]:
     found: dict[str, _Parts] = {}
     unreadable: list[str] = []
     duplicates: list[str] = []
+    mismatched: list[str] = []
     # os.scandir, not Path.iterdir + is_file: one syscall per directory instead of one stat per file.
     with os.scandir(directory) as entries:
-        sql_entries = [entry for entry in entries if entry.name.endswith(".sql")]
+        sql_entries = [entry for entry in entries if entry.name.lower().endswith(".sql")]
     names = sorted(entry.name for entry in sql_entries if entry.is_file())
     if len(names) < len(sql_entries):  # skipping one would skip a migration: a broken link, a directory
         others = sorted(entry.name for entry in sql_entries if not entry.is_file())
@@ -71,8 +73,10 @@ def load(directory: Path) -> list[model.Migration]:
             continue
         version, name, direction = parsed
         parts = found.setdefault(version, _Parts(name=name))
-        if getattr(parts, direction) is not None or (direction == "up" and parts.name != name):
+        if getattr(parts, direction) is not None:
             duplicates.append(f"{version}: {filename}")
+        elif parts.name != name:  # a down file must be its up file's: one named otherwise undoes something else
+            mismatched.append(f"{getattr(parts, 'up' if direction == 'down' else 'down')} and {filename}")
         setattr(parts, direction, filename)
     if unreadable:
         raise errors.UsageError(
@@ -84,6 +88,11 @@ def load(directory: Path) -> list[model.Migration]:
         raise errors.UsageError(
             "more than one migration file claims the same version: " + "; ".join(duplicates),
             hint="give each migration its own version number",
+        )
+    if mismatched:
+        raise errors.UsageError(
+            "up and down files of one version have different names: " + "; ".join(mismatched),
+            hint="name a down (or undo) file exactly like its up file",
         )
     orphans = [parts.down for parts in found.values() if parts.up is None and parts.down is not None]
     if orphans:
@@ -105,7 +114,7 @@ def load(directory: Path) -> list[model.Migration]:
 def _parse_name(filename: str) -> tuple[str, str, str] | None:
     """(canonical version, name, "up"|"down") for a file name, or None if it fits no layout."""
     if match := _UP_DOWN.match(filename):
-        return model.canonical_version(match["version"]), match["name"], match["direction"]
+        return model.canonical_version(match["version"]), match["name"], match["direction"].lower()
     if match := _FLYWAY.match(filename):
         direction = "up" if match["prefix"] == "V" else "down"
         return model.canonical_version(match["version"]), match["name"], direction

@@ -137,6 +137,29 @@ def test_down_file_without_up_file_is_refused(migrations_dir: Path) -> None:
         sqlfiles.load(migrations_dir)
 
 
+@pytest.mark.parametrize("down", ["003_zzz.down.sql", "003_aaa.down.sql"])  # sorted after and before the up file
+def test_a_down_file_named_unlike_its_up_file_is_refused(down: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"003_c.up.sql": "CREATE TABLE c (id INTEGER);", down: "DROP TABLE other;"})
+    with pytest.raises(errors.UsageError, match="different names") as caught:
+        sqlfiles.load(migrations_dir)
+    assert "003_c.up.sql" in caught.value.message and down in caught.value.message
+
+
+def test_an_upper_case_extension_is_read_not_skipped(migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "V1__a.sql": "SELECT 1;",
+            "V2__b.SQL": "SELECT 2;",
+            "003_c.UP.SQL": "SELECT 3;",
+            "003_c.Down.Sql": "SELECT 4;",
+        },
+    )
+    loaded = sqlfiles.load(migrations_dir)
+    assert [(m.version, m.filename) for m in loaded] == [("1", "V1__a.sql"), ("2", "V2__b.SQL"), ("3", "003_c.UP.SQL")]
+    assert loaded[2].down is not None and loaded[2].down.filename == "003_c.Down.Sql"
+
+
 def test_invalid_utf8_names_the_file(migrations_dir: Path) -> None:
     migrations_dir.mkdir()
     (migrations_dir / "001_bad.sql").write_bytes(b"SELECT '\xff';")
