@@ -99,6 +99,7 @@ def migrate(
                 read_schema=lambda: verification.read(conn, dialect, history_table=table.table),
             )
             result.details["plan"] = plan.to_json()
+            _dry_run_failure(plan, result)
             return
         dialect.set_timeouts(
             conn, lock_timeout=settings.apply.lock_timeout, statement_timeout=settings.apply.statement_timeout
@@ -174,6 +175,25 @@ def _gates(
         planning.enforce_approval(plan, allow_destructive=False, approve=options.approve)
     if drift.ok is False:
         result.checks.append(dataclasses.replace(drift, warning=True))
+
+
+def _dry_run_failure(plan: planning.Plan, result: outcome.Outcome) -> None:
+    """A statement that failed in the dry run fails the plan (exit 1), so that a CI job gating on `plan` stops a
+    run that would fail; only a warning when statements skipped before it (outside-a-transaction ones the dry run
+    cannot execute) may be what it needs."""
+    failed = next((i for i, run in enumerate(plan.statements) if run.status == "error"), None)
+    if failed is None:
+        return
+    run = plan.statements[failed]
+    where = f"the dry run failed at {run.file}:{run.line}: {run.statement}\n  {run.error}"
+    if any(earlier.status == "skipped" for earlier in plan.statements[:failed]):
+        text = f"{where}\n  statements before it were skipped (no-transaction), so a run may still succeed"
+        result.checks.append(outcome.Check("dry_run", True, text, warning=True))
+        return
+    raise errors.MigrationError(
+        f"{where}\n  a run would fail there; nothing was changed (the dry run was rolled back)",
+        hint="fix the migration before running it",
+    )
 
 
 def _count(plan: planning.Plan, *, later: int, target: str | None) -> str:

@@ -49,10 +49,32 @@ def test_sqlite_dry_run_reports_the_failing_statement_and_leaves_nothing(sqlite_
         migrations_dir,
         {"001_a.sql": "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1);\nINSERT INTO missing VALUES (1);"},
     )
-    plan = commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]
+    result = commands.plan(settings(sqlite_url, migrations_dir))
+    plan = result.details["plan"]
     assert [(s["line"], s["status"]) for s in plan["statements"]] == [(1, "ok"), (2, "ok"), (3, "error")]
     assert "no such table: missing" in plan["statements"][2]["error"]
     assert query(sqlite_url, "SELECT name FROM sqlite_master WHERE name = 'a'") == []
+    # A CI job gating on `plan` must fail here: the run would.
+    assert isinstance(result.error, errors.MigrationError) and result.exit_code == 1
+    assert "001_a.sql:3" in result.error.message and "a run would fail there" in result.error.message
+
+
+def test_a_dry_run_failing_after_a_skipped_statement_warns_instead_of_failing(
+    sqlite_url: str, migrations_dir: Path
+) -> None:
+    """The skipped statement (it cannot run in the dry run's transaction) may be what the failing one needs."""
+    write(
+        migrations_dir,
+        {
+            "001_t.sql": "-- dbmigrate:no-transaction\nCREATE TABLE t (id INTEGER);",
+            "002_fill.sql": "INSERT INTO t VALUES (1);",
+        },
+    )
+    result = commands.plan(settings(sqlite_url, migrations_dir))
+    assert result.error is None
+    warned = result.check("dry_run")
+    assert warned is not None and warned.warning and "002_fill.sql:1" in warned.message
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
 
 
 def test_mysql_plan_is_static_and_labelled_not_executed(mysql_url: str, migrations_dir: Path) -> None:

@@ -80,7 +80,10 @@ def test_failing_migration_is_rolled_back(kube: harness.Kube, operator: harness.
     broken = {
         "002_orders.up.sql": "CREATE TABLE orders (id INTEGER PRIMARY KEY);",
         "002_orders.down.sql": "DROP TABLE orders;",
-        "003_broken.up.sql": "INSERT INTO nowhere VALUES (1);",
+        # Fails only for real, where 002's history row exists (the dry run writes none), as a failure that depends
+        # on data the plan cannot see would: the plan passes, the run fails and is rolled back.
+        "003_broken.up.sql": "DO $$ BEGIN IF EXISTS (SELECT 1 FROM dbmigrate_history WHERE version = '2') "
+        "THEN RAISE EXCEPTION 'boom'; END IF; END $$;",
         "003_broken.down.sql": "SELECT 1;",
     }
     kube.configmap("migrations", {**BASE, **broken})  # a ConfigMap change starts a new run (resync)
