@@ -55,7 +55,9 @@ class Row:
     dirty: bool
 
     def to_json(self) -> dict[str, object]:
-        stamp = self.applied_at.isoformat() if isinstance(self.applied_at, datetime) else self.applied_at
+        stamp = self.applied_at
+        if isinstance(stamp, datetime):  # MySQL's DATETIME comes back naive: it holds UTC, as written
+            stamp = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).isoformat()
         return dataclasses.asdict(self) | {"applied_at": stamp}
 
 

@@ -63,7 +63,7 @@ class Plan:
     migrations: list[model.Migration]
     findings: list[lint.Finding]
     executed: bool = False
-    note: str = "not executed (static analysis only)"
+    note: str = "static analysis only (not a dry run)"
     statements: list[StatementRun] = dataclasses.field(default_factory=list)
     schema_changes: list[schema_diff.SchemaChange] = dataclasses.field(default_factory=list)
 

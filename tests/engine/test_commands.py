@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -317,6 +318,15 @@ def test_the_count_line_says_what_a_target_leaves_pending(sqlite_url: str, migra
     commands.up(settings(sqlite_url, migrations_dir))
     reverted = commands.down(settings(sqlite_url, migrations_dir), options=RunOptions(steps=2, allow_destructive=True))
     assert reverted.check("pending").message == "2 migrations to revert"  # type: ignore[union-attr]
+
+
+def test_history_times_are_utc_with_their_offset_on_every_database(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, THREE)
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    rows = commands.history_rows(settings(db_url, migrations_dir)).details["history"]
+    stamps = [datetime.fromisoformat(row["applied_at"]) for row in rows]
+    assert all(stamp.utcoffset() == timedelta(0) for stamp in stamps)
+    assert all(abs(datetime.now(UTC) - stamp) < timedelta(minutes=5) for stamp in stamps)
 
 
 def test_custom_history_table_name(db_url: str, migrations_dir: Path) -> None:
