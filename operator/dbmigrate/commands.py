@@ -197,7 +197,7 @@ def baseline(settings: config.Settings, *, version: str) -> outcome.Outcome:
     result = outcome.Outcome(action="baseline")
     with session.capture(result):
         migrations = _load(settings, result)
-        key = state.target_key(version, migrations)
+        key = state.target_key(version, migrations, what="baseline")
         with session.open_session(settings, result, lock=True) as (_conn, _dialect, table):
             if table.rows():
                 raise errors.UsageError(

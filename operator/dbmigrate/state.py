@@ -135,16 +135,16 @@ def _migration_json(migration: model.Migration) -> dict[str, object]:
     }
 
 
-def target_key(target: str, migrations: list[model.Migration]) -> tuple[int, ...]:
-    """The sort key of a target version given by the user, which must be the version of a migration file."""
+def target_key(target: str, migrations: list[model.Migration], *, what: str = "target") -> tuple[int, ...]:
+    """The sort key of a version given by the user (``what`` it is for), which must be a migration file's."""
     try:
         key = model.version_key(model.canonical_version(target))
     except ValueError:
-        raise errors.UsageError(f"target {target!r} is not a version number") from None
+        raise errors.UsageError(f"{what} {target!r} is not a version number") from None
     if not any(m.sort_key == key for m in migrations):
         newest = migrations[-1].version if migrations else "none"
         raise errors.UsageError(
-            f"unknown target version {target}: no migration file has that version (newest is {newest})",
+            f"unknown {what} version {target}: no migration file has that version (newest is {newest})",
             hint="run `dbmigrate status` to list the versions",
         )
     return key

@@ -209,6 +209,8 @@ def test_baseline_adopts_an_existing_database(db_url: str, migrations_dir: Path)
     assert [m.version for m in applied.migrations] == ["2", "3"]
     below = commands.down(settings(db_url, migrations_dir), options=RunOptions(target="0", allow_destructive=True))
     assert isinstance(below.error, errors.UsageError) and "baseline" in below.error.message
+    unknown = commands.baseline(settings(db_url, migrations_dir), version="7")
+    assert isinstance(unknown.error, errors.UsageError) and "unknown baseline version 7" in unknown.error.message
     again = commands.baseline(settings(db_url, migrations_dir), version="2")
     assert isinstance(again.error, errors.UsageError) and "not empty" in again.error.message
 
