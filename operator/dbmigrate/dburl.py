@@ -44,6 +44,8 @@ def parse(raw: str) -> URL:
             "be percent-encoded as %40, e.g. postgresql://user:p%40ss@host/db (the URL is not shown: it holds a "
             "password)"
         )
+    if url.port is not None and not 0 < url.port < 65536:
+        raise errors.UsageError(f"the database URL's port {url.port} is not a TCP port (1-65535)")
     backend, _, driver = url.drivername.partition("+")
     if backend not in _SCHEMES:
         raise errors.UsageError(

@@ -31,7 +31,16 @@ def test_redacted_hides_the_password() -> None:
     assert "s3cr3t" not in shown and "app:***@db" in shown
 
 
-@pytest.mark.parametrize("raw", ["oracle://u:p@h/db", "not a url at all", "mssql+pyodbc://u:hunter2@h/db"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "oracle://u:p@h/db",
+        "not a url at all",
+        "mssql+pyodbc://u:hunter2@h/db",
+        "postgresql://u:hunter2@h:99999/db",
+        "mysql://u:hunter2@h:0/db",
+    ],
+)
 def test_unsupported_or_malformed_urls_are_usage_errors_without_the_password(raw: str) -> None:
     with pytest.raises(errors.UsageError) as caught:
         dburl.parse(raw)
