@@ -109,6 +109,7 @@ def migrate(
         try:
             _apply(todo, direction=direction, applier=applier, result=result, report=report, applied=applied)
         except errors.MigrationError as exc:
+            result.history_updated |= exc.left_dirty  # the dirty mark is a history change too
             if options.rollback_on_failure and direction == "up" and applied:
                 if exc.left_dirty:
                     result.checks.append(_kept_under_dirty(applied))

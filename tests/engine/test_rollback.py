@@ -121,6 +121,7 @@ def test_a_revert_that_fails_half_way_leaves_the_migration_dirty(db_url: str, mi
     assert isinstance(result.error, errors.MigrationError) and result.left_dirty
     assert "001_d.down.sql:3: DROP TABLE nowhere" in result.error.message
     assert "DIRTY at version 1" in result.error.message and "repair" in (result.error.hint or "")
+    assert result.history_updated  # the dirty mark: the report must not say "Migration history: Unchanged"
     status = commands.status(settings(db_url, migrations_dir)).details["status"]
     assert (status["applied"], status["dirty"]) == ([], ["1"])
 
