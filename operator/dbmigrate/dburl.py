@@ -64,7 +64,7 @@ def dialect_of(url: URL) -> str:
 
 def redacted(url: URL) -> str:
     """The URL as safe to print: the password, and the options that carry one, replaced by ``***``."""
-    hidden = url.update_query_dict({key: "***" for key in url.query if _SECRET_OPTION.search(key)})
+    hidden = url.update_query_dict({key: "***" for key in url.query if is_secret_option(key)})
     return hidden.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
@@ -73,10 +73,14 @@ def secrets(url: URL) -> list[str]:
     ``?password=``, PyMySQL's ``?passwd=``), as a driver's message might quote them."""
     values = [url.password] if url.password else []
     for key, value in url.query.items():
-        if _SECRET_OPTION.search(key):
+        if is_secret_option(key):
             values += [value] if isinstance(value, str) else list(value)
     return [value for value in values if value]
 
 
 #: Names of URL options whose values are secrets.
 _SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
+
+
+def is_secret_option(name: str) -> bool:
+    return bool(_SECRET_OPTION.search(name))

@@ -117,15 +117,38 @@ def _sqlite_backup(url: URL, path: Path) -> None:
 
 
 def _pg_dump(url: URL, path: Path) -> None:
-    env = {**os.environ, "PGPASSWORD": url.password or ""} if url.password else dict(os.environ)
-    args = ["-h", url.host or "localhost", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
-    _run([_tool("pg_dump"), *args, "--format=custom", f"--file={path}", url.database or ""], env=env)
+    from psycopg.conninfo import make_conninfo
+
+    # The URL's options (sslmode, sslrootcert, options, a socket directory as ?host=) reach pg_dump as libpq
+    # connection parameters, so it connects as the run did; the password goes by environment only.
+    options = {key: value for key, value in url.query.items() if not dburl.is_secret_option(key)}
+    password = url.password or url.query.get("password")
+    env = {**os.environ, "PGPASSWORD": str(password)} if password else dict(os.environ)
+    target = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
+    conninfo = make_conninfo(**{key: value for key, value in target.items() if value}, **options)
+    _run([_tool("pg_dump"), "--format=custom", f"--file={path}", f"--dbname={conninfo}"], env=env)
     _run([_tool("pg_restore"), "--list", str(path)], env=env)  # readable, not just non-empty
+
+
+#: PyMySQL's URL options and the mysqldump / mariadb-dump flags that make the dump connect the same way.
+_MYSQL_FLAGS = {
+    "ssl_ca": "--ssl-ca",
+    "ssl_capath": "--ssl-capath",
+    "ssl_cert": "--ssl-cert",
+    "ssl_key": "--ssl-key",
+    "ssl_cipher": "--ssl-cipher",
+    "unix_socket": "--socket",
+    "charset": "--default-character-set",
+}
+_MYSQL_VERIFY = ("ssl_verify_cert", "ssl_verify_identity", "ssl_check_hostname")
 
 
 def _mysqldump(url: URL, path: Path) -> None:
     env = {**os.environ, "MYSQL_PWD": url.password or ""}
     args = ["-h", url.host or "localhost", "-P", str(url.port or 3306), "-u", url.username or "root"]
+    args += [f"{_MYSQL_FLAGS[key]}={value}" for key, value in url.query.items() if key in _MYSQL_FLAGS]
+    if any(str(url.query.get(key, "")).lower() in ("1", "true", "yes") for key in _MYSQL_VERIFY):
+        args.append("--ssl-verify-server-cert")
     tool = _tool("mysqldump", "mariadb-dump")
     with path.open("wb") as out:
         _run([tool, *args, "--single-transaction", "--routines", "--triggers", url.database or ""], env=env, out=out)

@@ -78,6 +78,25 @@ def test_create_takes_a_real_readable_dump(db_url: str, tmp_path: Path) -> None:
     assert provider.latest() is not None
 
 
+def test_pg_dump_connects_with_the_urls_options(pg_url: str, tmp_path: Path) -> None:
+    """sslmode, sslrootcert, options, a socket directory: pg_dump must reach the server as the run did, not with
+    libpq's defaults (a TLS requirement quietly dropped, or the wrong server)."""
+    strict = pg_url + f"?sslmode=verify-full&sslrootcert={tmp_path}/no-such-ca.pem"
+    provider = dumps.DumpDirectory(directory=tmp_path, url=dburl.parse(strict))
+    with pytest.raises(base.BackupError, match=r"pg_dump failed: .*no-such-ca\.pem"):
+        provider.create()
+    assert list(tmp_path.iterdir()) == []
+    named = dumps.DumpDirectory(directory=tmp_path, url=dburl.parse(pg_url + "?application_name=x&connect_timeout=5"))
+    assert "created" in named.create().description
+
+
+def test_mysqldump_connects_with_the_urls_tls_options(mysql_url: str, tmp_path: Path) -> None:
+    verified = mysql_url + f"?ssl_ca={tmp_path}/no-such-ca.pem&ssl_verify_cert=true"
+    with pytest.raises(base.BackupError, match=r"dump failed: .*SSL"):  # the local server offers no TLS
+        dumps.DumpDirectory(directory=tmp_path, url=dburl.parse(verified)).create()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_dump_failure_is_a_backup_error_without_the_password(pg_url: str, tmp_path: Path) -> None:
     wrong = dburl.parse(pg_url.replace("dbmigrate:dbmigrate@", "dbmigrate:NotThePassword@"))
     with pytest.raises(base.BackupError) as caught:
