@@ -24,9 +24,14 @@ _TIMESTAMP_DIGITS = 14
 
 def _detect(settings: config.Settings, result: outcome.Outcome) -> detect.Detection:
     detection = detect.detect(
-        project_dir=settings.project_dir, migrations_dir=settings.migrations_dir, forced=settings.framework
+        project_dir=settings.project_dir,
+        migrations_dir=settings.migrations_dir,
+        forced=settings.framework,
+        dir_source=settings.migrations_dir_source,
     )
-    result.framework = {**detection.to_json(), "directory": str(settings.migrations_dir)}
+    # A framework's adapter replaces the project directory with where its migrations are, once it has read them.
+    directory = settings.migrations_dir if detection.framework == "sql" else settings.project_dir
+    result.framework = {**detection.to_json(), "directory": str(directory)}
     return detection
 
 
@@ -35,8 +40,10 @@ def _load(settings: config.Settings, result: outcome.Outcome) -> list[model.Migr
     detection = _detect(settings, result)
     if detection.framework != "sql":
         raise errors.UsageError(
-            f"{detection.framework} project detected ({detection.reason}); "
-            "run it with `--framework sql` to use plain SQL files instead"
+            f"`{result.action}` works on dbmigrate's SQL migrations only, and this is {detection.project} "
+            f"({detection.reason})",
+            hint="framework projects support `up`, `down`, `status` and `history`; use the framework's own tools "
+            "for the rest, or `--framework sql --dir DIR` if DIR holds dbmigrate SQL migrations",
         )
     return sqlfiles.load(settings.migrations_dir)
 
