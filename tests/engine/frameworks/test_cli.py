@@ -6,9 +6,11 @@ These pass once ``commands`` hands framework projects to ``dbmigrate.frameworks.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
-from tests.engine.frameworks import copy_sample, tables
+from tests.engine.frameworks import copy_sample, query, tables
 from tests.fixtures.migrations import run_cli
 
 
@@ -50,3 +52,144 @@ def test_an_explicit_dir_of_sql_files_wins_over_alembic_ini(tmp_path: Path) -> N
         "framework"
     ]["reason"]
     assert "db" in reason and "alembic.ini" in reason and "ignored" in reason
+
+
+def _json(completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(completed.stdout)
+    return document
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _revision(revision: str, down: str | None, upgrade: str, downgrade: str = "pass") -> str:
+    return (
+        f'"""{revision}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f"revision = {revision!r}\ndown_revision = {down!r}\n\n\n"
+        f"def upgrade() -> None:\n    {upgrade}\n\n\ndef downgrade() -> None:\n    {downgrade}\n"
+    )
+
+
+def test_without_a_database_the_project_s_own_is_used_never_dbmigrate_s_sqlite(tmp_path: Path) -> None:
+    alembic = copy_sample("alembic_project", tmp_path)
+    applied = run_cli("up", "-o", "json", cwd=alembic)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert _json(applied)["database"]["source"] == "alembic.ini"
+    assert "users" in tables(f"sqlite:///{alembic / 'alembic_sample.sqlite3'}")
+    assert not (alembic / "dbmigrate.sqlite3").exists()
+
+    django = copy_sample("django_project", tmp_path)
+    listed = run_cli("status", cwd=django)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "from Django settings" in listed.stdout and not (django / "dbmigrate.sqlite3").exists()
+
+    (alembic / "alembic.ini").write_text(
+        (alembic / "alembic.ini").read_text().replace("sqlite:///alembic_sample.sqlite3", "")
+    )
+    refused = run_cli("up", cwd=alembic)
+    assert refused.returncode == 2 and "--database" in refused.stdout and "Traceback" not in refused.stderr
+
+    other = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    overridden = run_cli("status", "--database", other, cwd=django)
+    assert "--database overrides the database in Django settings" in overridden.stdout
+
+
+def test_down_needs_allow_destructive_and_up_says_it_did_not_analyse(tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    applied = _json(run_cli("up", "-o", "json", "--database", url, cwd=project))
+    assert any(c["name"] == "destructive" and "not checked" in c["message"] for c in applied["checks"])
+
+    refused = run_cli("down", "--steps", "2", "--database", url, cwd=project)
+    assert refused.returncode == 3 and "--allow-destructive" in refused.stdout
+    assert "orders" in tables(url)
+
+    reverted = run_cli("down", "--steps", "2", "--allow-destructive", "--database", url, cwd=project)
+    assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+    assert "2 migrations to revert" in reverted.stdout and "orders" not in tables(url)
+
+
+def test_alembic_targets_resolve_against_the_applied_heads_as_alembic_does(tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    _write(
+        project / "alembic" / "versions" / "b1b1b1b1b1b1_side.py",
+        _revision("b1b1b1b1b1b1", "1975ea83b712", 'op.create_table("side", sa.Column("id", sa.Integer))'),
+    )
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        allow = ["--allow-destructive"] if args[0] == "down" else []
+        return run_cli(*args, *allow, "-o", "json", "--database", url, cwd=project)
+
+    first = cli("up", "+1")
+    assert first.returncode == 0, first.stdout
+    assert [m["version"] for m in _json(first)["migrations"]] == ["ae1027a6acf"]
+    assert [m["version"] for m in _json(cli("up", "27c6a30d7c24"))["migrations"]] == ["1975ea83b712", "27c6a30d7c24"]
+    # b1b1b1b1b1b1 is on a sibling branch and not applied: Alembic refuses it as a downgrade target.
+    sibling = cli("down", "b1b1b1b1b1b1")
+    assert sibling.returncode == 2 and "not a valid downgrade target" in _json(sibling)["error"]["message"]
+    assert [m["version"] for m in _json(cli("down", "-1"))["migrations"]] == ["27c6a30d7c24"]
+    assert [m["version"] for m in _json(cli("down", "1975ea83b712@-1"))["migrations"]] == ["1975ea83b712"]
+    assert _json(cli("status"))["status"]["applied"] == ["ae1027a6acf"]
+
+
+def test_a_failed_run_reverts_what_it_applied_through_alembic(pg_url: str, tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    _write(
+        project / "alembic" / "versions" / "5f0c0ffee000_broken.py",
+        _revision("5f0c0ffee000", "27c6a30d7c24", 'op.execute("INSERT INTO no_such_table VALUES (1)")'),
+    )
+    failed = run_cli("up", "--database", pg_url, cwd=project)
+    assert failed.returncode == 1
+    assert "Rollback: ✓ Rolled back 3 migration(s)" in failed.stdout
+    assert query(pg_url, "SELECT count(*) FROM alembic_version") == [(0,)] and "users" not in tables(pg_url)
+
+    kept = run_cli("up", "--no-rollback-on-failure", "--database", pg_url, cwd=project)
+    assert kept.returncode == 1 and query(pg_url, "SELECT version_num FROM alembic_version") == [("27c6a30d7c24",)]
+
+
+def test_a_failure_after_ddl_on_mariadb_says_what_may_be_left(mysql_url: str, tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    _write(
+        project / "alembic" / "versions" / "5f0c0ffee000_broken.py",
+        _revision(
+            "5f0c0ffee000",
+            "27c6a30d7c24",
+            'op.create_table("audit", sa.Column("id", sa.Integer, primary_key=True))\n'
+            '    op.execute("INSERT INTO no_such_table VALUES (1)")',
+        ),
+    )
+    failed = _json(run_cli("up", "-o", "json", "--database", mysql_url, cwd=project))
+    assert failed["exit_code"] == 1 and "part of it may have been applied" in failed["error"]["hint"]
+    assert "audit" in tables(mysql_url)  # what the hint asks the user to check
+    assert any(c["name"] == "rollback" and "half-applied" in c["message"] for c in failed["checks"])
+
+
+def test_session_timeouts_bound_framework_statements(pg_url: str, tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    _write(
+        project / "alembic" / "versions" / "5f0c0ffee000_slow.py",
+        _revision("5f0c0ffee000", "27c6a30d7c24", 'op.execute("SELECT pg_sleep(5)")'),
+    )
+    slow = run_cli("up", "-o", "json", "--statement-timeout", "0.5", "--database", pg_url, cwd=project)
+    assert slow.returncode == 1 and "statement timeout" in _json(slow)["error"]["message"]
+
+
+def test_secrets_of_the_url_never_show_in_framework_output(secret_pg_url: tuple[str, str, str], tmp_path: Path) -> None:
+    url, _, password = secret_pg_url
+    project = copy_sample("alembic_project", tmp_path)
+    env = project / "alembic" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "config = context.config\n",
+            'config = context.config\nprint("url is", config.get_main_option("sqlalchemy.url"))\n',
+        )
+    )
+    in_query = url.replace(f":{password}@", "@") + f"?password={password}"
+    for given in (url, in_query):
+        shown = run_cli("up", "--database", given, cwd=project)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert "url is" in shown.stderr and password not in shown.stdout + shown.stderr
+        run_cli("down", "base", "--allow-destructive", "--database", given, cwd=project)
