@@ -29,6 +29,7 @@ from django.db.migrations.exceptions import (
     InconsistentMigrationHistory,
 )
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
 from sqlalchemy.engine import URL
 
 from dbmigrate import config, dburl, dialects, errors, state
@@ -220,7 +221,7 @@ class DjangoAdapter:
 
     def history(self) -> list[dict[str, object]] | None:
         """django_migrations' rows in the order they were applied, with Django's own times."""
-        recorded = self._executor().loader.recorder.applied_migrations().values()
+        recorded = MigrationRecorder(self._connection).applied_migrations().values()
         return [
             {"version": f"{row.app}.{row.name}", "name": row.name, "applied_at": row.applied.isoformat()}
             for row in sorted(recorded, key=lambda row: (row.applied, row.id))

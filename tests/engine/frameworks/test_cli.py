@@ -10,7 +10,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.engine.frameworks import copy_sample, query, tables
+from tests.fixtures.databases import execute
 from tests.fixtures.migrations import run_cli
 
 
@@ -193,3 +196,117 @@ def test_secrets_of_the_url_never_show_in_framework_output(secret_pg_url: tuple[
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert "url is" in shown.stderr and password not in shown.stdout + shown.stderr
         run_cli("down", "base", "--allow-destructive", "--database", given, cwd=project)
+
+
+def test_django_takes_the_url_options_and_a_password_given_as_one(
+    secret_pg_url: tuple[str, str, str], tmp_path: Path
+) -> None:
+    url, _, password = secret_pg_url
+    execute(url, ["CREATE SCHEMA shop"])
+    project = copy_sample("django_project", tmp_path)
+    given = url.replace(f":{password}@", "@") + f"?password={password}&options=-csearch_path%3Dshop&sslmode=disable"
+    applied = run_cli("up", "--database", given, cwd=project)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    found = query(url, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'inventory_item'")
+    assert found == [("shop",)]
+
+
+def test_django_settings_module_from_the_environment_is_used(tmp_path: Path) -> None:
+    project = copy_sample("django_project", tmp_path)
+    settings_file = project / "shopsite" / "settings.py"
+    (project / "shopsite" / "staging.py").write_text(settings_file.read_text().replace("sample.sqlite3", "staging.db"))
+    listed = run_cli("up", cwd=project, env={"DJANGO_SETTINGS_MODULE": "shopsite.staging"})
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "inventory_item" in tables(f"sqlite:///{project / 'staging.db'}")
+    reason = _json(run_cli("status", "-o", "json", cwd=project, env={"DJANGO_SETTINGS_MODULE": "shopsite.staging"}))
+    assert "shopsite.staging from $DJANGO_SETTINGS_MODULE" in reason["framework"]["reason"]
+
+
+def test_alembic_reads_the_version_table_env_py_configures(tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    env = project / "alembic" / "env.py"
+    env.write_text(
+        env.read_text().replace("target_metadata=None)", 'target_metadata=None, version_table="shop_version")')
+    )
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    assert run_cli("up", "--database", url, cwd=project).returncode == 0
+    listed = _json(run_cli("status", "-o", "json", "--database", url, cwd=project))
+    assert listed["status"]["current_version"] == "27c6a30d7c24" and listed["status"]["pending"] == []
+    assert query(url, "SELECT version_num FROM shop_version") == [("27c6a30d7c24",)]
+
+
+BROKEN_PROJECTS = {
+    "alembic revision with a syntax error": (
+        "alembic_project",
+        "alembic/versions/5f0c0ffee000_bad.py",
+        "revision = '5f0c0ffee000'\ndef upgrade(:\n",
+        "SyntaxError",
+    ),
+    "alembic down_revision naming no file": (
+        "alembic_project",
+        "alembic/versions/5f0c0ffee000_orphan.py",
+        _revision("5f0c0ffee000", "feedfeedfeed", "pass"),
+        "feedfeedfeed",
+    ),
+    "malformed alembic.ini": ("alembic_project", "alembic.ini", "script_location = alembic\n", "not a valid ini"),
+    "django settings raising": (
+        "django_project",
+        "shopsite/settings.py",
+        "from django.core.exceptions import ImproperlyConfigured\nraise ImproperlyConfigured('set SECRET_KEY')\n",
+        "ImproperlyConfigured: set SECRET_KEY",
+    ),
+    "django migration with a syntax error": (
+        "django_project",
+        "inventory/migrations/0004_bad.py",
+        "class Migration(:\n",
+        "SyntaxError",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_PROJECTS, ids=list(BROKEN_PROJECTS))
+def test_a_broken_project_is_a_clear_usage_error_not_a_traceback(case: str, tmp_path: Path) -> None:
+    sample, path, text, said = BROKEN_PROJECTS[case]
+    project = copy_sample(sample, tmp_path)
+    (project / path).write_text(text)
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    for action in ("status", "up"):
+        shown = run_cli(action, "-o", "json", "--database", url, cwd=project)
+        assert shown.returncode == 2 and "Traceback" not in shown.stderr, shown.stderr
+        assert said in _json(shown)["error"]["message"]
+
+
+def test_a_database_ahead_of_the_code_lists_the_revision_as_missing(tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    assert run_cli("up", "--database", url, cwd=project).returncode == 0
+    execute(url, ["UPDATE alembic_version SET version_num = 'feedface9999'"])
+    listed = run_cli("status", "--database", url, cwd=project)
+    assert listed.returncode == 0, listed.stdout
+    assert "applied but the file is missing: feedface9999" in listed.stdout
+    refused = run_cli("up", "--database", url, cwd=project)
+    assert refused.returncode == 5 and "ahead of this code" in refused.stdout
+
+
+def test_forcing_alembic_without_alembic_ini_says_it_does_not_exist(tmp_path: Path) -> None:
+    shown = run_cli("status", "--framework", "alembic", "--database", f"sqlite:///{tmp_path / 'a.db'}", cwd=tmp_path)
+    assert shown.returncode == 2 and f"{tmp_path / 'alembic.ini'} does not exist" in shown.stdout
+
+
+def test_history_shows_the_framework_s_own_record(tmp_path: Path) -> None:
+    alembic = copy_sample("alembic_project", tmp_path)
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    run_cli("up", "--database", url, cwd=alembic)
+    listed = run_cli("history", "--database", url, cwd=alembic)
+    assert listed.returncode == 0 and "No migrations recorded yet" not in listed.stdout
+    assert [line.split()[0] for line in listed.stdout.splitlines()[2:]] == [
+        "ae1027a6acf",
+        "1975ea83b712",
+        "27c6a30d7c24",
+    ]
+
+    django = copy_sample("django_project", tmp_path)
+    run_cli("up", cwd=django)
+    rows = _json(run_cli("history", "-o", "json", cwd=django))["history"]
+    assert [row["version"] for row in rows][-1] == "inventory.0003_seed_items"
+    assert all(row["applied_at"] for row in rows)

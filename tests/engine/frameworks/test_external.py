@@ -14,6 +14,7 @@ import pytest
 
 from dbmigrate import errors, outcome
 from tests.engine.frameworks import detection, down, settings, status, up
+from tests.fixtures.migrations import run_cli
 
 FAKE_FLYWAY = """#!/bin/sh
 printf '%s\\n' "$@" > "$0.args"
@@ -150,3 +151,18 @@ def test_rails_runs_the_binstub_with_database_url(
     ]
     database = sqlite_url.removeprefix("sqlite:///")
     assert f"ruby ran rails db:rollback with DATABASE_URL=sqlite3:{database}" in capfd.readouterr().err
+
+
+def test_flyway_keeps_the_url_options(pg_url: str, flyway_project: Path, empty_path: Path) -> None:
+    _tool(empty_path, "flyway", FAKE_FLYWAY)
+    listing = status(settings(f"{pg_url}?sslmode=disable", flyway_project))["output"]
+    assert f"url=jdbc:postgresql://127.0.0.1:5432/{pg_url.rsplit('/', 1)[1]}?sslmode=disable " in listing
+
+
+def test_status_text_shows_the_tool_s_listing_not_counts_it_does_not_know(
+    sqlite_url: str, flyway_project: Path, empty_path: Path
+) -> None:
+    _tool(empty_path, "flyway", FAKE_FLYWAY)
+    shown = run_cli("status", "--database", sqlite_url, cwd=flyway_project, env={"PATH": str(empty_path)})
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "flyway info url=jdbc:sqlite:" in shown.stdout and "0 applied" not in shown.stdout
