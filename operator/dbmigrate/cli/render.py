@@ -92,7 +92,10 @@ def _history(result: outcome.Outcome) -> list[str]:
 
 def _framework_history(rows: list[dict[str, Any]], *, framework: str) -> list[str]:
     """The framework's own record: Django's has times, Alembic's only the applied revisions."""
-    lines = [f"Applied, oldest first (from {framework}'s own history):", f"{'VERSION':<40} {'APPLIED AT':<26} NAME"]
+    lines = [
+        f"Applied, oldest first (from {framework.capitalize()}'s own history):",
+        f"{'VERSION':<40} {'APPLIED AT':<26} NAME",
+    ]
     for row in rows:
         lines.append(f"{row['version']:<40} {(row['applied_at'] or '-')[:26]:<26} {row['name']}")
     return lines

@@ -100,9 +100,13 @@ def status(settings: config.Settings, detection: detect.Detection, *, result: ou
         applied = adapter.applied()
         missing = adapter.unknown()
         listing = adapter.describe()
-        # A delegated tool's own listing replaces ours: it alone knows what is pending. Nothing is known to be
-        # pending above a revision the code does not have.
-        pending = adapter.steps_pending(None) if listing is None and not missing else []
+        try:
+            # A delegated tool's own listing replaces ours: it alone knows what is pending.
+            pending = adapter.steps_pending(None) if listing is None else []
+        except errors.DriftError:
+            if not missing:
+                raise
+            pending = []  # Alembic cannot plan above a revision the code does not have; status still lists it
     result.details["status"] = {
         "current_version": ",".join(heads) or None,
         "applied": applied,
