@@ -310,3 +310,17 @@ def test_history_shows_the_framework_s_own_record(tmp_path: Path) -> None:
     rows = _json(run_cli("history", "-o", "json", cwd=django))["history"]
     assert [row["version"] for row in rows][-1] == "inventory.0003_seed_items"
     assert all(row["applied_at"] for row in rows)
+
+
+def test_session_timeouts_bound_django_statements(pg_url: str, tmp_path: Path) -> None:
+    project = copy_sample("django_project", tmp_path)
+    _write(
+        project / "inventory" / "migrations" / "0004_slow.py",
+        "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+        '    dependencies = [("inventory", "0003_seed_items")]\n'
+        '    operations = [migrations.RunSQL("SELECT pg_sleep(5)")]\n',
+    )
+    slow = run_cli("up", "-o", "json", "--statement-timeout", "0.5", "--database", pg_url, cwd=project)
+    document = _json(slow)
+    assert slow.returncode == 1 and "statement timeout" in document["error"]["message"]
+    assert document["framework"]["directory"] == str(project)
