@@ -24,9 +24,14 @@ _TIMESTAMP_DIGITS = 14
 
 def _detect(settings: config.Settings, result: outcome.Outcome) -> detect.Detection:
     detection = detect.detect(
-        project_dir=settings.project_dir, migrations_dir=settings.migrations_dir, forced=settings.framework
+        project_dir=settings.project_dir,
+        migrations_dir=settings.migrations_dir,
+        forced=settings.framework,
+        dir_source=settings.migrations_dir_source,
     )
-    result.framework = {**detection.to_json(), "directory": str(settings.migrations_dir)}
+    # A framework's adapter replaces the project directory with where its migrations are, once it has read them.
+    directory = settings.migrations_dir if detection.framework == "sql" else settings.project_dir
+    result.framework = {**detection.to_json(), "directory": str(directory)}
     return detection
 
 
@@ -35,8 +40,10 @@ def _load(settings: config.Settings, result: outcome.Outcome) -> list[model.Migr
     detection = _detect(settings, result)
     if detection.framework != "sql":
         raise errors.UsageError(
-            f"{detection.framework} project detected ({detection.reason}); "
-            "run it with `--framework sql` to use plain SQL files instead"
+            f"`{result.action}` works on dbmigrate's SQL migrations only, and this is {detection.project} "
+            f"({detection.reason})",
+            hint="framework projects support `up`, `down`, `status` and `history`; use the framework's own tools "
+            "for the rest, or `--framework sql --dir DIR` if DIR holds dbmigrate SQL migrations",
         )
     return sqlfiles.load(settings.migrations_dir)
 
@@ -113,33 +120,33 @@ def _migrate_framework(
     result: outcome.Outcome,
     report: progress.Progress | None,
 ) -> None:
-    """Alembic, Django, Rails and Flyway projects: their own engines, under our lock, gate and report.
+    """Alembic, Django, Rails and Flyway projects: their own engines, under our lock, gates and report.
 
-    The SQL-level safety features (dry run, statement analysis and plan approval) need our SQL parser, so they are
-    refused here rather than silently skipped.
+    The SQL-level features (dry run, plan approval, fingerprints) need our SQL parser, so they are refused here
+    rather than silently skipped.
     """
     unsupported = [
         flag
         for flag, given in (
             ("plan/--dry-run", options.dry_run),
             ("--approve", options.approve is not None),
-            ("--allow-destructive", options.allow_destructive),
             ("--expected-fingerprint", options.expected_fingerprint is not None),
         )
         if given
     ]
     if unsupported:
         raise errors.UsageError(
-            f"{', '.join(unsupported)} work on plain SQL migrations; this is a {detection.framework} project "
-            f"({detection.reason})"
+            f"{', '.join(unsupported)} work on dbmigrate's SQL migrations only, and this is {detection.project} "
+            f"({detection.reason})",
+            hint="framework projects support `up`, `down` (with --allow-destructive), `status` and `history`",
         )
     from dbmigrate.frameworks import run  # Alembic and Django are an optional extra
 
     report = report or progress.Silent()
     if direction == "up":
-        run.up(settings, detection, target=options.target, result=result, report=report)
+        run.up(settings, detection, options=options, result=result, report=report)
     else:
-        run.down(settings, detection, target=options.target, steps=options.steps, result=result, report=report)
+        run.down(settings, detection, options=options, result=result, report=report)
 
 
 def verify(settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False) -> outcome.Outcome:
@@ -182,13 +189,18 @@ def status(settings: config.Settings) -> outcome.Outcome:
 
 
 def history_rows(settings: config.Settings) -> outcome.Outcome:
-    """The history table, oldest first, with each migration's execution time."""
+    """The history table, oldest first, with each migration's execution time; for a framework project, the
+    framework's own record of what is applied."""
     result = outcome.Outcome(action="history")
-    with (
-        session.capture(result),
-        session.open_session(settings, result, lock=False, missing_file="refuse") as (_conn, _dialect, table),
-    ):
-        result.details["history"] = [row.to_json() for row in table.rows()]
+    with session.capture(result):
+        detection = _detect(settings, result)
+        if detection.framework != "sql":
+            from dbmigrate.frameworks import run
+
+            run.history(settings, detection, result=result)
+            return result
+        with session.open_session(settings, result, lock=False, missing_file="refuse") as (_conn, _dialect, table):
+            result.details["history"] = [row.to_json() for row in table.rows()]
     return result
 
 

@@ -50,6 +50,8 @@ class Settings:
     #: The URL is a connection pooler in session mode, which is safe to run through (see Dialect.check_session).
     session_pooler: bool = False
     backup: BackupSettings = BackupSettings()
+    #: Who named the migrations directory (``--dir`` or ``dbmigrate.yaml``); None for the default ``migrations``.
+    migrations_dir_source: str | None = None
 
     @property
     def dialect(self) -> str:
@@ -112,6 +114,7 @@ def resolve(
         ),
         backup=backup,
         session_pooler=bool(session_pooler or file_config.session_pooler),
+        migrations_dir_source="--dir" if directory else CONFIG_FILE if file_config.dir else None,
     )
 
 

@@ -121,11 +121,16 @@ def _pg_dump(url: URL, path: Path) -> None:
 
     # The URL's options (sslmode, sslrootcert, options, a socket directory as ?host=) reach pg_dump as libpq
     # connection parameters, so it connects as the run did; the password goes by environment only.
-    options = {key: value for key, value in url.query.items() if not dburl.is_secret_option(key)}
+    params: dict[str, str | int | None] = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "dbname": url.database,
+    }
+    params |= {key: str(value) for key, value in url.query.items() if not dburl.is_secret_option(key)}
     password = url.password or url.query.get("password")
     env = {**os.environ, "PGPASSWORD": str(password)} if password else dict(os.environ)
-    target = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
-    conninfo = make_conninfo(**{key: value for key, value in target.items() if value}, **options)
+    conninfo = make_conninfo("", **{key: value for key, value in params.items() if value})
     _run([_tool("pg_dump"), "--format=custom", f"--file={path}", f"--dbname={conninfo}"], env=env)
     _run([_tool("pg_restore"), "--list", str(path)], env=env)  # readable, not just non-empty
 

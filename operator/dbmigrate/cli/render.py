@@ -38,6 +38,8 @@ def _status(result: outcome.Outcome) -> list[str]:
     lines = _context(result)
     if status is None:
         return lines
+    if "output" in status:  # a delegated tool's listing: it alone knows what is applied and pending
+        return [*lines, "", *status["output"].splitlines()]
     applied, pending = status["applied"], status["pending"]
     lines.append(f"Current:    {status['current_version'] or 'none (nothing applied)'}")
     if status["baseline"]:
@@ -56,7 +58,7 @@ def _status(result: outcome.Outcome) -> list[str]:
     for label, items in problems:
         if items:
             lines.append(f"✗ {label}: {', '.join(items)}")
-    if status["ahead"]:
+    if status.get("ahead"):  # SQL projects only: a framework has no files-ahead notion here
         lines.append(
             f"⚠ the database is ahead of these files (applied, newer than every file): {', '.join(status['ahead'])}"
         )
@@ -75,8 +77,13 @@ def _context(result: outcome.Outcome) -> list[str]:
 
 def _history(result: outcome.Outcome) -> list[str]:
     rows: list[dict[str, Any]] = result.details.get("history", [])
+    framework = (result.framework or {}).get("framework", "sql")
+    if "output" in result.details:  # a delegated tool keeps the history: its listing
+        return str(result.details["output"]).splitlines()
     if not rows:
         return [] if result.error else ["No migrations recorded yet"]
+    if framework != "sql":
+        return _framework_history(rows, framework=str(framework))
     lines = [f"{'VERSION':<16} {'NAME':<36} {'APPLIED AT (UTC)':<26} {'TIME':>8}  BY"]
     for row in rows:
         mark = " (DIRTY)" if row["dirty"] else ""
@@ -84,6 +91,17 @@ def _history(result: outcome.Outcome) -> list[str]:
             f"{row['version']:<16} {row['name'][:36]:<36} {row['applied_at'][:26]:<26} "
             f"{row['execution_ms'] / 1000:>7.2f}s  {row['applied_by']}{mark}"
         )
+    return lines
+
+
+def _framework_history(rows: list[dict[str, Any]], *, framework: str) -> list[str]:
+    """The framework's own record: Django's has times, Alembic's only the applied revisions."""
+    lines = [
+        f"Applied, oldest first (from {framework.capitalize()}'s own history):",
+        f"{'VERSION':<40} {'APPLIED AT':<26} NAME",
+    ]
+    for row in rows:
+        lines.append(f"{row['version']:<40} {(row['applied_at'] or '-')[:26]:<26} {row['name']}")
     return lines
 
 

@@ -26,6 +26,9 @@ class Step:
 class Adapter(Protocol):
     """A framework bound to one database for the length of a run."""
 
+    #: Where the framework keeps its migrations (Alembic's script directory, the project for Django).
+    location: Path
+
     def current(self) -> list[str]:
         """The applied heads: Alembic's current revisions, Django's newest applied migration per app."""
         ...
@@ -40,6 +43,15 @@ class Adapter(Protocol):
 
     def steps_to_revert(self, target: str | None, steps: int | None) -> list[Step]:
         """What ``down`` would revert, newest first: ``steps`` of them (default 1) or all above ``target``."""
+        ...
+
+    def unknown(self) -> list[str]:
+        """Applied steps no migration file defines: the database is ahead of the code, or a file was removed."""
+        ...
+
+    def history(self) -> list[dict[str, object]] | None:
+        """The applied steps oldest first (``version``, ``name``, ``applied_at`` when recorded); None for a tool
+        whose history dbmigrate does not read."""
         ...
 
     def describe(self) -> str | None:

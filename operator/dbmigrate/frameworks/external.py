@@ -2,9 +2,9 @@
 
 dbmigrate cannot run Ruby migrations or Flyway's Java ones itself, so each action is one run of the
 project's tool (``bin/rails db:migrate``, ``flyway migrate``) inside dbmigrate's lock and report. The
-database reaches the tool through environment variables only (``DATABASE_URL`` for Rails; ``FLYWAY_URL``,
-``FLYWAY_USER`` and ``FLYWAY_PASSWORD`` for Flyway), never its arguments, which any user on the machine can
-list; its output is passed on with the password masked.
+database reaches the tool through environment variables only (``DATABASE_URL`` for Rails; ``FLYWAY_URL``, with
+the URL's options such as ``sslmode`` as JDBC parameters, ``FLYWAY_USER`` and ``FLYWAY_PASSWORD`` for Flyway),
+never its arguments, which any user on the machine can list; its output is passed on with the secrets masked.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy.engine import URL
 
 from dbmigrate import config, dburl, errors
-from dbmigrate.frameworks import base
+from dbmigrate.frameworks import base, output
 from dbmigrate.sources import detect
 
 _OUTPUT_TAIL_LINES = 20
@@ -43,12 +44,19 @@ class Delegated:
         self._command = command
         self._env = env
         self._flyway = flyway
+        self.location = settings.project_dir if flyway else settings.project_dir / "db" / "migrate"
 
     def current(self) -> list[str]:
         return []
 
     def applied(self) -> list[str]:
         return []
+
+    def unknown(self) -> list[str]:
+        return []
+
+    def history(self) -> list[dict[str, object]] | None:
+        return None
 
     def describe(self) -> str:
         return self._call(["info"] if self._flyway else ["db:migrate:status"], stream=False)
@@ -98,17 +106,13 @@ class Delegated:
         ) as process:
             assert process.stdout is not None
             for line in process.stdout:
-                lines.append(self._mask(line.rstrip("\n")))
+                lines.append(output.mask(line.rstrip("\n"), self._settings.url))
                 if stream:
                     print(lines[-1], file=sys.stderr, flush=True)
         if process.returncode != 0:
             tail = "\n".join(lines[-_OUTPUT_TAIL_LINES:])
             raise errors.MigrationError(f"exited with {process.returncode}:\n{tail}")
         return "\n".join(lines)
-
-    def _mask(self, text: str) -> str:
-        password = self._settings.url.password
-        return text.replace(str(password), "***") if password else text
 
 
 def _rails_command(project_dir: Path) -> list[str]:
@@ -148,11 +152,17 @@ def _rails_env(url: URL) -> dict[str, str]:
 
 
 def _flyway_env(url: URL) -> dict[str, str]:
+    """The JDBC URL keeps the URL's options (``sslmode``, ``options``, ...), which the JDBC drivers take under
+    the same names; a password given as an option travels as FLYWAY_PASSWORD like any other."""
     dialect = dburl.dialect_of(url)
+    secret = set(dburl.secrets(url))
+    options = [(key, value) for key, value in url.query.items() if isinstance(value, str) and value not in secret]
+    query = f"?{urllib.parse.urlencode(options)}" if options else ""
     if dialect == "sqlite":
         jdbc = f"jdbc:sqlite:{url.database}"
     else:
         kind = "mariadb" if url.get_backend_name() == "mariadb" else dialect
         port = f":{url.port}" if url.port else ""
-        jdbc = f"jdbc:{kind}://{url.host or 'localhost'}{port}/{url.database or ''}"
-    return {"FLYWAY_URL": jdbc, "FLYWAY_USER": url.username or "", "FLYWAY_PASSWORD": url.password or ""}
+        jdbc = f"jdbc:{kind}://{url.host or 'localhost'}{port}/{url.database or ''}{query}"
+    password = url.password or next(iter(dburl.secrets(url)), "")
+    return {"FLYWAY_URL": jdbc, "FLYWAY_USER": url.username or "", "FLYWAY_PASSWORD": password}

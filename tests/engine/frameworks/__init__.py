@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy
 
-from dbmigrate import config, dburl, outcome
+from dbmigrate import config, dburl, migrating, outcome
 from dbmigrate.frameworks import run
 from dbmigrate.sources import detect
 from dbmigrate.sqltext import Statement
@@ -64,29 +64,31 @@ class Recorder:
 
 
 def up(
-    project_settings: config.Settings, *, target: str | None = None, report: Recorder | None = None
+    project_settings: config.Settings,
+    *,
+    target: str | None = None,
+    report: Recorder | None = None,
+    result: outcome.Outcome | None = None,
+    rollback_on_failure: bool = True,
 ) -> outcome.Outcome:
-    result = outcome.Outcome(action="up")
-    run.up(
-        project_settings,
-        detection(project_settings),
-        target=target,
-        result=result,
-        report=report or Recorder(),
-    )
+    """``dbmigrate up``; pass ``result`` to look at it after a failure."""
+    result = result or outcome.Outcome(action="up")
+    options = migrating.RunOptions(target=target, rollback_on_failure=rollback_on_failure)
+    run.up(project_settings, detection(project_settings), options=options, result=result, report=report or Recorder())
     return result
 
 
-def down(project_settings: config.Settings, *, target: str | None = None, steps: int | None = None) -> outcome.Outcome:
+def down(
+    project_settings: config.Settings,
+    *,
+    target: str | None = None,
+    steps: int | None = None,
+    allow_destructive: bool = True,
+) -> outcome.Outcome:
+    """``dbmigrate down``, by default with the --allow-destructive every framework ``down`` needs."""
     result = outcome.Outcome(action="down")
-    run.down(
-        project_settings,
-        detection(project_settings),
-        target=target,
-        steps=steps,
-        result=result,
-        report=Recorder(),
-    )
+    options = migrating.RunOptions(target=target, steps=steps, allow_destructive=allow_destructive)
+    run.down(project_settings, detection(project_settings), options=options, result=result, report=Recorder())
     return result
 
 

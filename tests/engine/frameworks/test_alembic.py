@@ -9,11 +9,9 @@ import pytest
 import sqlalchemy
 
 from dbmigrate import database, dburl, errors, outcome
-from dbmigrate.frameworks import run
 from tests.engine.frameworks import (
     Recorder,
     copy_sample,
-    detection,
     down,
     query,
     settings,
@@ -141,7 +139,7 @@ def test_up_to_a_target_stops_there_and_down_steps_counts(sqlite_url: str, proje
     assert [m.version for m in down(config, steps=2).migrations] == ["1975ea83b712", "ae1027a6acf"]
     with pytest.raises(errors.UsageError, match="only 0 applied"):
         down(config)
-    with pytest.raises(errors.UsageError, match="unknown Alembic revision"):
+    with pytest.raises(errors.UsageError, match="Alembic target 'feedface': Can't locate revision"):
         up(config, target="feedface")
 
 
@@ -151,7 +149,7 @@ def test_failed_revision_is_rolled_back_and_reported(pg_url: str, project: Path)
     report = Recorder()
     result = outcome.Outcome(action="up")
     with pytest.raises(errors.MigrationError, match="no_such_table") as failure:
-        run.up(config, detection(config), target=None, result=result, report=report)
+        up(config, result=result, report=report, rollback_on_failure=False)
     assert failure.value.message.startswith("5f0c0ffee000_half_done.py: ")
     assert "127.0.0.1" not in failure.value.message
     assert report.events[-1] == ("failed", failure.value.message)

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from dbmigrate import errors, outcome
-from dbmigrate.frameworks import run
 from tests.engine.frameworks import (
     Recorder,
     copy_sample,
-    detection,
     down,
     query,
     settings,
@@ -143,7 +141,7 @@ def test_failed_migration_is_rolled_back_and_reported(
     config = settings(pg_url, project)
     result = outcome.Outcome(action="up")
     with pytest.raises(errors.MigrationError, match="no_such_table") as failure:
-        run.up(config, detection(config), target=None, result=result, report=Recorder())
+        up(config, result=result, rollback_on_failure=False)
     assert failure.value.message.startswith("inventory/0004_broken.py: ")
     assert [(m.version, m.status) for m in result.migrations][-2:] == [
         ("inventory.0003_seed_items", "applied"),

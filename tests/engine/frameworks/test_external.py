@@ -8,17 +8,13 @@ never shows in its arguments or its (passed on) output.
 from __future__ import annotations
 
 import stat
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
-from dbmigrate import errors, outcome, progress
-from dbmigrate.frameworks import run
+from dbmigrate import errors, outcome
 from tests.engine.frameworks import detection, down, settings, status, up
-from tests.fixtures.databases import PG_ADMIN_URL
+from tests.fixtures.migrations import run_cli
 
 FAKE_FLYWAY = """#!/bin/sh
 printf '%s\\n' "$@" > "$0.args"
@@ -67,33 +63,6 @@ def flyway_project(tmp_path: Path) -> Path:
     (project / "flyway.conf").write_text("flyway.locations=filesystem:sql\n")
     (project / "sql" / "V1__create_invoices.sql").write_text("CREATE TABLE invoices (id INTEGER);\n")
     return project
-
-
-@pytest.fixture
-def secret_pg_url(pg_url: str) -> Iterator[tuple[str, str, str]]:
-    """(url, user, password) of a role with a distinctive password that owns the test database."""
-    user, password = f"fw_{uuid.uuid4().hex[:8]}", f"Pw-{uuid.uuid4().hex}"
-    database = pg_url.rsplit("/", 1)[1]
-    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
-        conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO {user}')
-    try:
-        yield f"postgresql://{user}:{password}@127.0.0.1:5432/{database}", user, password
-    finally:
-        owner = sqlalchemy.make_url(PG_ADMIN_URL).username
-        in_db = sqlalchemy.create_engine(
-            PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}",
-            isolation_level="AUTOCOMMIT",
-            poolclass=sqlalchemy.NullPool,
-        )
-        with in_db.connect() as conn:
-            conn.exec_driver_sql(f"REASSIGN OWNED BY {user} TO {owner}")
-            conn.exec_driver_sql(f"DROP OWNED BY {user}")
-        in_db.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP ROLE {user}")
-        admin.dispose()
 
 
 def test_rails_without_rails_names_what_is_missing(sqlite_url: str, rails_project: Path, empty_path: Path) -> None:
@@ -157,7 +126,7 @@ def test_a_failing_delegated_run_is_reported_without_the_password(
     config = settings(url, flyway_project)
     result = outcome.Outcome(action="up")
     with pytest.raises(errors.MigrationError) as failure:
-        run.up(config, detection(config), target=None, result=result, report=progress.Silent())
+        up(config, result=result)
     assert failure.value.message.startswith("flyway migrate: exited with 3:\nflyway migrate url=")
     assert password not in failure.value.message and "password=***" in failure.value.message
     assert [(m.file, m.status, m.error) for m in result.migrations] == [
@@ -182,3 +151,18 @@ def test_rails_runs_the_binstub_with_database_url(
     ]
     database = sqlite_url.removeprefix("sqlite:///")
     assert f"ruby ran rails db:rollback with DATABASE_URL=sqlite3:{database}" in capfd.readouterr().err
+
+
+def test_flyway_keeps_the_url_options(pg_url: str, flyway_project: Path, empty_path: Path) -> None:
+    _tool(empty_path, "flyway", FAKE_FLYWAY)
+    listing = status(settings(f"{pg_url}?sslmode=disable", flyway_project))["output"]
+    assert f"url=jdbc:postgresql://127.0.0.1:5432/{pg_url.rsplit('/', 1)[1]}?sslmode=disable " in listing
+
+
+def test_status_text_shows_the_tool_s_listing_not_counts_it_does_not_know(
+    sqlite_url: str, flyway_project: Path, empty_path: Path
+) -> None:
+    _tool(empty_path, "flyway", FAKE_FLYWAY)
+    shown = run_cli("status", "--database", sqlite_url, cwd=flyway_project, env={"PATH": str(empty_path)})
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "flyway info url=jdbc:sqlite:" in shown.stdout and "0 applied" not in shown.stdout
