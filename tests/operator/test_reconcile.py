@@ -314,3 +314,14 @@ def test_a_migration_left_dirty_fails_with_reason_dirty_and_is_not_retried() -> 
         migrated = next(c for c in done.status["conditions"] if c["type"] == "Migrated")
         assert (migrated["status"], migrated["reason"]) == ("False", "Dirty")
         assert state(done)["Stalled"] == "True" and "retries" not in done.status
+
+
+def test_migrations_changed_under_an_unchanged_spec_warn_that_argo_cd_cannot_see_it() -> None:
+    """Same ConfigMap name, new content: the generation stays, so Argo CD reads the old Healthy until the operator
+    moves; the Warning tells the user to give the ConfigMap a content-hashed name."""
+    succeeded = {"phase": "Succeeded", "observedGeneration": 1, "attempt": 0, "migrationsHash": "sha256:old"}
+    restarted = run(World(), succeeded)
+    assert (restarted.status["phase"], restarted.status["reason"]) == ("Pending", "MigrationsChanged")
+    warned = [e for e in restarted.events if e.type == "Warning"]
+    assert [e.reason for e in warned] == ["MigrationsChangedInPlace"]
+    assert "'sql'" in warned[0].message and "content-hashed" in warned[0].message

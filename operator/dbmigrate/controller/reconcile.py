@@ -196,6 +196,7 @@ class _Machine:
             reason, message = "RetryRequested", f"retry requested ({RETRY}={token})"
         elif phase in RESTARTABLE and self._migrations_changed():
             reason, message = "MigrationsChanged", "the migrations ConfigMap changed"
+            self._warn_changed_in_place()
         else:
             return False
         if phase == "Migrating":
@@ -214,6 +215,18 @@ class _Machine:
             self._detail(type_, "Unknown", "Pending", "not reached yet in this run")
         self._move("Pending", reason, message)
         return True
+
+    def _warn_changed_in_place(self) -> None:
+        """New content under the same ConfigMap name moves no generation: Argo CD (and anything reading
+        ``observedGeneration``) took the previous run's outcome for this content until now. Say so, and how to
+        avoid it."""
+        name = self.obj["spec"]["migrations"]["configMapRef"]["name"]
+        text = (
+            f"ConfigMap {name!r} changed under an unchanged spec: until this run started, the previous outcome "
+            "stood for the new migrations (Argo CD may have rolled out the application already); give the "
+            "ConfigMap a content-hashed name (kustomize configMapGenerator) so that a change is a spec change"
+        )
+        self.events.append(Event("Warning", "MigrationsChangedInPlace", text))
 
     def _migrations_changed(self) -> bool:
         configmap = ((self.obj.get("spec") or {}).get("migrations") or {}).get("configMapRef") or {}
