@@ -325,3 +325,70 @@ def test_migrations_changed_under_an_unchanged_spec_warn_that_argo_cd_cannot_see
     warned = [e for e in restarted.events if e.type == "Warning"]
     assert [e.reason for e in warned] == ["MigrationsChangedInPlace"]
     assert "'sql'" in warned[0].message and "content-hashed" in warned[0].message
+
+
+LOCK_TIMEOUT = {"ok": False, "exit_code": 4, "error": {"type": "LockTimeoutError", "message": "busy"}}
+
+
+def _migrate_retrying(world: World, *, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> Any:
+    """A destructive plan approved (or allowed), its migrate Job timed out on a lock: waiting to retry."""
+    waiting = until_waiting(world, spec=spec, annotations=annotations)
+    world.finish("-plan", PLAN_DESTRUCTIVE)
+    migrating = until_waiting(world, waiting.status, spec=spec, annotations=annotations)
+    world.finish("a0-migrate", LOCK_TIMEOUT, exit_code=4)
+    retrying = until_waiting(world, migrating.status, spec=spec, annotations=annotations)
+    assert (retrying.status["phase"], retrying.status["reason"]) == ("Migrating", "Retrying")
+    return retrying
+
+
+def test_a_spec_edit_between_migrate_attempts_restarts_instead_of_migrating_with_the_new_spec() -> None:
+    """No migrate Job of the current attempt exists: nothing runs, so nothing is abandoned by starting afresh. A
+    Job built now would take the new spec (here a dry run that denies destructive changes) with the old approval."""
+    world = World()
+    retrying = _migrate_retrying(world, spec={**SPEC, "safety": {"destructive": "Allow"}})
+    edited = {**SPEC, "dryRun": True, "safety": {"destructive": "Deny"}}
+    later = NOW + timedelta(minutes=5)  # past the backoff
+
+    restarted = run(world, retrying.status, spec=edited, generation=2, now=later)
+    assert (restarted.status["phase"], restarted.status["reason"]) == ("Pending", "SpecChanged")
+    assert restarted.status["observedGeneration"] == 2 and "plan" not in restarted.status
+    planning = until_waiting(world, restarted.status, spec=edited, generation=2, now=later)
+    world.finish("g2a2-plan", PLAN_DESTRUCTIVE)
+    done = until_waiting(world, planning.status, spec=edited, generation=2, now=later)
+    assert (done.status["phase"], done.status["reason"]) == ("Succeeded", "DryRun")
+    assert [name for name in world.created if name.endswith("-migrate")] == ["dbm-app-u-123456-g1a0-migrate"]
+
+
+def test_a_retry_requested_between_migrate_attempts_starts_a_new_run() -> None:
+    world = World()
+    spec = {**SPEC, "safety": {"destructive": "Allow"}}
+    retrying = _migrate_retrying(world, spec=spec)
+    restarted = run(world, retrying.status, spec=spec, annotations={"dbmigrate.io/retry": "now"})
+    assert (restarted.status["phase"], restarted.status["reason"]) == ("Pending", "RetryRequested")
+    assert restarted.status["retryToken"] == "now" and "retries" not in restarted.status
+
+
+def test_an_approval_withdrawn_between_migrate_attempts_is_asked_for_again() -> None:
+    world = World()
+    approved = {"dbmigrate.io/approved-plan": "sha256:p1"}
+    retrying = _migrate_retrying(world, spec=SPEC, annotations=approved)
+    later = NOW + timedelta(minutes=5)
+    for withdrawn in ({}, {"dbmigrate.io/approved-plan": "sha256:other"}):
+        waiting = until_waiting(world, retrying.status, annotations=withdrawn, now=later)
+        assert (waiting.status["phase"], waiting.status["reason"]) == ("AwaitingApproval", "AwaitingApproval")
+        assert not any(name.endswith("a1-migrate") for name in world.created)
+
+
+def test_a_spec_edit_while_the_migrate_job_runs_waits_for_its_result() -> None:
+    world = World()
+    spec = {**SPEC, "safety": {"destructive": "Allow"}}
+    retrying = _migrate_retrying(world, spec=spec)
+    later = NOW + timedelta(minutes=5)
+    running = until_waiting(world, retrying.status, spec=spec, now=later)
+    assert world.created[-1].endswith("a1-migrate")
+    edited = run(world, running.status, spec=spec, generation=2, now=later)
+    assert edited.status["phase"] == "Migrating" and edited.status["observedGeneration"] == 1
+    world.finish("a1-migrate", {"ok": True, "applied": ["1"], "current_version": "1"})
+    read = run(world, edited.status, spec=spec, generation=2, now=later)
+    assert read.status["migration"]["applied"] == ["1"] and read.status["phase"] == "Verifying"
+    assert run(world, read.status, spec=spec, generation=2, now=later).status["reason"] == "SpecChanged"

@@ -183,8 +183,11 @@ class _Machine:
         """Start a new run on a new generation, a new retry token, or changed migrations (once finished or while
         awaiting approval).
 
-        A running migration is never abandoned: its Job finishes first (the new generation is picked up on the
-        move after). The restart itself is one move of its own, so Ready flips to False before any work."""
+        A migration under way is never abandoned: while the current attempt's migrate Job exists, it finishes and
+        its result is recorded first (the new generation is picked up on the move after). Between attempts (no
+        such Job, e.g. backing off after a lock timeout) the run restarts at once: a migrate Job built now would
+        take the new spec with the old run's plan and approval. The restart itself is one move of its own, so
+        Ready flips to False before any work."""
         generation = int(self.meta.get("generation", 1))
         token = self.annotations.get(RETRY)
         phase = self.status.get("phase")
@@ -199,7 +202,7 @@ class _Machine:
             self._warn_changed_in_place()
         else:
             return False
-        if phase == "Migrating":
+        if phase == "Migrating" and self._migrate_job_exists():
             return False
         for field in RUN_FIELDS:
             self.status.pop(field, None)
@@ -371,8 +374,23 @@ class _Machine:
         self._detail(conds.APPROVED, "True", reason, message)
         self._move("Migrating", "Migrating", f"running dbmigrate {self.status['plan'].get('direction', 'up')}")
 
+    def _migrate_job_exists(self) -> bool:
+        """Whether the current attempt's migrate Job was created (running or finished, not yet read)."""
+        name = jobs.job_name(self._run_id(), jobs.Step("migrate"))
+        return self.world.job_state(self.namespace, name).exists
+
+    def _approval_withdrawn(self, mig: specs.MigrationSpec) -> bool:
+        """The plan needed the approval annotation (the spec is unchanged, else the run restarted) and it no
+        longer names the plan: removed, rejected, or replaced by another hash."""
+        plan = self.status["plan"]
+        needed = mig.safety.destructive == "RequireApproval" and int(plan.get("blocking", 0)) > 0
+        return needed and self.annotations.get(APPROVED_PLAN) != plan["hash"]
+
     def _migrating(self, mig: specs.MigrationSpec) -> None:
         plan = self.status["plan"]
+        if self._approval_withdrawn(mig) and not self._migrate_job_exists():
+            self._awaiting_approval(mig)  # a started Job cannot be recalled; an attempt not started yet can
+            return
         job = jobs.Step(
             "migrate",
             direction=plan.get("direction", "up"),
