@@ -392,3 +392,33 @@ def test_a_spec_edit_while_the_migrate_job_runs_waits_for_its_result() -> None:
     read = run(world, edited.status, spec=spec, generation=2, now=later)
     assert read.status["migration"]["applied"] == ["1"] and read.status["phase"] == "Verifying"
     assert run(world, read.status, spec=spec, generation=2, now=later).status["reason"] == "SpecChanged"
+
+
+def test_lists_the_summary_trimmed_to_fit_its_4_kib_still_count_in_full() -> None:
+    world = World()
+    waiting = until_waiting(world)
+    world.finish("-plan", {**PLAN_OK, "pending": ["299", "300"], "pending_truncated": 298})
+    migrating = until_waiting(world, waiting.status)
+    assert migrating.status["pendingCount"] == 300 and migrating.status["target"] == "300"
+    assert migrating.status["plan"]["pendingTruncated"] == 298
+    planned = next(c for c in migrating.status["conditions"] if c["type"] == "Planned")
+    assert planned["message"].startswith("300 to apply")
+
+    world.finish("-migrate", {"ok": True, "applied": ["300"], "applied_truncated": 299, "current_version": "300"})
+    verifying = until_waiting(world, migrating.status)
+    assert verifying.status["migration"]["applied"] == ["300"]
+    assert verifying.status["migration"]["appliedTruncated"] == 299
+    migrated = next(c for c in verifying.status["conditions"] if c["type"] == "Migrated")
+    assert migrated["message"] == "applied 300 migrations (the last: 300)"
+
+
+def test_a_failure_after_applied_migrations_the_summary_left_out_is_not_called_rolled_back() -> None:
+    """Exit 1 with nothing applied means the failed migration was rolled back; here 40 stayed applied."""
+    world = World()
+    waiting = until_waiting(world)
+    world.finish("-plan", PLAN_OK)
+    migrating = until_waiting(world, waiting.status)
+    error = {"type": "MigrationError", "message": "041_x.sql:1: boom"}
+    world.finish("-migrate", {"ok": False, "applied": [], "applied_truncated": 40, "error": error}, exit_code=1)
+    failed = until_waiting(world, migrating.status)
+    assert (failed.status["phase"], failed.status["reason"]) == ("Failed", "MigrationFailed")

@@ -324,13 +324,14 @@ class _Machine:
             self._failed(result, condition=conds.PLANNED)
             return
         plan = results.plan_status(result, direction="down" if down else "up")
-        self.status.update(plan=plan, pendingCount=len(plan["pending"]))
+        pending = result.count("pending")
+        self.status.update(plan=plan, pendingCount=pending)
         if current is not None:
             self.status["appliedVersion"] = current
         if plan["pending"] and mig.target == specs.LATEST:
-            self.status["target"] = plan["pending"][-1]
+            self.status["target"] = plan["pending"][-1]  # the newest: a trimmed list keeps it
         verb = "revert" if down else "apply"
-        summary = f"{len(plan['pending'])} to {verb}, {plan['blocking']} blocking finding(s), plan {plan['hash']}"
+        summary = f"{pending} to {verb}, {plan['blocking']} blocking finding(s), plan {plan['hash']}"
         self._detail(conds.PLANNED, "True", "Planned", summary)
         if not plan["pending"]:
             self._detail(conds.APPROVED, "True", "NothingToApprove", "no pending migrations")
@@ -402,14 +403,17 @@ class _Machine:
             return
         for warning in result.warnings():
             self.events.append(Event("Warning", "RunWarning", f"{warning['name']}: {warning['message']}"))
-        applied, rolled_back = result.strings("applied"), result.strings("rolled_back")
-        done = result.strings("reverted") if job.direction == "down" else applied
+        rolled_back = result.strings("rolled_back")
+        done_key = "reverted" if job.direction == "down" else "applied"
+        done = result.strings(done_key)
         record: dict[str, Any] = {
             "applied": done,
             "rolledBack": rolled_back,
             "exitCode": result.exit_code,
             "finishedAt": _iso(self.now),
         }
+        if result.truncated(done_key):
+            record["appliedTruncated"] = result.truncated(done_key)
         if not result.ok:
             record.update(errorType=result.error_type, errorMessage=result.error_message)
         self.status["migration"] = record
@@ -417,8 +421,10 @@ class _Machine:
             self.status["appliedVersion"] = result.text("current_version")
         if result.ok:
             self.status["pendingCount"] = 0
-            verb = "reverted" if job.direction == "down" else "applied"
-            self._detail(conds.MIGRATED, "True", "Applied", f"{verb} {', '.join(done) or 'nothing'}")
+            verb, listed = done_key, ", ".join(done) or "nothing"
+            if result.truncated(done_key):
+                listed = f"{result.count(done_key)} migrations (the last: {listed})"
+            self._detail(conds.MIGRATED, "True", "Applied", f"{verb} {listed}")
             self._move("Verifying", "Verifying", "verifying the schema")
         elif result.exit_code == errors.ExitCode.SAFETY_GATE:
             self._replan(result)
@@ -429,7 +435,9 @@ class _Machine:
             )
             self._detail(conds.MIGRATED, "False", "Dirty", text)
             self._move("Failed", "Dirty", text, wait=None)
-        elif rolled_back or (result.exit_code == errors.ExitCode.MIGRATION_FAILED and not applied):
+        elif result.count("rolled_back") or (
+            result.exit_code == errors.ExitCode.MIGRATION_FAILED and not result.count("applied")
+        ):
             text = f"{result.error_message}; rolled back {', '.join(rolled_back) or 'the failed migration'}"
             self._detail(conds.MIGRATED, "False", "RolledBack", text)
             self._move("RolledBack", "MigrationFailed", text, wait=None)
