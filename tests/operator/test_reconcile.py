@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dbmigrate.backups import base
-from dbmigrate.controller import cluster, reconcile
+from dbmigrate.controller import backups, cluster, reconcile
 from dbmigrate.controller import spec as specs
 from dbmigrate.controller.settings import Settings
 
@@ -422,3 +422,49 @@ def test_a_failure_after_applied_migrations_the_summary_left_out_is_not_called_r
     world.finish("-migrate", {"ok": False, "applied": [], "applied_truncated": 40, "error": error}, exit_code=1)
     failed = until_waiting(world, migrating.status)
     assert (failed.status["phase"], failed.status["reason"]) == ("Failed", "MigrationFailed")
+
+
+@dataclasses.dataclass
+class FlakyBackups:
+    """A backup API that fails (passing trouble) ``failures`` times, then has a fresh backup."""
+
+    failures: int
+    calls: int = 0
+
+    def latest(self) -> base.Backup | None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise backups.BackupUnavailable("Cloud SQL Admin API unreachable: timed out")
+        return base.Backup(provider="test", taken_at=NOW, description="nightly")
+
+    def create(self) -> base.Backup:
+        raise AssertionError("not asked")
+
+
+def _checking(api: FlakyBackups, status: dict[str, Any], now: datetime) -> reconcile.Step:
+    spec = {**SPEC, "backup": {"policy": "Require", "gcpCloudSql": {"project": "p", "instance": "i"}}}
+    return reconcile.step(obj(status, spec=spec), world=World(), providers=lambda *_: api, settings=SETTINGS, now=now)
+
+
+def test_a_backup_api_in_passing_trouble_is_asked_again_with_backoff_not_blocked() -> None:
+    api = FlakyBackups(failures=2)
+    first = _checking(api, _checking(api, {}, NOW).status, NOW)
+    retrying = _checking(api, first.status, NOW)
+    assert (retrying.status["phase"], retrying.status["reason"], retrying.wait) == ("CheckingBackup", "Retrying", 10)
+    assert state(retrying)["Stalled"] == "False" and "unreachable" in retrying.status["message"]
+    assert _checking(api, retrying.status, NOW + timedelta(seconds=5)).wait == 5 and api.calls == 1  # backing off
+
+    again = _checking(api, retrying.status, NOW + timedelta(seconds=10))
+    assert (again.status["reason"], again.wait, again.status["retries"]) == ("Retrying", 20, 2)
+    passed = _checking(api, again.status, NOW + timedelta(seconds=30))
+    assert passed.status["phase"] == "Planning" and "retries" not in passed.status
+    assert passed.status["attempt"] == 0  # a backup being created keeps its name
+
+
+def test_a_backup_api_in_trouble_past_the_retry_limit_blocks() -> None:
+    api = FlakyBackups(failures=10)
+    result, clock = _checking(api, {}, NOW), NOW
+    while result.status["phase"] != "Blocked":
+        clock += timedelta(seconds=result.wait or 0)
+        result = _checking(api, result.status, clock)
+    assert result.status["reason"] == "BackupError" and "gave up after 2 retries" in result.status["message"]

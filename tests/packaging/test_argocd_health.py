@@ -100,7 +100,7 @@ def test_a_ready_condition_of_an_older_generation_is_not_healthy() -> None:
     assert health(obj)[0] == "Progressing"
 
 
-@pytest.mark.parametrize("phase", ["Planning", "Migrating", "Verifying"])
+@pytest.mark.parametrize("phase", ["CheckingBackup", "Planning", "Migrating", "Verifying"])
 def test_a_transient_retry_is_progressing(phase: str) -> None:
     """Lock timeouts and connection errors are retried with backoff: Degraded would fail the sync at once."""
     obj = resource(phase, reason="Retrying", message="LockTimeout: lock not acquired in 5s; retry 2 in 20s")

@@ -268,6 +268,8 @@ class _Machine:
             self._checking_backup(mig)
 
     def _checking_backup(self, mig: specs.MigrationSpec) -> None:
+        if self._backing_off():
+            return
         provider = self.providers(mig.backup, self.namespace, self._run_id())
         try:
             check, backup = gate.check(
@@ -276,12 +278,17 @@ class _Machine:
         except backups.BackupPending as pending:
             self._backup_pending(str(pending))
             return
+        except backups.BackupUnavailable as unavailable:
+            self._backup_unavailable(str(unavailable))
+            return
         except errors.SafetyGateError as exc:
             message = exc.message.lstrip("✗ ")
             reason = "BackupTooOld" if "too old" in message else "NoBackup" if "No backup" in message else "BackupError"
             self._detail(conds.BACKUP_VERIFIED, "False", reason, message)
             self._move("Blocked", reason, message, wait=None)
             return
+        for field in ("retries", "retryAfter"):  # the Jobs' retries are counted afresh
+            self.status.pop(field, None)
         if backup is None:
             self._detail(conds.BACKUP_VERIFIED, "False", "Skipped", "backup check skipped (policy Skip)")
         else:
@@ -293,6 +300,17 @@ class _Machine:
             }
             self._detail(conds.BACKUP_VERIFIED, "True", "BackupFresh", f"{backup.description}: {check.message}")
         self._move("Planning", "Planning", "running dbmigrate plan")
+
+    def _backup_unavailable(self, message: str) -> None:
+        """The provider's API had passing trouble: ask again with backoff (Progressing in Argo CD, where Degraded
+        would fail the sync); after the retry limit, Blocked like any backup error, and looked at every resync."""
+        delay = self._schedule_retry(new_attempt=False)
+        if delay is None:
+            self._give_up(conds.BACKUP_VERIFIED, "BackupError", message, phase="Blocked")
+            return
+        self._detail(conds.BACKUP_VERIFIED, "Unknown", "BackupUnavailable", message)
+        text = f"BackupUnavailable: {message}; retry {self.status['retries']} in {delay:.0f}s"
+        self._move("CheckingBackup", "Retrying", text, wait=delay)
 
     def _backup_pending(self, message: str) -> None:
         record = self.status.setdefault("backup", {})
@@ -446,7 +464,8 @@ class _Machine:
 
     def _replan(self, result: results.Result) -> None:
         """The database no longer matches the approved plan (exit 3 with --approve): plan (and approve) afresh."""
-        if not self._count_retry(result, condition=conds.MIGRATED):
+        if self._schedule_retry(new_attempt=True) is None:
+            self._give_up(conds.MIGRATED, result.reason, result.error_message)
             return
         for field in ("plan", "direction", "rejectedApproval", "retryAfter"):
             self.status.pop(field, None)
@@ -482,9 +501,7 @@ class _Machine:
 
     def _job(self, mig: specs.MigrationSpec, job: jobs.Step) -> results.Result | None:
         """The finished Job's result; None while it is being started or runs (``self.wait`` set)."""
-        retry_after = self.status.get("retryAfter")
-        if retry_after and _parse_time(retry_after) > self.now:
-            self.wait = (_parse_time(retry_after) - self.now).total_seconds()
+        if self._backing_off():
             return None
         run = self._run_id()
         name = jobs.job_name(run, job)
@@ -506,28 +523,38 @@ class _Machine:
 
     def _failed(self, result: results.Result, *, condition: str) -> None:
         """A failed step: retried with backoff when the database was busy or unreachable, else Failed."""
-        if result.exit_code in results.RETRYABLE:
-            if self._count_retry(result, condition=condition):
-                phase = self.status["phase"]
-                delay = (_parse_time(self.status["retryAfter"]) - self.now).total_seconds()
-                text = f"{result.reason}: {result.error_message}; retry {self.status['retries']} in {delay:.0f}s"
-                self._move(phase, "Retrying", text, wait=delay)
-            return
-        self._detail(condition, "False", result.reason, result.error_message)
-        self._move("Failed", result.reason, result.error_message, wait=None)
+        if result.exit_code not in results.RETRYABLE:
+            self._detail(condition, "False", result.reason, result.error_message)
+            self._move("Failed", result.reason, result.error_message, wait=None)
+        elif (delay := self._schedule_retry(new_attempt=True)) is None:
+            self._give_up(condition, result.reason, result.error_message)
+        else:
+            text = f"{result.reason}: {result.error_message}; retry {self.status['retries']} in {delay:.0f}s"
+            self._move(self.status["phase"], "Retrying", text, wait=delay)
 
-    def _count_retry(self, result: results.Result, *, condition: str) -> bool:
-        """Schedule a retry (new attempt, exponential backoff); False (and Failed) once the limit is reached."""
+    def _backing_off(self) -> bool:
+        """Whether a scheduled retry is not due yet (``self.wait`` then says for how long)."""
+        retry_after = self.status.get("retryAfter")
+        if retry_after and _parse_time(retry_after) > self.now:
+            self.wait = (_parse_time(retry_after) - self.now).total_seconds()
+            return True
+        return False
+
+    def _schedule_retry(self, *, new_attempt: bool) -> float | None:
+        """Book one more automatic retry with exponential backoff: its delay, or None once the limit is reached.
+        A Job is retried under a new attempt (a Job of its own); a backup check asks the same provider again, so
+        a backup it is creating keeps its name."""
         retries = int(self.status.get("retries", 0))
         if retries >= self.settings.retry_limit:
-            text = f"gave up after {retries} retries: {result.error_message}"
-            self._detail(condition, "False", result.reason, text)
-            self._move("Failed", result.reason, text, wait=None)
-            return False
-        delay = min(self.settings.retry_base_seconds * 2**retries, self.settings.retry_max_seconds)
-        self.status.update(
-            retries=retries + 1,
-            attempt=int(self.status.get("attempt", 0)) + 1,
-            retryAfter=_iso(self.now + timedelta(seconds=delay)),
-        )
-        return True
+            return None
+        delay = float(min(self.settings.retry_base_seconds * 2**retries, self.settings.retry_max_seconds))
+        self.status.update(retries=retries + 1, retryAfter=_iso(self.now + timedelta(seconds=delay)))
+        if new_attempt:
+            self.status["attempt"] = int(self.status.get("attempt", 0)) + 1
+        return delay
+
+    def _give_up(self, condition: str, reason: str, message: str, *, phase: str = "Failed") -> None:
+        """The retry limit is reached: a final phase (Stalled)."""
+        text = f"gave up after {self.status.get('retries', 0)} retries: {message}"
+        self._detail(condition, "False", reason, text)
+        self._move(phase, reason, text, wait=None)
