@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from typing import Any
 
 import kopf
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from dbmigrate.controller import handlers, jobs
 from dbmigrate.controller.settings import Settings
@@ -66,3 +70,37 @@ def test_the_own_patchs_event_arriving_before_its_response_is_withdrawn_unless_s
     wakeups.wake("uid-1")  # meanwhile one of its Jobs changed
     wakeups.wrote("uid-1", version="44")
     assert event.is_set()
+
+
+def test_an_api_error_is_logged_with_the_servers_own_message(caplog: pytest.LogCaptureFixture) -> None:
+    """The Status message names what went wrong (which webhook, which field); "500 Internal Server Error" alone
+    does not."""
+
+    class Failing:
+        def migrations_hash(self, namespace: str, name: str) -> str | None:
+            body = json.dumps({"kind": "Status", "message": 'Internal error occurred: webhook "x" timed out'})
+            raise ApiException(status=500, reason="Internal Server Error", body=body)
+
+    raw = {
+        "apiVersion": "dbmigrate.io/v1alpha1",
+        "kind": "DatabaseMigration",
+        "metadata": {"name": "app", "namespace": "ns", "uid": "u-1", "generation": 1, "resourceVersion": "1"},
+        "spec": {
+            "database": {"engine": "postgresql", "secretRef": {"name": "db", "urlKey": "url"}},
+            "migrations": {"configMapRef": {"name": "sql"}},
+            "backup": {"policy": "Skip"},
+        },
+        "status": {"phase": "Pending", "observedGeneration": 1, "attempt": 0},
+    }
+    moved = asyncio.run(
+        handlers._move(
+            body=kopf.Body(raw),
+            own=None,
+            wakeups=handlers._Wakeups(),
+            world=Failing(),  # type: ignore[arg-type]
+            settings=Settings(),
+            logger=logging.getLogger("test"),
+        )
+    )
+    assert moved == (None, Settings().retry_base_seconds)
+    assert 'webhook "x" timed out' in caplog.text

@@ -468,3 +468,44 @@ def test_a_backup_api_in_trouble_past_the_retry_limit_blocks() -> None:
         clock += timedelta(seconds=result.wait or 0)
         result = _checking(api, result.status, clock)
     assert result.status["reason"] == "BackupError" and "gave up after 2 retries" in result.status["message"]
+
+
+@dataclasses.dataclass
+class RejectingWorld(World):
+    """An API server that refuses Jobs (a ResourceQuota, Pod Security admission, an invalid spec.job) until told."""
+
+    rejection: str | None = 'Job.batch "x" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1'
+
+    def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
+        if self.rejection:
+            raise cluster.JobRejected(f"403 Forbidden: {self.rejection}")
+        return super().ensure_job(manifest)
+
+
+def test_a_job_the_api_server_rejects_stalls_with_its_message_and_goes_on_once_accepted() -> None:
+    world = RejectingWorld()
+    rejected = until_waiting(world)
+    assert (rejected.status["phase"], rejected.status["reason"]) == ("Planning", "JobRejected")
+    assert "exceeded quota" in rejected.status["message"] and state(rejected)["Stalled"] == "True"
+    assert [(e.type, e.reason) for e in rejected.events] == [("Warning", "JobRejected")]
+    assert rejected.wait == SETTINGS.retry_max_seconds and world.created == []
+    assert run(world, rejected.status).events == []  # refused again: nothing new to say
+
+    world.rejection = None
+    accepted = run(world, rejected.status)
+    assert (accepted.status["phase"], accepted.status["reason"]) == ("Planning", "Planning")
+    assert state(accepted)["Stalled"] == "False" and world.created == ["dbm-app-u-123456-g1a0-plan"]
+    assert [e.reason for e in accepted.events] == ["JobCreated", "Planning"]
+
+
+def test_a_job_found_already_created_is_not_announced_again() -> None:
+    """409 AlreadyExists: an earlier operator process created it (and said so)."""
+
+    class Existing(World):
+        def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
+            super().ensure_job(manifest)
+            return False
+
+    waiting = until_waiting(Existing())
+    assert waiting.status["job"] == "dbm-app-u-123456-g1a0-plan"
+    assert not any(e.reason == "JobCreated" for e in waiting.events)

@@ -45,6 +45,23 @@ class JobState:
     waiting: str | None = None
 
 
+class JobRejected(Exception):
+    """The API server refused to create a Job (4xx: an invalid spec.job, a ResourceQuota, Pod Security or another
+    admission policy): retrying the same request cannot help until someone changes something. The text is the
+    HTTP status and the API server's own message."""
+
+
+def api_message(exc: ApiException) -> str:
+    """``<status> <reason>: <message>`` of an API error, the message from the Status object the server answered
+    (it says which field or policy), when there is one."""
+    try:
+        answer = json.loads(exc.body or "")
+    except ValueError:
+        answer = None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    return f"{exc.status} {exc.reason}: {message}" if message else f"{exc.status} {exc.reason}"
+
+
 class Cluster:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -88,12 +105,15 @@ class Cluster:
 
     def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
         """Create the Job; False when it already exists (409: this step was started before, maybe by a previous
-        operator process), which is how restarts avoid a second Job."""
+        operator process), which is how restarts avoid a second Job. Any other 4xx but 404 (the namespace is
+        going) and 429 (throttled) raises :class:`JobRejected`; other errors stay ``ApiException``."""
         try:
             self._call("POST", JOBS, namespace=manifest["metadata"]["namespace"], body=manifest)
         except ApiException as exc:
             if exc.status == 409:
                 return False
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (404, 429):
+                raise JobRejected(api_message(exc)) from None
             raise
         return True
 

@@ -202,7 +202,7 @@ async def _move(
     except ApiException as exc:
         if exc.status == 404:
             return None
-        logger.warning("Kubernetes API error, retrying: %s %s", exc.status, exc.reason)
+        logger.warning("Kubernetes API error, retrying: %s", cluster.api_message(exc))
         return own, settings.retry_base_seconds
     except Exception as exc:  # one resource's bug must not stop it for good: report, back off, retry
         logger.exception("reconcile failed")

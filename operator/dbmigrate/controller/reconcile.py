@@ -34,6 +34,8 @@ TERMINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
 RESTARTABLE = TERMINAL | {"AwaitingApproval"}
 #: Blocked for one of these reasons, a resource looks at its backups again at every resync.
 BACKUP_BLOCKS = frozenset({"BackupTooOld", "NoBackup", "BackupError"})
+#: reasons a step shows while its Job cannot be created or its pod not start; the phase's own reason returns after
+JOB_TROUBLE = frozenset({"JobRejected"})
 #: status fields that belong to one run and are cleared when a new one starts
 RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
 
@@ -105,14 +107,15 @@ class _Machine:
         self.now = now
         self.events: list[Event] = []
         self.wait: float | None = None
-        self.dependency_missing = False
+        #: the step cannot go on without help but is looked at again (a missing Secret, a rejected Job)
+        self.stalled = False
         self._before = (self.status.get("phase"), self.status.get("reason"), self.status.get("message"))
 
     # -- outcome --------------------------------------------------------------------------------------------
 
     def result(self) -> Step:
         phase = self.status.get("phase", "Pending")
-        stalled = phase in conds.STALLED or self.dependency_missing
+        stalled = phase in conds.STALLED or self.stalled
         self.status["conditions"] = conds.summarize(
             self.status.get("conditions") or [],
             phase=phase,
@@ -257,8 +260,12 @@ class _Machine:
 
     def _missing(self, reason: str, message: str) -> None:
         """A dependency the user must create: Stalled, but looked for again (it may appear any moment)."""
-        self.dependency_missing = True
-        self._move("Pending", reason, f"{message}; retrying", wait=self.settings.retry_base_seconds)
+        self._stalled_on(reason, f"{message}; retrying", wait=self.settings.retry_base_seconds)
+
+    def _stalled_on(self, reason: str, message: str, *, wait: float) -> None:
+        """Stalled in the current phase (not a final one): the step goes on by itself once the cause is fixed."""
+        self.stalled = True
+        self._move(self.status.get("phase", "Pending"), reason, message, wait=wait)
 
     def _blocked(self, mig: specs.MigrationSpec) -> None:
         """Blocked by the backup gate: checked again at every resync, so a backup taken meanwhile (the nightly job,
@@ -509,9 +516,16 @@ class _Machine:
         self.wait = self.settings.poll_seconds
         if not state.exists:
             manifest = jobs.manifest(owner=self.obj, mig=mig, step=job, run=run, settings=self.settings)
-            self.world.ensure_job(manifest)
+            try:
+                created = self.world.ensure_job(manifest)
+            except cluster.JobRejected as rejected:  # tried again now and then: a quota may free up
+                text = f"the API server rejected Job {name}: {rejected}"
+                self._stalled_on("JobRejected", text, wait=self.settings.retry_max_seconds)
+                return None
             self.status["job"] = name
-            self.events.append(Event("Normal", "JobCreated", f"started Job {name}"))
+            if created:  # else an earlier operator process created it, and said so
+                self.events.append(Event("Normal", "JobCreated", f"started Job {name}"))
+            self._job_going(name)
             return None
         if not state.finished:
             if state.waiting:
@@ -520,6 +534,12 @@ class _Machine:
         self.status.pop("retryAfter", None)
         self.wait = 0
         return results.parse(exit_code=state.exit_code, message=state.message)
+
+    def _job_going(self, name: str) -> None:
+        """The Job trouble shown before is over: back to the phase's own reason."""
+        if self.status.get("reason") in JOB_TROUBLE:
+            phase = self.status["phase"]
+            self._move(phase, phase, f"Job {name} started", wait=self.settings.poll_seconds)
 
     def _failed(self, result: results.Result, *, condition: str) -> None:
         """A failed step: retried with backoff when the database was busy or unreachable, else Failed."""
