@@ -509,3 +509,46 @@ def test_a_job_found_already_created_is_not_announced_again() -> None:
     waiting = until_waiting(Existing())
     assert waiting.status["job"] == "dbm-app-u-123456-g1a0-plan"
     assert not any(e.reason == "JobCreated" for e in waiting.events)
+
+
+def _waiting(world: World, reason: str, message: str, *, since: datetime = NOW) -> str:
+    name = world.created[-1]
+    world.jobs[name] = cluster.JobState(exists=True, waiting=cluster.Waiting(reason, message, since))
+    return name
+
+
+def test_a_job_pod_whose_secret_is_gone_stalls_stays_watched_and_recovers_when_it_starts() -> None:
+    world = World()
+    planning = until_waiting(world)
+    name = _waiting(world, "CreateContainerConfigError", 'secret "db" not found')
+    stuck = run(world, planning.status, now=NOW + timedelta(seconds=3))
+    assert (stuck.status["phase"], stuck.status["reason"]) == ("Planning", "ContainerConfigError")
+    assert stuck.status["message"] == f'Job {name} cannot start: CreateContainerConfigError: secret "db" not found'
+    assert (state(stuck)["Stalled"], state(stuck)["Reconciling"]) == ("True", "True")
+    assert stuck.wait == SETTINGS.poll_seconds and [e.type for e in stuck.events] == ["Warning"]
+
+    world.jobs[name] = cluster.JobState(exists=True)  # the Secret is back: the pod runs
+    going = run(world, stuck.status, now=NOW + timedelta(minutes=1))
+    assert (going.status["reason"], state(going)["Stalled"]) == ("Planning", "False")
+    assert going.status["message"] == f"Job {name} started"
+
+
+def test_a_failing_image_pull_stalls_only_after_a_grace_period_and_without_an_event_per_kubelet_retry() -> None:
+    world = World()
+    planning = until_waiting(world)
+    _waiting(world, "ErrImagePull", "manifest unknown")
+    early = run(world, planning.status, now=NOW + timedelta(seconds=30))
+    assert (early.status["reason"], state(early)["Stalled"]) == ("JobWaiting", "False")
+
+    stuck = run(world, early.status, now=NOW + timedelta(minutes=3))
+    assert (stuck.status["reason"], state(stuck)["Stalled"]) == ("ImagePullFailed", "True")
+    _waiting(world, "ImagePullBackOff", 'Back-off pulling image "x"')
+    again = run(world, stuck.status, now=NOW + timedelta(minutes=4))
+    assert again.status["message"] == stuck.status["message"] and again.events == []
+
+
+def test_a_malformed_image_name_stalls_at_once() -> None:
+    world = World()
+    planning = until_waiting(world)
+    _waiting(world, "InvalidImageName", 'couldn\'t parse image name "Bad:Name"')
+    assert run(world, planning.status, now=NOW).status["reason"] == "ImagePullFailed"

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from kubernetes import client
@@ -34,15 +35,28 @@ STATUS = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{PLURAL}/{{name}}/st
 
 
 @dataclasses.dataclass(frozen=True)
+class Waiting:
+    """Why a Job's pod does not start: its container's waiting ``reason`` (e.g. CreateContainerConfigError), the
+    kubelet's ``message``, and ``since`` when the pod exists (a failing image pull may pass; one failing long not)."""
+
+    reason: str
+    message: str
+    since: datetime
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}" if self.message else self.reason
+
+
+@dataclasses.dataclass(frozen=True)
 class JobState:
     """A Job as the state machine needs it. ``finished`` with ``exit_code`` and the termination ``message``;
-    ``waiting`` carries a pod's stuck reason (e.g. CreateContainerConfigError) while it cannot start."""
+    ``waiting`` says why its pod does not start yet (None while it starts normally or runs)."""
 
     exists: bool
     finished: bool = False
     exit_code: int = 0
     message: str = ""
-    waiting: str | None = None
+    waiting: Waiting | None = None
 
 
 class JobRejected(Exception):
@@ -192,10 +206,11 @@ class Cluster:
         return cast(dict[str, Any], json.loads(data))
 
 
-def _waiting_reason(pods: list[dict[str, Any]]) -> str | None:
+def _waiting_reason(pods: list[dict[str, Any]]) -> Waiting | None:
     for pod in pods:
         for status in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting")
             if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
-                return f"{waiting['reason']}: {waiting.get('message') or ''}".strip(": ")
+                since = datetime.fromisoformat(str(pod["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
+                return Waiting(reason=waiting["reason"], message=waiting.get("message") or "", since=since)
     return None

@@ -34,8 +34,16 @@ TERMINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
 RESTARTABLE = TERMINAL | {"AwaitingApproval"}
 #: Blocked for one of these reasons, a resource looks at its backups again at every resync.
 BACKUP_BLOCKS = frozenset({"BackupTooOld", "NoBackup", "BackupError"})
+#: a Job pod's waiting reasons that need help: the resource's reason, and how long the pod may wait first (a
+#: failing image pull can be a registry hiccup; a Secret missing or an image name malformed is not)
+CANNOT_START: dict[str, tuple[str, timedelta]] = {
+    "CreateContainerConfigError": ("ContainerConfigError", timedelta(0)),
+    "InvalidImageName": ("ImagePullFailed", timedelta(0)),
+    "ErrImagePull": ("ImagePullFailed", timedelta(minutes=2)),
+    "ImagePullBackOff": ("ImagePullFailed", timedelta(minutes=2)),
+}
 #: reasons a step shows while its Job cannot be created or its pod not start; the phase's own reason returns after
-JOB_TROUBLE = frozenset({"JobRejected"})
+JOB_TROUBLE = frozenset({"JobRejected", "JobWaiting", *(reason for reason, _ in CANNOT_START.values())})
 #: status fields that belong to one run and are cleared when a new one starts
 RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
 
@@ -528,12 +536,28 @@ class _Machine:
             self._job_going(name)
             return None
         if not state.finished:
-            if state.waiting:
-                self.status["message"] = f"Job {name} cannot start: {state.waiting}"[: results.MAX_MESSAGE]
+            self._job_waiting(name, state.waiting)
             return None
         self.status.pop("retryAfter", None)
         self.wait = 0
         return results.parse(exit_code=state.exit_code, message=state.message)
+
+    def _job_waiting(self, name: str, waiting: cluster.Waiting | None) -> None:
+        """A Job whose pod does not start: Stalled (and still watched) when it cannot without help, per
+        CANNOT_START; other waiting reasons are only shown (JobWaiting). Once it starts, the phase's reason is back.
+        The message of a stall is kept while its reason stays: the kubelet alternates ErrImagePull and
+        ImagePullBackOff, which would otherwise be an Event each time."""
+        if waiting is None:
+            self._job_going(name)
+            return
+        text = f"Job {name} cannot start: {waiting}"
+        stall = CANNOT_START.get(waiting.reason)
+        if stall is None or self.now - waiting.since < stall[1]:
+            self._move(self.status["phase"], "JobWaiting", text, wait=self.settings.poll_seconds)
+            return
+        reason = stall[0]
+        held = self.status["message"] if self.status.get("reason") == reason else text
+        self._stalled_on(reason, held, wait=self.settings.poll_seconds)
 
     def _job_going(self, name: str) -> None:
         """The Job trouble shown before is over: back to the phase's own reason."""
