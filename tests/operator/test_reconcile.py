@@ -31,12 +31,14 @@ class World:
     jobs: dict[str, cluster.JobState] = dataclasses.field(default_factory=dict)
     created: list[str] = dataclasses.field(default_factory=list)
     secret_missing: bool = False
+    #: Secrets missing by name (secret_missing: every one)
+    missing_secrets: set[str] = dataclasses.field(default_factory=set)
 
     def migrations_hash(self, namespace: str, name: str) -> str | None:
         return "sha256:m"
 
     def secret_problem(self, namespace: str, name: str, keys: list[str]) -> str | None:
-        return f"Secret {name!r} not found" if self.secret_missing else None
+        return f"Secret {name!r} not found" if self.secret_missing or name in self.missing_secrets else None
 
     def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
         name = manifest["metadata"]["name"]
@@ -552,3 +554,38 @@ def test_a_malformed_image_name_stalls_at_once() -> None:
     planning = until_waiting(world)
     _waiting(world, "InvalidImageName", 'couldn\'t parse image name "Bad:Name"')
     assert run(world, planning.status, now=NOW).status["reason"] == "ImagePullFailed"
+
+
+def test_a_missing_backup_credentials_secret_stalls_like_the_database_secret() -> None:
+    """Not a silent fall-back to the operator's own cloud identity."""
+    world = World(missing_secrets={"rds-creds"})
+    spec = {
+        **SPEC,
+        "backup": {
+            "policy": "Require",
+            "credentialsSecretRef": {"name": "rds-creds"},
+            "awsRds": {"dbInstanceIdentifier": "orders", "region": "eu-west-1"},
+        },
+    }
+    asked: list[str] = []
+
+    def providers(*_: Any) -> base.Provider | None:
+        asked.append("provider")
+        return None
+
+    first = reconcile.step(obj(None, spec=spec), world=world, providers=providers, settings=SETTINGS, now=NOW)
+    stalled = reconcile.step(obj(first.status, spec=spec), world=world, providers=providers, settings=SETTINGS, now=NOW)
+    assert (stalled.status["phase"], stalled.status["reason"]) == ("Pending", "SecretNotFound")
+    assert stalled.status["message"] == "backup credentials: Secret 'rds-creds' not found; retrying"
+    assert state(stalled)["Stalled"] == "True" and asked == []
+
+
+def test_backup_credentials_gone_after_pending_block_the_run() -> None:
+    def providers(*_: Any) -> base.Provider | None:
+        raise base.BackupError("credentials Secret 'rds-creds' not found")
+
+    checking = {"phase": "CheckingBackup", "observedGeneration": 1, "attempt": 0}
+    spec = {**SPEC, "backup": {"policy": "Require", "awsRds": {"dbInstanceIdentifier": "o", "region": "r"}}}
+    blocked = reconcile.step(obj(checking, spec=spec), world=World(), providers=providers, settings=SETTINGS, now=NOW)
+    assert (blocked.status["phase"], blocked.status["reason"]) == ("Blocked", "BackupError")
+    assert "'rds-creds' not found" in blocked.status["message"]

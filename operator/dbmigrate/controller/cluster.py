@@ -107,13 +107,13 @@ class Cluster:
         missing = [key for key in keys if key not in present]
         return f"Secret {name!r} has no key {', '.join(map(repr, missing))}" if missing else None
 
-    def secret_data(self, namespace: str, name: str) -> dict[str, str]:
-        """Decoded values of a credentials Secret (backup provider APIs); {} when it is missing."""
+    def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """Decoded values of a credentials Secret (backup provider APIs); None when it is missing."""
         try:
             secret = self._call("GET", SECRET, namespace=namespace, name=name)
         except ApiException as exc:
             if exc.status == 404:
-                return {}
+                return None
             raise
         return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
 

@@ -263,6 +263,12 @@ class _Machine:
         if problem:
             self._missing("SecretNotFound", problem)
             return
+        if mig.backup.credentials_secret and mig.backup.credential_keys:
+            credentials = mig.backup.credentials_secret
+            problem = self.world.secret_problem(self.namespace, credentials, list(mig.backup.credential_keys))
+            if problem:
+                self._missing("SecretNotFound", f"backup credentials: {problem}")
+                return
         self.status["target"] = mig.target
         self._move("CheckingBackup", "CheckingBackup", f"backup policy {mig.backup.policy}")
 
@@ -285,8 +291,8 @@ class _Machine:
     def _checking_backup(self, mig: specs.MigrationSpec) -> None:
         if self._backing_off():
             return
-        provider = self.providers(mig.backup, self.namespace, self._run_id())
         try:
+            provider = self.providers(mig.backup, self.namespace, self._run_id())
             check, backup = gate.check(
                 provider, policy=mig.backup.gate_policy, max_age=mig.backup.max_age, now=self.now
             )
@@ -296,11 +302,13 @@ class _Machine:
         except backups.BackupUnavailable as unavailable:
             self._backup_unavailable(str(unavailable))
             return
+        except base.BackupError as exc:  # raised building the provider: its credentials Secret went missing
+            self._backup_blocked("BackupError", f"Backup check failed: {exc}")
+            return
         except errors.SafetyGateError as exc:
             message = exc.message.lstrip("✗ ")
             reason = "BackupTooOld" if "too old" in message else "NoBackup" if "No backup" in message else "BackupError"
-            self._detail(conds.BACKUP_VERIFIED, "False", reason, message)
-            self._move("Blocked", reason, message, wait=None)
+            self._backup_blocked(reason, message)
             return
         for field in ("retries", "retryAfter"):  # the Jobs' retries are counted afresh
             self.status.pop(field, None)
@@ -315,6 +323,10 @@ class _Machine:
             }
             self._detail(conds.BACKUP_VERIFIED, "True", "BackupFresh", f"{backup.description}: {check.message}")
         self._move("Planning", "Planning", "running dbmigrate plan")
+
+    def _backup_blocked(self, reason: str, message: str) -> None:
+        self._detail(conds.BACKUP_VERIFIED, "False", reason, message)
+        self._move("Blocked", reason, message, wait=None)
 
     def _backup_unavailable(self, message: str) -> None:
         """The provider's API had passing trouble: ask again with backoff (Progressing in Argo CD, where Degraded
