@@ -50,3 +50,29 @@ def test_passing_or_unrelated_errors_stay_api_errors(status: int) -> None:
 
 def test_an_existing_job_is_not_created_again() -> None:
     assert _answering(409, 'jobs.batch "x" already exists').ensure_job(JOB) is False
+
+
+def _pod(job: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"{job}-x1", "labels": {"job-name": job}},
+        "status": {"containerStatuses": [{"name": "dbmigrate", "state": state}]},
+    }
+
+
+def test_a_migration_runs_while_its_container_does() -> None:
+    """A pod that never started (image pull, missing Secret) touched no database: it holds nothing up."""
+    world = cluster.Cluster(client.ApiClient())
+    asked: list[Mapping[str, str]] = []
+    pods = [
+        _pod("dbm-a-g1a0-migrate", {"terminated": {"exitCode": 4}}),
+        _pod("dbm-a-g1a1-migrate", {"running": {"startedAt": "2026-01-01T12:00:00Z"}}),
+        _pod("dbm-a-g2a0-migrate", {"waiting": {"reason": "ImagePullBackOff"}}),
+    ]
+
+    def call(method: str, path: str, *, query: Mapping[str, str], **_: Any) -> Mapping[str, Any]:
+        asked.append(query)
+        return {"items": pods}
+
+    world._call = call  # type: ignore[method-assign,assignment]
+    assert world.running_migrations("ns", "u-1") == ["dbm-a-g1a1-migrate"]
+    assert asked == [{"labelSelector": "dbmigrate.io/owner-uid=u-1,dbmigrate.io/step=migrate"}]

@@ -11,7 +11,7 @@ import kopf
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from dbmigrate.controller import handlers, jobs
+from dbmigrate.controller import cluster, handlers, jobs
 from dbmigrate.controller.settings import Settings
 
 JOBS = kopf.Resource(group="batch", version="v1", plural="jobs", kind="Job", namespaced=True)
@@ -104,3 +104,34 @@ def test_an_api_error_is_logged_with_the_servers_own_message(caplog: pytest.LogC
     )
     assert moved == (None, Settings().retry_base_seconds)
     assert 'webhook "x" timed out' in caplog.text
+
+
+def _deletion_handler(monkeypatch: pytest.MonkeyPatch, running: list[str]) -> Any:
+    monkeypatch.setattr(cluster.Cluster, "running_migrations", lambda *_: running)
+    monkeypatch.setattr(handlers, "_api_client", lambda: None)
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, settings=Settings(poll_seconds=3), selector=None)
+    for handler in registry._activities.get_all_handlers():
+        if handler.activity == "startup":
+            handler.fn(settings=kopf.OperatorSettings())  # type: ignore[call-arg]
+    return next(h.fn for h in registry._changing.get_all_handlers() if h.id == "deletion")
+
+
+BODY = kopf.Body({"metadata": {"name": "app", "namespace": "ns", "uid": "u-1"}})
+
+
+def test_deletion_waits_for_a_running_migration_and_says_so_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its Jobs go with the resource: a migration killed mid-way can leave the database dirty."""
+    warned: list[tuple[str, str]] = []
+    monkeypatch.setattr(kopf, "warn", lambda _body, *, reason, message: warned.append((reason, message)))
+    deleting = _deletion_handler(monkeypatch, ["dbm-app-u-1-g1a0-migrate"])
+    for retry in (0, 1):
+        with pytest.raises(kopf.TemporaryError) as waiting:
+            asyncio.run(deleting(body=BODY, retry=retry))
+        assert waiting.value.delay == 3 and "dbm-app-u-1-g1a0-migrate" in str(waiting.value)
+    assert [reason for reason, _ in warned] == ["DeletionWaiting"]
+
+
+def test_deletion_goes_on_when_no_migration_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    deleting = _deletion_handler(monkeypatch, [])
+    assert asyncio.run(deleting(body=BODY, retry=0)) is None

@@ -158,6 +158,20 @@ class Cluster:
         reason = next((c.get("message") or c.get("reason") for c in job_conditions if c["type"] == "Failed"), None)
         return JobState(exists=True, finished=True, exit_code=128, message=reason or "the Job's pod is gone")
 
+    def running_migrations(self, namespace: str, uid: str) -> list[str]:
+        """Migrate Jobs of the resource ``uid`` whose container runs now (by their pods: a Job whose pod never
+        started has touched no database, and must not hold a deletion up)."""
+        selector = {"labelSelector": f"{jobs.LABEL_OWNER_UID}={uid},{jobs.LABEL_STEP}=migrate"}
+        listed = self._call("GET", PODS, namespace=namespace, query=selector)
+        return sorted(
+            {
+                pod["metadata"].get("labels", {}).get("job-name") or pod["metadata"]["name"]
+                for pod in listed["items"]
+                for status in (pod.get("status") or {}).get("containerStatuses") or []
+                if status["name"] == jobs.CONTAINER and (status.get("state") or {}).get("running") is not None
+            }
+        )
+
     def patch_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the whole ``status`` (a JSON patch: a merge patch could not drop stale nested fields); returns
         the object as stored now, less ``metadata.managedFields`` (kept by every daemon until its next patch,
