@@ -589,3 +589,11 @@ def test_backup_credentials_gone_after_pending_block_the_run() -> None:
     blocked = reconcile.step(obj(checking, spec=spec), world=World(), providers=providers, settings=SETTINGS, now=NOW)
     assert (blocked.status["phase"], blocked.status["reason"]) == ("Blocked", "BackupError")
     assert "'rds-creds' not found" in blocked.status["message"]
+
+
+def test_a_new_run_does_not_show_an_earlier_runs_backup() -> None:
+    """With policy Skip the BACKUP column would keep the backup some earlier run relied on."""
+    earlier = {"provider": "VolumeSnapshot", "takenAt": "2025-12-01T00:00:00Z", "description": "old", "checkedAt": "x"}
+    succeeded = {"phase": "Succeeded", "observedGeneration": 1, "attempt": 0, "backup": earlier}
+    restarted = until_waiting(World(), succeeded, generation=2)
+    assert "backup" not in restarted.status and restarted.status["phase"] == "Planning"

@@ -45,7 +45,7 @@ CANNOT_START: dict[str, tuple[str, timedelta]] = {
 #: reasons a step shows while its Job cannot be created or its pod not start; the phase's own reason returns after
 JOB_TROUBLE = frozenset({"JobRejected", "JobWaiting", *(reason for reason, _ in CANNOT_START.values())})
 #: status fields that belong to one run and are cleared when a new one starts
-RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
+RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries", "backup")
 
 
 class World(Protocol):
@@ -217,7 +217,6 @@ class _Machine:
             return False
         for field in RUN_FIELDS:
             self.status.pop(field, None)
-        (self.status.get("backup") or {}).pop("requestedAt", None)
         self.status.update(
             observedGeneration=generation,
             attempt=int(self.status.get("attempt", -1)) + 1,
