@@ -4,7 +4,9 @@
 -- for the migration. A copy lives in docs/argocd-health.lua; tests/packaging keeps the two identical.
 --
 -- Order matters:
--- 1. A status written for an older generation says nothing about the current spec: Progressing.
+-- 1. A status written for an older generation says nothing about the current spec: Progressing. Likewise a
+--    dbmigrate.io/retry value the operator has not recorded in status.retryToken yet (annotations move no
+--    generation): the old outcome must not pass a wave (Healthy) or fail the sync (Degraded).
 -- 2. Ready=True for the current generation: Healthy.
 -- 3. Failed, RolledBack, Blocked need a person: Degraded (this fails a sync at once, so only for these).
 -- 4. AwaitingApproval waits for the dbmigrate.io/approved-plan annotation: Suspended.
@@ -28,6 +30,13 @@ local generation = obj.metadata.generation
 if obj.status == nil or obj.status.observedGeneration == nil or obj.status.observedGeneration ~= generation then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  return hs
+end
+
+local retry = (obj.metadata.annotations or {})["dbmigrate.io/retry"]
+if retry ~= nil and retry ~= obj.status.retryToken then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to take up dbmigrate.io/retry=" .. tostring(retry)
   return hs
 end
 

@@ -19,6 +19,8 @@ class CloudSql:
     def __init__(self) -> None:
         self.runs: list[dict[str, Any]] = []
         self.endpoint = ""
+        #: answer every request with this HTTP status instead (e.g. 503: the API in trouble)
+        self.failing: int | None = None
 
     def complete(self, description: str, end_time: str) -> None:
         for run in self.runs:
@@ -43,6 +45,9 @@ def serving() -> Iterator[CloudSql]:
                 self._answer(200, {"kind": "sql#operation", "status": "PENDING"})
 
         def _authorized(self) -> bool:
+            if state.failing is not None:
+                self._answer(state.failing, {"error": {"code": state.failing}})
+                return False
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._answer(401, {"error": {"code": 401}})
                 return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from tests.operator import harness
 from tests.operator.conftest import OperatorFactory
@@ -73,3 +74,34 @@ def test_downgrade_needs_allow_down(kube: harness.Kube, operator: harness.Operat
     assert done["status"]["phase"] == "Succeeded", done["status"]
     assert done["status"]["plan"]["direction"] == "down" and done["status"]["appliedVersion"] == "1"
     assert "orders" not in harness.tables(pg_url)
+
+
+def test_deleting_the_resource_mid_migration_waits_for_the_migration(
+    kube: harness.Kube, operator: harness.Operator, pg_url: str
+) -> None:
+    """Its Jobs go with it (owner references): without the wait the migration is killed mid-way."""
+    kube.secret("db", {"url": pg_url})
+    kube.configmap("migrations", SLOW)
+    kube.apply("app", harness.spec())
+
+    def migrating() -> bool | None:
+        pods = kube.core.list_namespaced_pod(kube.namespace, label_selector="dbmigrate.io/step=migrate").items
+        statuses = [s for pod in pods for s in (pod.status.container_statuses or [])]
+        return True if any(s.state.running for s in statuses) else None
+
+    harness.wait_for("the migration running", migrating)
+    kube.custom.delete_namespaced_custom_object(harness.GROUP, harness.VERSION, kube.namespace, harness.PLURAL, "app")
+    waiting = harness.wait_for(
+        "the DeletionWaiting Event", lambda: [e for e in kube.events("app") if e[1] == "DeletionWaiting"] or None
+    )
+    assert "-migrate" in waiting[0][2] and kube.get("app")["metadata"].get("deletionTimestamp")
+
+    def gone() -> bool | None:
+        try:
+            kube.get("app")
+        except ApiException as exc:
+            return True if exc.status == 404 else None
+        return None
+
+    harness.wait_for("the resource gone", gone)
+    assert history(pg_url) == ["1", "2"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from typing import Any
 
 import kopf
 import pytest
+from kubernetes.client.exceptions import ApiException
 
-from dbmigrate.controller import handlers, jobs
+from dbmigrate.controller import cluster, handlers, jobs
 from dbmigrate.controller.settings import Settings
 
 JOBS = kopf.Resource(group="batch", version="v1", plural="jobs", kind="Job", namespaced=True)
@@ -66,3 +70,68 @@ def test_the_own_patchs_event_arriving_before_its_response_is_withdrawn_unless_s
     wakeups.wake("uid-1")  # meanwhile one of its Jobs changed
     wakeups.wrote("uid-1", version="44")
     assert event.is_set()
+
+
+def test_an_api_error_is_logged_with_the_servers_own_message(caplog: pytest.LogCaptureFixture) -> None:
+    """The Status message names what went wrong (which webhook, which field); "500 Internal Server Error" alone
+    does not."""
+
+    class Failing:
+        def migrations_hash(self, namespace: str, name: str) -> str | None:
+            body = json.dumps({"kind": "Status", "message": 'Internal error occurred: webhook "x" timed out'})
+            raise ApiException(status=500, reason="Internal Server Error", body=body)
+
+    raw = {
+        "apiVersion": "dbmigrate.io/v1alpha1",
+        "kind": "DatabaseMigration",
+        "metadata": {"name": "app", "namespace": "ns", "uid": "u-1", "generation": 1, "resourceVersion": "1"},
+        "spec": {
+            "database": {"engine": "postgresql", "secretRef": {"name": "db", "urlKey": "url"}},
+            "migrations": {"configMapRef": {"name": "sql"}},
+            "backup": {"policy": "Skip"},
+        },
+        "status": {"phase": "Pending", "observedGeneration": 1, "attempt": 0},
+    }
+    moved = asyncio.run(
+        handlers._move(
+            body=kopf.Body(raw),
+            own=None,
+            wakeups=handlers._Wakeups(),
+            world=Failing(),  # type: ignore[arg-type]
+            settings=Settings(),
+            logger=logging.getLogger("test"),
+        )
+    )
+    assert moved == (None, Settings().retry_base_seconds)
+    assert 'webhook "x" timed out' in caplog.text
+
+
+def _deletion_handler(monkeypatch: pytest.MonkeyPatch, running: list[str]) -> Any:
+    monkeypatch.setattr(cluster.Cluster, "running_migrations", lambda *_: running)
+    monkeypatch.setattr(handlers, "_api_client", lambda: None)
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, settings=Settings(poll_seconds=3), selector=None)
+    for handler in registry._activities.get_all_handlers():
+        if handler.activity == "startup":
+            handler.fn(settings=kopf.OperatorSettings())  # type: ignore[call-arg]
+    return next(h.fn for h in registry._changing.get_all_handlers() if h.id == "deletion")
+
+
+BODY = kopf.Body({"metadata": {"name": "app", "namespace": "ns", "uid": "u-1"}})
+
+
+def test_deletion_waits_for_a_running_migration_and_says_so_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its Jobs go with the resource: a migration killed mid-way can leave the database dirty."""
+    warned: list[tuple[str, str]] = []
+    monkeypatch.setattr(kopf, "warn", lambda _body, *, reason, message: warned.append((reason, message)))
+    deleting = _deletion_handler(monkeypatch, ["dbm-app-u-1-g1a0-migrate"])
+    for retry in (0, 1):
+        with pytest.raises(kopf.TemporaryError) as waiting:
+            asyncio.run(deleting(body=BODY, retry=retry))
+        assert waiting.value.delay == 3 and "dbm-app-u-1-g1a0-migrate" in str(waiting.value)
+    assert [reason for reason, _ in warned] == ["DeletionWaiting"]
+
+
+def test_deletion_goes_on_when_no_migration_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    deleting = _deletion_handler(monkeypatch, [])
+    assert asyncio.run(deleting(body=BODY, retry=0)) is None

@@ -100,7 +100,7 @@ def test_a_ready_condition_of_an_older_generation_is_not_healthy() -> None:
     assert health(obj)[0] == "Progressing"
 
 
-@pytest.mark.parametrize("phase", ["Planning", "Migrating", "Verifying"])
+@pytest.mark.parametrize("phase", ["CheckingBackup", "Planning", "Migrating", "Verifying"])
 def test_a_transient_retry_is_progressing(phase: str) -> None:
     """Lock timeouts and connection errors are retried with backoff: Degraded would fail the sync at once."""
     obj = resource(phase, reason="Retrying", message="LockTimeout: lock not acquired in 5s; retry 2 in 20s")
@@ -115,3 +115,27 @@ def test_a_missing_secret_is_progressing_though_stalled() -> None:
 
 def test_a_dry_run_that_succeeded_is_healthy() -> None:
     assert health(resource("Succeeded", reason="DryRun", message="dry run: 2 to apply"))[0] == "Healthy"
+
+
+def _retried(obj: dict[str, Any], *, token: str, recorded: str | None) -> dict[str, Any]:
+    obj["metadata"]["annotations"] = {"dbmigrate.io/retry": token}
+    if recorded is not None:
+        obj["status"]["retryToken"] = recorded
+    return obj
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed", "Blocked", "RolledBack"])
+def test_a_retry_the_operator_has_not_taken_up_yet_is_progressing(phase: str) -> None:
+    """The retry annotation moves no generation: until the operator records the token, the old outcome (a stale
+    Healthy that would let the next wave roll out, or a Degraded that fails the sync) must not be reported."""
+    status, message = health(_retried(resource(phase), token="2", recorded="1"))
+    assert status == "Progressing" and "dbmigrate.io/retry=2" in message
+    assert health(_retried(resource(phase), token="1", recorded=None))[0] == "Progressing"
+
+
+def test_a_retry_token_the_operator_recorded_is_read_as_usual() -> None:
+    assert health(_retried(resource("Succeeded"), token="2", recorded="2"))[0] == "Healthy"
+    assert health(_retried(resource("Failed"), token="2", recorded="2"))[0] == "Degraded"
+    unannotated = resource("Succeeded")
+    unannotated["status"]["retryToken"] = "2"  # the annotation was removed: nothing requested
+    assert health(unannotated)[0] == "Healthy"

@@ -1,7 +1,9 @@
 """The compact run summary written to ``--termination-log`` (Kubernetes caps termination messages at 4 KiB).
 
-The operator reads this from the pod status; the full JSON document is in the Job's log. Findings are dropped from
-the end until the summary fits, and ``findings_truncated`` says how many were left out.
+The operator reads this from the pod status; the full JSON document is in the Job's log. A summary over the limit
+is not cut by the kubelet but lost (it keeps the last 4096 bytes, which are no JSON), and the run would read as
+failed; so lists are trimmed until it fits, each trimmed list saying how many entries it lost in
+``<list>_truncated`` (docs/json-output.md).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def build(result: outcome.Outcome) -> dict[str, Any]:
         "plan_hash": plan.get("hash"),
         "current_version": result.details.get("current_version", status.get("current_version")),
         "pending": [item["version"] for item in plan.get("pending", [])],
-        "irreversible": plan.get("irreversible", []),
+        "irreversible": list(plan.get("irreversible", [])),  # copies: _fit trims in place
         "findings": [
             {key: finding[key] for key in ("rule", "severity", "file", "line", "allowed")}
             for finding in plan.get("findings", [])
@@ -35,7 +37,7 @@ def build(result: outcome.Outcome) -> dict[str, Any]:
         "blocking": plan.get("blocking", 0),
         "applied": [m.version for m in result.migrations if m.status == "applied" and m.direction == "up"],
         "reverted": [m.version for m in result.migrations if m.status == "reverted" and m.direction == "down"],
-        "rolled_back": result.details.get("rolled_back", []),
+        "rolled_back": list(result.details.get("rolled_back", [])),
         "fingerprint": verify.get("fingerprint"),
         "integrity_ok": verify.get("ok"),
         "problems": [problem[:200] for problem in verify.get("problems", [])][:5],
@@ -52,14 +54,48 @@ def build(result: outcome.Outcome) -> dict[str, Any]:
     return _fit(summary)
 
 
+#: Lists trimmed, in this order, until the summary fits. Findings, problems and warnings lose their last entries;
+#: the version lists their first (oldest) ones, so the newest stay: a plan's last pending version is its target.
+_TRIMMED: tuple[tuple[str, bool], ...] = (
+    ("findings", False),
+    ("problems", False),
+    ("irreversible", True),
+    ("rolled_back", True),
+    ("pending", True),
+    ("reverted", True),
+    ("applied", True),
+    ("warnings", False),
+)
+
+
 def _fit(summary: dict[str, Any]) -> dict[str, Any]:
-    findings = summary["findings"]
-    dropped = 0
-    while len(json.dumps(summary, separators=(",", ":")).encode()) > LIMIT_BYTES and findings:
-        findings.pop()
-        dropped += 1
-        summary["findings_truncated"] = dropped
+    """Trim ``summary`` (in place) to LIMIT_BYTES. The outcome, exit code, plan hash, versions, counts and the
+    error's type and dirty mark are always kept; the error message is shortened last. With every list empty and no
+    message left, what remains is a few hundred bytes plus one version (a file name's prefix), so it always fits."""
+    for key, oldest_first in _TRIMMED:
+        _trim(summary, key, oldest_first=oldest_first)
+    error = summary["error"]
+    if error is not None:
+        message, excess = error["message"], _size(summary) - LIMIT_BYTES
+        while message and excess > 0:
+            excess -= len(json.dumps(message[-1])) - 2  # a character's JSON: 1 byte, or an escape of up to 12
+            message = message[:-1]
+        error["message"] = message
     return summary
+
+
+def _trim(summary: dict[str, Any], key: str, *, oldest_first: bool) -> None:
+    items: list[Any] = summary[key]
+    dropped = 0
+    while items and (excess := _size(summary) - LIMIT_BYTES) > 0:
+        while items and excess > 0:  # drop what covers the excess, then measure again (the marker costs bytes)
+            excess -= len(json.dumps(items.pop(0 if oldest_first else -1), separators=(",", ":")).encode()) + 1
+            dropped += 1
+        summary[f"{key}_truncated"] = dropped
+
+
+def _size(summary: dict[str, Any]) -> int:
+    return len(json.dumps(summary, separators=(",", ":")).encode())
 
 
 def write(result: outcome.Outcome, path: str) -> None:

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from kubernetes import client
@@ -34,15 +35,45 @@ STATUS = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{PLURAL}/{{name}}/st
 
 
 @dataclasses.dataclass(frozen=True)
+class Waiting:
+    """Why a Job's pod does not start: its container's waiting ``reason`` (e.g. CreateContainerConfigError), the
+    kubelet's ``message``, and ``since`` when the pod exists (a failing image pull may pass; one failing long not)."""
+
+    reason: str
+    message: str
+    since: datetime
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}" if self.message else self.reason
+
+
+@dataclasses.dataclass(frozen=True)
 class JobState:
     """A Job as the state machine needs it. ``finished`` with ``exit_code`` and the termination ``message``;
-    ``waiting`` carries a pod's stuck reason (e.g. CreateContainerConfigError) while it cannot start."""
+    ``waiting`` says why its pod does not start yet (None while it starts normally or runs)."""
 
     exists: bool
     finished: bool = False
     exit_code: int = 0
     message: str = ""
-    waiting: str | None = None
+    waiting: Waiting | None = None
+
+
+class JobRejected(Exception):
+    """The API server refused to create a Job (4xx: an invalid spec.job, a ResourceQuota, Pod Security or another
+    admission policy): retrying the same request cannot help until someone changes something. The text is the
+    HTTP status and the API server's own message."""
+
+
+def api_message(exc: ApiException) -> str:
+    """``<status> <reason>: <message>`` of an API error, the message from the Status object the server answered
+    (it says which field or policy), when there is one."""
+    try:
+        answer = json.loads(exc.body or "")
+    except ValueError:
+        answer = None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    return f"{exc.status} {exc.reason}: {message}" if message else f"{exc.status} {exc.reason}"
 
 
 class Cluster:
@@ -76,24 +107,27 @@ class Cluster:
         missing = [key for key in keys if key not in present]
         return f"Secret {name!r} has no key {', '.join(map(repr, missing))}" if missing else None
 
-    def secret_data(self, namespace: str, name: str) -> dict[str, str]:
-        """Decoded values of a credentials Secret (backup provider APIs); {} when it is missing."""
+    def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """Decoded values of a credentials Secret (backup provider APIs); None when it is missing."""
         try:
             secret = self._call("GET", SECRET, namespace=namespace, name=name)
         except ApiException as exc:
             if exc.status == 404:
-                return {}
+                return None
             raise
         return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
 
     def ensure_job(self, manifest: Mapping[str, Any]) -> bool:
         """Create the Job; False when it already exists (409: this step was started before, maybe by a previous
-        operator process), which is how restarts avoid a second Job."""
+        operator process), which is how restarts avoid a second Job. Any other 4xx but 404 (the namespace is
+        going) and 429 (throttled) raises :class:`JobRejected`; other errors stay ``ApiException``."""
         try:
             self._call("POST", JOBS, namespace=manifest["metadata"]["namespace"], body=manifest)
         except ApiException as exc:
             if exc.status == 409:
                 return False
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (404, 429):
+                raise JobRejected(api_message(exc)) from None
             raise
         return True
 
@@ -123,6 +157,20 @@ class Cluster:
                     )
         reason = next((c.get("message") or c.get("reason") for c in job_conditions if c["type"] == "Failed"), None)
         return JobState(exists=True, finished=True, exit_code=128, message=reason or "the Job's pod is gone")
+
+    def running_migrations(self, namespace: str, uid: str) -> list[str]:
+        """Migrate Jobs of the resource ``uid`` whose container runs now (by their pods: a Job whose pod never
+        started has touched no database, and must not hold a deletion up)."""
+        selector = {"labelSelector": f"{jobs.LABEL_OWNER_UID}={uid},{jobs.LABEL_STEP}=migrate"}
+        listed = self._call("GET", PODS, namespace=namespace, query=selector)
+        return sorted(
+            {
+                pod["metadata"].get("labels", {}).get("job-name") or pod["metadata"]["name"]
+                for pod in listed["items"]
+                for status in (pod.get("status") or {}).get("containerStatuses") or []
+                if status["name"] == jobs.CONTAINER and (status.get("state") or {}).get("running") is not None
+            }
+        )
 
     def patch_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the whole ``status`` (a JSON patch: a merge patch could not drop stale nested fields); returns
@@ -172,10 +220,11 @@ class Cluster:
         return cast(dict[str, Any], json.loads(data))
 
 
-def _waiting_reason(pods: list[dict[str, Any]]) -> str | None:
+def _waiting_reason(pods: list[dict[str, Any]]) -> Waiting | None:
     for pod in pods:
         for status in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting")
             if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
-                return f"{waiting['reason']}: {waiting.get('message') or ''}".strip(": ")
+                since = datetime.fromisoformat(str(pod["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
+                return Waiting(reason=waiting["reason"], message=waiting.get("message") or "", since=since)
     return None

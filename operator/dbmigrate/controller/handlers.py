@@ -74,6 +74,19 @@ def register(
             wakeups.forget(uid)
             metrics.forget(namespace=body.metadata.namespace or "", name=body.metadata.name or "")
 
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, labels=labels, id="deletion")
+    async def deleting(body: kopf.Body, retry: int, **_: Any) -> None:
+        """Hold the finalizer while a migrate Job runs: deleting the resource deletes its Jobs (owner references),
+        and a migration killed mid-way can leave the database dirty (MySQL DDL). The Job is let finish; its
+        result is not recorded (the daemon is already stopped), but the database is consistent."""
+        namespace, uid = str(body.metadata.namespace), str(body.metadata.uid)
+        running = await asyncio.to_thread(worlds[0].running_migrations, namespace, uid)
+        if running:
+            text = f"deletion waits for the running migration (Job {', '.join(running)}) to finish"
+            if retry == 0:
+                kopf.warn(body, reason="DeletionWaiting", message=text)
+            raise kopf.TemporaryError(text, delay=settings.poll_seconds)
+
     @kopf.on.cleanup(registry=registry)
     def close(**_: Any) -> None:
         for world in worlds:
@@ -202,7 +215,7 @@ async def _move(
     except ApiException as exc:
         if exc.status == 404:
             return None
-        logger.warning("Kubernetes API error, retrying: %s %s", exc.status, exc.reason)
+        logger.warning("Kubernetes API error, retrying: %s", cluster.api_message(exc))
         return own, settings.retry_base_seconds
     except Exception as exc:  # one resource's bug must not stop it for good: report, back off, retry
         logger.exception("reconcile failed")

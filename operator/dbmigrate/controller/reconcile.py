@@ -34,8 +34,18 @@ TERMINAL = frozenset({"Succeeded", "Failed", "RolledBack", "Blocked"})
 RESTARTABLE = TERMINAL | {"AwaitingApproval"}
 #: Blocked for one of these reasons, a resource looks at its backups again at every resync.
 BACKUP_BLOCKS = frozenset({"BackupTooOld", "NoBackup", "BackupError"})
+#: a Job pod's waiting reasons that need help: the resource's reason, and how long the pod may wait first (a
+#: failing image pull can be a registry hiccup; a Secret missing or an image name malformed is not)
+CANNOT_START: dict[str, tuple[str, timedelta]] = {
+    "CreateContainerConfigError": ("ContainerConfigError", timedelta(0)),
+    "InvalidImageName": ("ImagePullFailed", timedelta(0)),
+    "ErrImagePull": ("ImagePullFailed", timedelta(minutes=2)),
+    "ImagePullBackOff": ("ImagePullFailed", timedelta(minutes=2)),
+}
+#: reasons a step shows while its Job cannot be created or its pod not start; the phase's own reason returns after
+JOB_TROUBLE = frozenset({"JobRejected", "JobWaiting", *(reason for reason, _ in CANNOT_START.values())})
 #: status fields that belong to one run and are cleared when a new one starts
-RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries")
+RUN_FIELDS = ("plan", "migration", "schema", "direction", "job", "rejectedApproval", "retryAfter", "retries", "backup")
 
 
 class World(Protocol):
@@ -105,14 +115,15 @@ class _Machine:
         self.now = now
         self.events: list[Event] = []
         self.wait: float | None = None
-        self.dependency_missing = False
+        #: the step cannot go on without help but is looked at again (a missing Secret, a rejected Job)
+        self.stalled = False
         self._before = (self.status.get("phase"), self.status.get("reason"), self.status.get("message"))
 
     # -- outcome --------------------------------------------------------------------------------------------
 
     def result(self) -> Step:
         phase = self.status.get("phase", "Pending")
-        stalled = phase in conds.STALLED or self.dependency_missing
+        stalled = phase in conds.STALLED or self.stalled
         self.status["conditions"] = conds.summarize(
             self.status.get("conditions") or [],
             phase=phase,
@@ -183,8 +194,11 @@ class _Machine:
         """Start a new run on a new generation, a new retry token, or changed migrations (once finished or while
         awaiting approval).
 
-        A running migration is never abandoned: its Job finishes first (the new generation is picked up on the
-        move after). The restart itself is one move of its own, so Ready flips to False before any work."""
+        A migration under way is never abandoned: while the current attempt's migrate Job exists, it finishes and
+        its result is recorded first (the new generation is picked up on the move after). Between attempts (no
+        such Job, e.g. backing off after a lock timeout) the run restarts at once: a migrate Job built now would
+        take the new spec with the old run's plan and approval. The restart itself is one move of its own, so
+        Ready flips to False before any work."""
         generation = int(self.meta.get("generation", 1))
         token = self.annotations.get(RETRY)
         phase = self.status.get("phase")
@@ -196,13 +210,13 @@ class _Machine:
             reason, message = "RetryRequested", f"retry requested ({RETRY}={token})"
         elif phase in RESTARTABLE and self._migrations_changed():
             reason, message = "MigrationsChanged", "the migrations ConfigMap changed"
+            self._warn_changed_in_place()
         else:
             return False
-        if phase == "Migrating":
+        if phase == "Migrating" and self._migrate_job_exists():
             return False
         for field in RUN_FIELDS:
             self.status.pop(field, None)
-        (self.status.get("backup") or {}).pop("requestedAt", None)
         self.status.update(
             observedGeneration=generation,
             attempt=int(self.status.get("attempt", -1)) + 1,
@@ -214,6 +228,18 @@ class _Machine:
             self._detail(type_, "Unknown", "Pending", "not reached yet in this run")
         self._move("Pending", reason, message)
         return True
+
+    def _warn_changed_in_place(self) -> None:
+        """New content under the same ConfigMap name moves no generation: Argo CD (and anything reading
+        ``observedGeneration``) took the previous run's outcome for this content until now. Say so, and how to
+        avoid it."""
+        name = self.obj["spec"]["migrations"]["configMapRef"]["name"]
+        text = (
+            f"ConfigMap {name!r} changed under an unchanged spec: until this run started, the previous outcome "
+            "stood for the new migrations (Argo CD may have rolled out the application already); give the "
+            "ConfigMap a content-hashed name (kustomize configMapGenerator) so that a change is a spec change"
+        )
+        self.events.append(Event("Warning", "MigrationsChangedInPlace", text))
 
     def _migrations_changed(self) -> bool:
         configmap = ((self.obj.get("spec") or {}).get("migrations") or {}).get("configMapRef") or {}
@@ -236,13 +262,23 @@ class _Machine:
         if problem:
             self._missing("SecretNotFound", problem)
             return
+        if mig.backup.credentials_secret and mig.backup.credential_keys:
+            credentials = mig.backup.credentials_secret
+            problem = self.world.secret_problem(self.namespace, credentials, list(mig.backup.credential_keys))
+            if problem:
+                self._missing("SecretNotFound", f"backup credentials: {problem}")
+                return
         self.status["target"] = mig.target
         self._move("CheckingBackup", "CheckingBackup", f"backup policy {mig.backup.policy}")
 
     def _missing(self, reason: str, message: str) -> None:
         """A dependency the user must create: Stalled, but looked for again (it may appear any moment)."""
-        self.dependency_missing = True
-        self._move("Pending", reason, f"{message}; retrying", wait=self.settings.retry_base_seconds)
+        self._stalled_on(reason, f"{message}; retrying", wait=self.settings.retry_base_seconds)
+
+    def _stalled_on(self, reason: str, message: str, *, wait: float) -> None:
+        """Stalled in the current phase (not a final one): the step goes on by itself once the cause is fixed."""
+        self.stalled = True
+        self._move(self.status.get("phase", "Pending"), reason, message, wait=wait)
 
     def _blocked(self, mig: specs.MigrationSpec) -> None:
         """Blocked by the backup gate: checked again at every resync, so a backup taken meanwhile (the nightly job,
@@ -252,20 +288,29 @@ class _Machine:
             self._checking_backup(mig)
 
     def _checking_backup(self, mig: specs.MigrationSpec) -> None:
-        provider = self.providers(mig.backup, self.namespace, self._run_id())
+        if self._backing_off():
+            return
         try:
+            provider = self.providers(mig.backup, self.namespace, self._run_id())
             check, backup = gate.check(
                 provider, policy=mig.backup.gate_policy, max_age=mig.backup.max_age, now=self.now
             )
         except backups.BackupPending as pending:
             self._backup_pending(str(pending))
             return
+        except backups.BackupUnavailable as unavailable:
+            self._backup_unavailable(str(unavailable))
+            return
+        except base.BackupError as exc:  # raised building the provider: its credentials Secret went missing
+            self._backup_blocked("BackupError", f"Backup check failed: {exc}")
+            return
         except errors.SafetyGateError as exc:
             message = exc.message.lstrip("✗ ")
             reason = "BackupTooOld" if "too old" in message else "NoBackup" if "No backup" in message else "BackupError"
-            self._detail(conds.BACKUP_VERIFIED, "False", reason, message)
-            self._move("Blocked", reason, message, wait=None)
+            self._backup_blocked(reason, message)
             return
+        for field in ("retries", "retryAfter"):  # the Jobs' retries are counted afresh
+            self.status.pop(field, None)
         if backup is None:
             self._detail(conds.BACKUP_VERIFIED, "False", "Skipped", "backup check skipped (policy Skip)")
         else:
@@ -277,6 +322,21 @@ class _Machine:
             }
             self._detail(conds.BACKUP_VERIFIED, "True", "BackupFresh", f"{backup.description}: {check.message}")
         self._move("Planning", "Planning", "running dbmigrate plan")
+
+    def _backup_blocked(self, reason: str, message: str) -> None:
+        self._detail(conds.BACKUP_VERIFIED, "False", reason, message)
+        self._move("Blocked", reason, message, wait=None)
+
+    def _backup_unavailable(self, message: str) -> None:
+        """The provider's API had passing trouble: ask again with backoff (Progressing in Argo CD, where Degraded
+        would fail the sync); after the retry limit, Blocked like any backup error, and looked at every resync."""
+        delay = self._schedule_retry(new_attempt=False)
+        if delay is None:
+            self._give_up(conds.BACKUP_VERIFIED, "BackupError", message, phase="Blocked")
+            return
+        self._detail(conds.BACKUP_VERIFIED, "Unknown", "BackupUnavailable", message)
+        text = f"BackupUnavailable: {message}; retry {self.status['retries']} in {delay:.0f}s"
+        self._move("CheckingBackup", "Retrying", text, wait=delay)
 
     def _backup_pending(self, message: str) -> None:
         record = self.status.setdefault("backup", {})
@@ -308,13 +368,14 @@ class _Machine:
             self._failed(result, condition=conds.PLANNED)
             return
         plan = results.plan_status(result, direction="down" if down else "up")
-        self.status.update(plan=plan, pendingCount=len(plan["pending"]))
+        pending = result.count("pending")
+        self.status.update(plan=plan, pendingCount=pending)
         if current is not None:
             self.status["appliedVersion"] = current
         if plan["pending"] and mig.target == specs.LATEST:
-            self.status["target"] = plan["pending"][-1]
+            self.status["target"] = plan["pending"][-1]  # the newest: a trimmed list keeps it
         verb = "revert" if down else "apply"
-        summary = f"{len(plan['pending'])} to {verb}, {plan['blocking']} blocking finding(s), plan {plan['hash']}"
+        summary = f"{pending} to {verb}, {plan['blocking']} blocking finding(s), plan {plan['hash']}"
         self._detail(conds.PLANNED, "True", "Planned", summary)
         if not plan["pending"]:
             self._detail(conds.APPROVED, "True", "NothingToApprove", "no pending migrations")
@@ -358,8 +419,23 @@ class _Machine:
         self._detail(conds.APPROVED, "True", reason, message)
         self._move("Migrating", "Migrating", f"running dbmigrate {self.status['plan'].get('direction', 'up')}")
 
+    def _migrate_job_exists(self) -> bool:
+        """Whether the current attempt's migrate Job was created (running or finished, not yet read)."""
+        name = jobs.job_name(self._run_id(), jobs.Step("migrate"))
+        return self.world.job_state(self.namespace, name).exists
+
+    def _approval_withdrawn(self, mig: specs.MigrationSpec) -> bool:
+        """The plan needed the approval annotation (the spec is unchanged, else the run restarted) and it no
+        longer names the plan: removed, rejected, or replaced by another hash."""
+        plan = self.status["plan"]
+        needed = mig.safety.destructive == "RequireApproval" and int(plan.get("blocking", 0)) > 0
+        return needed and self.annotations.get(APPROVED_PLAN) != plan["hash"]
+
     def _migrating(self, mig: specs.MigrationSpec) -> None:
         plan = self.status["plan"]
+        if self._approval_withdrawn(mig) and not self._migrate_job_exists():
+            self._awaiting_approval(mig)  # a started Job cannot be recalled; an attempt not started yet can
+            return
         job = jobs.Step(
             "migrate",
             direction=plan.get("direction", "up"),
@@ -371,14 +447,17 @@ class _Machine:
             return
         for warning in result.warnings():
             self.events.append(Event("Warning", "RunWarning", f"{warning['name']}: {warning['message']}"))
-        applied, rolled_back = result.strings("applied"), result.strings("rolled_back")
-        done = result.strings("reverted") if job.direction == "down" else applied
+        rolled_back = result.strings("rolled_back")
+        done_key = "reverted" if job.direction == "down" else "applied"
+        done = result.strings(done_key)
         record: dict[str, Any] = {
             "applied": done,
             "rolledBack": rolled_back,
             "exitCode": result.exit_code,
             "finishedAt": _iso(self.now),
         }
+        if result.truncated(done_key):
+            record["appliedTruncated"] = result.truncated(done_key)
         if not result.ok:
             record.update(errorType=result.error_type, errorMessage=result.error_message)
         self.status["migration"] = record
@@ -386,8 +465,10 @@ class _Machine:
             self.status["appliedVersion"] = result.text("current_version")
         if result.ok:
             self.status["pendingCount"] = 0
-            verb = "reverted" if job.direction == "down" else "applied"
-            self._detail(conds.MIGRATED, "True", "Applied", f"{verb} {', '.join(done) or 'nothing'}")
+            verb, listed = done_key, ", ".join(done) or "nothing"
+            if result.truncated(done_key):
+                listed = f"{result.count(done_key)} migrations (the last: {listed})"
+            self._detail(conds.MIGRATED, "True", "Applied", f"{verb} {listed}")
             self._move("Verifying", "Verifying", "verifying the schema")
         elif result.exit_code == errors.ExitCode.SAFETY_GATE:
             self._replan(result)
@@ -398,7 +479,9 @@ class _Machine:
             )
             self._detail(conds.MIGRATED, "False", "Dirty", text)
             self._move("Failed", "Dirty", text, wait=None)
-        elif rolled_back or (result.exit_code == errors.ExitCode.MIGRATION_FAILED and not applied):
+        elif result.count("rolled_back") or (
+            result.exit_code == errors.ExitCode.MIGRATION_FAILED and not result.count("applied")
+        ):
             text = f"{result.error_message}; rolled back {', '.join(rolled_back) or 'the failed migration'}"
             self._detail(conds.MIGRATED, "False", "RolledBack", text)
             self._move("RolledBack", "MigrationFailed", text, wait=None)
@@ -407,7 +490,8 @@ class _Machine:
 
     def _replan(self, result: results.Result) -> None:
         """The database no longer matches the approved plan (exit 3 with --approve): plan (and approve) afresh."""
-        if not self._count_retry(result, condition=conds.MIGRATED):
+        if self._schedule_retry(new_attempt=True) is None:
+            self._give_up(conds.MIGRATED, result.reason, result.error_message)
             return
         for field in ("plan", "direction", "rejectedApproval", "retryAfter"):
             self.status.pop(field, None)
@@ -443,9 +527,7 @@ class _Machine:
 
     def _job(self, mig: specs.MigrationSpec, job: jobs.Step) -> results.Result | None:
         """The finished Job's result; None while it is being started or runs (``self.wait`` set)."""
-        retry_after = self.status.get("retryAfter")
-        if retry_after and _parse_time(retry_after) > self.now:
-            self.wait = (_parse_time(retry_after) - self.now).total_seconds()
+        if self._backing_off():
             return None
         run = self._run_id()
         name = jobs.job_name(run, job)
@@ -453,42 +535,81 @@ class _Machine:
         self.wait = self.settings.poll_seconds
         if not state.exists:
             manifest = jobs.manifest(owner=self.obj, mig=mig, step=job, run=run, settings=self.settings)
-            self.world.ensure_job(manifest)
+            try:
+                created = self.world.ensure_job(manifest)
+            except cluster.JobRejected as rejected:  # tried again now and then: a quota may free up
+                text = f"the API server rejected Job {name}: {rejected}"
+                self._stalled_on("JobRejected", text, wait=self.settings.retry_max_seconds)
+                return None
             self.status["job"] = name
-            self.events.append(Event("Normal", "JobCreated", f"started Job {name}"))
+            if created:  # else an earlier operator process created it, and said so
+                self.events.append(Event("Normal", "JobCreated", f"started Job {name}"))
+            self._job_going(name)
             return None
         if not state.finished:
-            if state.waiting:
-                self.status["message"] = f"Job {name} cannot start: {state.waiting}"[: results.MAX_MESSAGE]
+            self._job_waiting(name, state.waiting)
             return None
         self.status.pop("retryAfter", None)
         self.wait = 0
         return results.parse(exit_code=state.exit_code, message=state.message)
 
+    def _job_waiting(self, name: str, waiting: cluster.Waiting | None) -> None:
+        """A Job whose pod does not start: Stalled (and still watched) when it cannot without help, per
+        CANNOT_START; other waiting reasons are only shown (JobWaiting). Once it starts, the phase's reason is back.
+        The message of a stall is kept while its reason stays: the kubelet alternates ErrImagePull and
+        ImagePullBackOff, which would otherwise be an Event each time."""
+        if waiting is None:
+            self._job_going(name)
+            return
+        text = f"Job {name} cannot start: {waiting}"
+        stall = CANNOT_START.get(waiting.reason)
+        if stall is None or self.now - waiting.since < stall[1]:
+            self._move(self.status["phase"], "JobWaiting", text, wait=self.settings.poll_seconds)
+            return
+        reason = stall[0]
+        held = self.status["message"] if self.status.get("reason") == reason else text
+        self._stalled_on(reason, held, wait=self.settings.poll_seconds)
+
+    def _job_going(self, name: str) -> None:
+        """The Job trouble shown before is over: back to the phase's own reason."""
+        if self.status.get("reason") in JOB_TROUBLE:
+            phase = self.status["phase"]
+            self._move(phase, phase, f"Job {name} started", wait=self.settings.poll_seconds)
+
     def _failed(self, result: results.Result, *, condition: str) -> None:
         """A failed step: retried with backoff when the database was busy or unreachable, else Failed."""
-        if result.exit_code in results.RETRYABLE:
-            if self._count_retry(result, condition=condition):
-                phase = self.status["phase"]
-                delay = (_parse_time(self.status["retryAfter"]) - self.now).total_seconds()
-                text = f"{result.reason}: {result.error_message}; retry {self.status['retries']} in {delay:.0f}s"
-                self._move(phase, "Retrying", text, wait=delay)
-            return
-        self._detail(condition, "False", result.reason, result.error_message)
-        self._move("Failed", result.reason, result.error_message, wait=None)
+        if result.exit_code not in results.RETRYABLE:
+            self._detail(condition, "False", result.reason, result.error_message)
+            self._move("Failed", result.reason, result.error_message, wait=None)
+        elif (delay := self._schedule_retry(new_attempt=True)) is None:
+            self._give_up(condition, result.reason, result.error_message)
+        else:
+            text = f"{result.reason}: {result.error_message}; retry {self.status['retries']} in {delay:.0f}s"
+            self._move(self.status["phase"], "Retrying", text, wait=delay)
 
-    def _count_retry(self, result: results.Result, *, condition: str) -> bool:
-        """Schedule a retry (new attempt, exponential backoff); False (and Failed) once the limit is reached."""
+    def _backing_off(self) -> bool:
+        """Whether a scheduled retry is not due yet (``self.wait`` then says for how long)."""
+        retry_after = self.status.get("retryAfter")
+        if retry_after and _parse_time(retry_after) > self.now:
+            self.wait = (_parse_time(retry_after) - self.now).total_seconds()
+            return True
+        return False
+
+    def _schedule_retry(self, *, new_attempt: bool) -> float | None:
+        """Book one more automatic retry with exponential backoff: its delay, or None once the limit is reached.
+        A Job is retried under a new attempt (a Job of its own); a backup check asks the same provider again, so
+        a backup it is creating keeps its name."""
         retries = int(self.status.get("retries", 0))
         if retries >= self.settings.retry_limit:
-            text = f"gave up after {retries} retries: {result.error_message}"
-            self._detail(condition, "False", result.reason, text)
-            self._move("Failed", result.reason, text, wait=None)
-            return False
-        delay = min(self.settings.retry_base_seconds * 2**retries, self.settings.retry_max_seconds)
-        self.status.update(
-            retries=retries + 1,
-            attempt=int(self.status.get("attempt", 0)) + 1,
-            retryAfter=_iso(self.now + timedelta(seconds=delay)),
-        )
-        return True
+            return None
+        delay = float(min(self.settings.retry_base_seconds * 2**retries, self.settings.retry_max_seconds))
+        self.status.update(retries=retries + 1, retryAfter=_iso(self.now + timedelta(seconds=delay)))
+        if new_attempt:
+            self.status["attempt"] = int(self.status.get("attempt", 0)) + 1
+        return delay
+
+    def _give_up(self, condition: str, reason: str, message: str, *, phase: str = "Failed") -> None:
+        """The retry limit is reached: a final phase (Stalled)."""
+        text = f"gave up after {self.status.get('retries', 0)} retries: {message}"
+        self._detail(condition, "False", reason, text)
+        self._move(phase, reason, text, wait=None)

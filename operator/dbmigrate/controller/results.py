@@ -1,6 +1,7 @@
 """The CLI's JSON contract as the operator reads it from a Job pod's termination message.
 
-``dbmigrate ... --termination-log /dev/termination-log`` writes one compact JSON document (under 4 KiB). A pod that
+``dbmigrate ... --termination-log /dev/termination-log`` writes one compact JSON document (under 4 KiB: long lists
+keep only their newest entries and say how many they left out, so counts come from :meth:`Result.count`). A pod that
 died before writing it (killed, image missing, crash) leaves either nothing or the tail of its log
 (``FallbackToLogsOnError``): that parses to a result with ``ok=False`` and the raw text as the error message, so
 a broken Job is reported, never mistaken for success.
@@ -72,6 +73,15 @@ class Result:
         value = self.document.get(key) or []
         return [str(item) for item in value] if isinstance(value, list) else []
 
+    def count(self, key: str) -> int:
+        """How many entries the list ``key`` had: those kept plus those the summary left out to fit its 4 KiB."""
+        return len(self.strings(key)) + self.truncated(key)
+
+    def truncated(self, key: str) -> int:
+        """How many entries of the list ``key`` the summary left out (its ``<key>_truncated``); 0 if none."""
+        value = self.document.get(f"{key}_truncated")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
     def text(self, key: str) -> str | None:
         value = self.document.get(key)
         return None if value is None else str(value)
@@ -120,8 +130,13 @@ def plan_status(result: Result, *, direction: str) -> dict[str, Any]:
     }
     if result.text("current_version") is not None:
         plan["currentVersion"] = result.text("current_version")
-    if result.document.get("findings_truncated"):
-        plan["findingsTruncated"] = int(result.document["findings_truncated"])
+    for key, field in (
+        ("findings", "findingsTruncated"),
+        ("pending", "pendingTruncated"),
+        ("irreversible", "irreversibleTruncated"),
+    ):
+        if result.truncated(key):
+            plan[field] = result.truncated(key)
     return plan
 
 

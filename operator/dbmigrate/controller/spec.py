@@ -24,6 +24,9 @@ DB_ENV_KEYS = (  # (environment variable of the CLI, SecretRef field naming the 
     ("DBMIGRATE_DB_PASSWORD", "passwordKey"),
 )
 
+#: keys a backup credentialsSecretRef must hold, per provider (AWS_SESSION_TOKEN is optional)
+CREDENTIAL_KEYS = {"awsRds": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "gcpCloudSql": ("token",)}
+
 
 class SpecError(ValueError):
     """The spec cannot be acted on (only reachable when the CRD's validation was bypassed or is older)."""
@@ -61,6 +64,11 @@ class Backup:
     #: the one provider's kind ("volumeSnapshot", "awsRds", "gcpCloudSql") and its settings; None with Skip
     provider: str | None
     provider_spec: Mapping[str, Any]
+
+    @property
+    def credential_keys(self) -> tuple[str, ...]:
+        """The keys the credentials Secret must hold for the provider (a VolumeSnapshot needs none: RBAC)."""
+        return CREDENTIAL_KEYS.get(self.provider or "", ())
 
     @property
     def gate_policy(self) -> str:

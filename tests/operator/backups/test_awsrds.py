@@ -7,9 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from dbmigrate.backups import base
+from dbmigrate.controller import backups
 from dbmigrate.controller.backups import awsrds
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
@@ -59,8 +61,28 @@ def test_an_instance_without_snapshots_has_no_backup(rds: Any) -> None:
     assert provider(dbInstanceIdentifier="missing").latest() is None
 
 
-def test_unreachable_api_is_a_backup_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_api_is_passing_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retried with backoff by the operator: a network blip must not block the run (Degraded in Argo CD)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    with pytest.raises(base.BackupError, match="cannot list RDS snapshots"):
+    with pytest.raises(backups.BackupUnavailable, match="cannot list RDS snapshots"):
         provider(dbInstanceIdentifier="orders").latest()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "passing"),
+    [("Throttling", 400, True), ("InternalFailure", 500, True), ("AccessDenied", 403, False)],
+)
+def test_throttling_and_aws_side_errors_are_passing_access_denied_is_not(
+    rds: Any, monkeypatch: pytest.MonkeyPatch, code: str, status: int, passing: bool
+) -> None:
+    rds_provider = provider(dbInstanceIdentifier="orders")
+    answer = {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise ClientError(answer, "DescribeDBSnapshots")
+
+    monkeypatch.setattr(rds_provider._rds, "get_paginator", refuse)
+    with pytest.raises(backups.BackupUnavailable if passing else base.BackupError, match=code) as raised:
+        rds_provider.latest()
+    assert isinstance(raised.value, base.BackupError) is not passing

@@ -59,3 +59,22 @@ def test_no_token_and_no_metadata_server_is_a_backup_error(
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
     with pytest.raises(base.BackupError, match="metadata server"):
         provider(token=None).latest()
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_throttled_or_failing_api_is_passing_trouble(cloudsql: cloudsql_stub.CloudSql, status: int) -> None:
+    cloudsql.failing = status
+    with pytest.raises(backups.BackupUnavailable, match=str(status)):
+        provider().latest()
+
+
+def test_an_unreachable_api_is_passing_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBMIGRATE_GCP_SQLADMIN_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(backups.BackupUnavailable, match="unreachable"):
+        provider().latest()
+
+
+def test_permission_denied_needs_a_person(cloudsql: cloudsql_stub.CloudSql) -> None:
+    cloudsql.failing = 403
+    with pytest.raises(base.BackupError, match="403"):
+        provider().latest()

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from dbmigrate.backups import base
 from dbmigrate.controller import backups
@@ -38,7 +38,7 @@ class RdsProvider:
         try:
             available = [s for s in self._snapshots() if s.get("Status") == "available"]
         except (ClientError, BotoCoreError) as exc:
-            raise base.BackupError(f"cannot list RDS snapshots: {exc}") from None
+            raise _failure(exc, "cannot list RDS snapshots") from None
         newest = max(available, key=lambda s: s["SnapshotCreateTime"], default=None)
         return None if newest is None else self._backup(newest)
 
@@ -46,7 +46,7 @@ class RdsProvider:
         try:
             snapshot = self._create_or_describe()
         except (ClientError, BotoCoreError) as exc:
-            raise base.BackupError(f"cannot create RDS snapshot {self._request_id}: {exc}") from None
+            raise _failure(exc, f"cannot create RDS snapshot {self._request_id}") from None
         if snapshot.get("Status") != "available" or "SnapshotCreateTime" not in snapshot:
             raise backups.BackupPending(f"RDS snapshot {self._request_id} is {snapshot.get('Status', 'starting')}")
         return self._backup(snapshot)
@@ -86,3 +86,31 @@ class RdsProvider:
         ident = snapshot.get("DBClusterSnapshotIdentifier") or snapshot.get("DBSnapshotIdentifier") or "?"
         kind = snapshot.get("SnapshotType", "snapshot")
         return base.Backup(provider=self.name, taken_at=snapshot["SnapshotCreateTime"], description=f"{kind} {ident}")
+
+
+#: error codes of throttling and of trouble on AWS's side (boto3 retried them a few times already)
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+    }
+)
+
+
+def _failure(exc: ClientError | BotoCoreError, what: str) -> Exception:
+    """Throttling, AWS-side errors and a network that fails are passing; anything else (access denied, an unknown
+    instance, no credentials) needs a person."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        passing = code in TRANSIENT_CODES or backups.transient(status)
+    else:
+        passing = isinstance(exc, ConnectionError | HTTPClientError)
+    return (backups.BackupUnavailable if passing else base.BackupError)(f"{what}: {exc}")

@@ -69,9 +69,12 @@ class CloudSqlProvider:
                 result: dict[str, Any] = json.loads(response.read() or b"{}")
                 return result
         except urllib.error.HTTPError as exc:
-            raise base.BackupError(f"Cloud SQL Admin API answered {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise base.BackupError(f"Cloud SQL Admin API unreachable: {exc}") from None
+            error = backups.BackupUnavailable if backups.transient(exc.code) else base.BackupError
+            raise error(f"Cloud SQL Admin API answered {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise backups.BackupUnavailable(f"Cloud SQL Admin API unreachable: {exc}") from None
+        except ValueError as exc:
+            raise base.BackupError(f"Cloud SQL Admin API answered no JSON: {exc}") from None
 
 
 def _metadata_token() -> str:

@@ -44,7 +44,7 @@ class VolumeSnapshotProvider:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise base.BackupError(f"cannot list VolumeSnapshots: {exc.reason}") from None
+            raise _failure(exc, "cannot list VolumeSnapshots") from None
         ready = [_backup(item) for item in found if item and (item.get("status") or {}).get("readyToUse")]
         usable = [b for b in ready if b is not None]
         return max(usable, key=lambda b: b.taken_at, default=None)
@@ -63,11 +63,9 @@ class VolumeSnapshotProvider:
             },
         }
         try:
-            self._api.create_namespaced_custom_object(GROUP, VERSION, self._namespace, PLURAL, body)
+            snapshot = self._create_or_read(body)
         except ApiException as exc:
-            if exc.status != 409:
-                raise base.BackupError(f"cannot create VolumeSnapshot {self._request_id}: {exc.reason}") from None
-        snapshot = self._read(self._request_id)
+            raise _failure(exc, f"cannot create VolumeSnapshot {self._request_id}") from None
         status = snapshot.get("status") or {}
         if (status.get("error") or {}).get("message"):
             raise base.BackupError(f"VolumeSnapshot {self._request_id} failed: {status['error']['message']}")
@@ -75,6 +73,15 @@ class VolumeSnapshotProvider:
         if created is None:
             raise backups.BackupPending(f"VolumeSnapshot {self._request_id} is not ready to use yet")
         return created
+
+    def _create_or_read(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the snapshot; if one of that name exists already (an earlier reconcile created it), read it."""
+        try:
+            self._api.create_namespaced_custom_object(GROUP, VERSION, self._namespace, PLURAL, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        return self._read(self._request_id)
 
     def _read(self, name: str) -> dict[str, Any]:
         return cast(
@@ -88,3 +95,10 @@ def _backup(snapshot: Mapping[str, Any]) -> base.Backup | None:
         return None
     taken = datetime.fromisoformat(created.replace("Z", "+00:00"))
     return base.Backup(provider="VolumeSnapshot", taken_at=taken, description=snapshot["metadata"]["name"])
+
+
+def _failure(exc: ApiException, what: str) -> Exception:
+    """A throttled API server or one in trouble (429, 5xx) is passing; anything else (no permission, no CRD)
+    needs a person."""
+    error = backups.BackupUnavailable if backups.transient(exc.status) else base.BackupError
+    return error(f"{what}: {exc.status} {exc.reason}")
