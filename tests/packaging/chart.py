@@ -1,5 +1,5 @@
 """The Helm chart as tests use it: the helm binary (built from the Go module proxy into ~/.cache by
-hack/helm/build.sh) and rendering the chart into manifests."""
+hack/helm/build.sh) and rendering the chart into manifests; kustomize is built the same way."""
 
 from __future__ import annotations
 
@@ -12,21 +12,23 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "dbmigrate-operator"
-BUILD_SCRIPT = REPO / "hack" / "helm" / "build.sh"
+BUILD_SCRIPTS = REPO / "hack"
 KUBE_VERSION = "1.36.3"  # the local control plane's; helm template defaults to an old one otherwise
 
 Manifest = dict[str, Any]
 
 
-class HelmBuildError(Exception):
-    """hack/helm/build.sh failed; the message carries its output."""
+class ToolBuildError(Exception):
+    """hack/<tool>/build.sh failed; the message carries its output."""
 
 
-def build_helm() -> Path:
-    """The helm binary, built first if missing (a no-op otherwise; a cold build takes ~2 minutes on 2 cores)."""
-    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=1800)
+def build_tool(name: str) -> Path:
+    """A Go tool (helm, kustomize), built first if missing (a no-op otherwise; a cold build of helm takes ~2 minutes
+    on 2 cores)."""
+    script = BUILD_SCRIPTS / name / "build.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
-        raise HelmBuildError(f"{BUILD_SCRIPT} exited {result.returncode}:\n{result.stderr[-4000:]}")
+        raise ToolBuildError(f"{script} exited {result.returncode}:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
 
 

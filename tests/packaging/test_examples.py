@@ -4,6 +4,7 @@ run), and their SQL runs on the real database engine — up, and back down throu
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,16 +23,17 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = {"postgresql": REPO / "examples" / "postgresql", "mysql": REPO / "examples" / "mysql"}
 
 
-def manifests(example: str) -> list[dict[str, Any]]:
-    """The documents of the example's kustomization, in its order."""
-    directory = EXAMPLES[example]
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    return [doc for name in kustomization["resources"] for doc in yaml.safe_load_all((directory / name).read_text())]
+def manifests(kustomize: Path, example: Path) -> list[dict[str, Any]]:
+    """The documents of the example as `kubectl apply -k` sends them: built by kustomize itself."""
+    built = subprocess.run(
+        [str(kustomize), "build", str(example)], capture_output=True, text=True, timeout=60, check=True
+    )
+    return list(yaml.safe_load_all(built.stdout))
 
 
-def migrations_dir(example: str, tmp_path: Path) -> Path:
+def migrations_dir(kustomize: Path, example: str, tmp_path: Path) -> Path:
     """The ConfigMap's files on disk, as the Job sees them at /migrations."""
-    (configmap,) = [m for m in manifests(example) if m["kind"] == "ConfigMap"]
+    (configmap,) = [m for m in manifests(kustomize, EXAMPLES[example]) if m["kind"] == "ConfigMap"]
     for name, text in configmap["data"].items():
         (tmp_path / name).write_text(text)
     return tmp_path
@@ -58,16 +60,40 @@ def crds(controlplane: Cluster) -> Iterator[None]:
 @pytest.mark.e2e
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_the_api_server_accepts_the_example(
-    example: str, crds: None, k8s_api: client.ApiClient, k8s_namespace: str
+    example: str, kustomize: Path, crds: None, k8s_api: client.ApiClient, k8s_namespace: str
 ) -> None:
-    docs = [{**m, "metadata": {**m["metadata"], "namespace": k8s_namespace}} for m in manifests(example)]
-    assert [m["kind"] for m in docs] == ["Secret", "ConfigMap", "DatabaseMigration"]
+    docs = [
+        {**m, "metadata": {**m["metadata"], "namespace": k8s_namespace}}
+        for m in manifests(kustomize, EXAMPLES[example])
+    ]
+    assert sorted(m["kind"] for m in docs) == ["ConfigMap", "DatabaseMigration", "Secret"]
     cluster.apply(k8s_api, docs, dry_run=True)
 
 
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_a_changed_migration_is_a_spec_change(example: str, kustomize: Path, tmp_path: Path) -> None:
+    """The ConfigMap's name carries a hash of its files and the DatabaseMigration names it, so that editing a
+    migration moves the resource's generation, which the operator and Argo CD's health check wait for."""
+
+    def names(docs: list[dict[str, Any]]) -> tuple[str, str]:
+        (configmap,) = [m["metadata"]["name"] for m in docs if m["kind"] == "ConfigMap"]
+        (resource,) = [m for m in docs if m["kind"] == "DatabaseMigration"]
+        return configmap, resource["spec"]["migrations"]["configMapRef"]["name"]
+
+    configmap, referenced = names(manifests(kustomize, EXAMPLES[example]))
+    assert configmap == referenced and configmap != referenced.rsplit("-", 1)[0]
+    edited = tmp_path / example
+    shutil.copytree(EXAMPLES[example], edited)
+    first = sorted((edited / "migrations").iterdir())[0]
+    first.write_text(first.read_text() + "-- edited\n")
+    assert names(manifests(kustomize, edited))[1] not in (referenced, configmap)
+
+
 @pytest.mark.postgres
-def test_postgresql_example_migrates_waits_for_approval_and_reverts(pg_url: str, tmp_path: Path) -> None:
-    directory = str(migrations_dir("postgresql", tmp_path))
+def test_postgresql_example_migrates_waits_for_approval_and_reverts(
+    pg_url: str, kustomize: Path, tmp_path: Path
+) -> None:
+    directory = str(migrations_dir(kustomize, "postgresql", tmp_path))
     plan = dbmigrate("plan", "--dir", directory, url=pg_url)["plan"]
     assert plan["blocking"] == 1, "003_drop_fax is the destructive step the example demonstrates"
 
@@ -83,8 +109,8 @@ def test_postgresql_example_migrates_waits_for_approval_and_reverts(pg_url: str,
 
 
 @pytest.mark.mysql
-def test_mysql_example_migrates_and_reverts(mysql_url: str, tmp_path: Path) -> None:
-    directory = str(migrations_dir("mysql", tmp_path))
+def test_mysql_example_migrates_and_reverts(mysql_url: str, kustomize: Path, tmp_path: Path) -> None:
+    directory = str(migrations_dir(kustomize, "mysql", tmp_path))
     plan = dbmigrate("plan", "--dir", directory, url=mysql_url)["plan"]
     assert plan["blocking"] == 0, "the example uses safety.destructive: Deny, so it must not be destructive"
 

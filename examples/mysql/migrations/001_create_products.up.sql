@@ -1,0 +1,6 @@
+CREATE TABLE products (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    sku VARCHAR(64) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    price_cents INT NOT NULL
+) ENGINE=InnoDB;

@@ -1,0 +1,1 @@
+ALTER TABLE products ADD CONSTRAINT products_sku_key UNIQUE (sku);

@@ -1,0 +1,2 @@
+-- dbmigrate:no-transaction
+DROP INDEX CONCURRENTLY customers_email_key;
