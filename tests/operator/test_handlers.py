@@ -72,6 +72,33 @@ def test_the_own_patchs_event_arriving_before_its_response_is_withdrawn_unless_s
     assert event.is_set()
 
 
+RAW: dict[str, Any] = {
+    "apiVersion": "dbmigrate.io/v1alpha1",
+    "kind": "DatabaseMigration",
+    "metadata": {"name": "app", "namespace": "ns", "uid": "u-1", "generation": 1, "resourceVersion": "1"},
+    "spec": {
+        "database": {"engine": "postgresql", "secretRef": {"name": "db", "urlKey": "url"}},
+        "migrations": {"configMapRef": {"name": "sql"}},
+        "backup": {"policy": "Skip"},
+    },
+    "status": {"phase": "Pending", "observedGeneration": 1, "attempt": 0},
+}
+
+
+def _move(world: object) -> tuple[dict[str, Any] | None, float] | None:
+    """One step of the daemon for RAW against ``world``."""
+    return asyncio.run(
+        handlers._move(
+            body=kopf.Body(RAW),
+            own=None,
+            wakeups=handlers._Wakeups(),
+            world=world,  # type: ignore[arg-type]
+            settings=Settings(),
+            logger=logging.getLogger("test"),
+        )
+    )
+
+
 def test_an_api_error_is_logged_with_the_servers_own_message(caplog: pytest.LogCaptureFixture) -> None:
     """The Status message names what went wrong (which webhook, which field); "500 Internal Server Error" alone
     does not."""
@@ -81,29 +108,30 @@ def test_an_api_error_is_logged_with_the_servers_own_message(caplog: pytest.LogC
             body = json.dumps({"kind": "Status", "message": 'Internal error occurred: webhook "x" timed out'})
             raise ApiException(status=500, reason="Internal Server Error", body=body)
 
-    raw = {
-        "apiVersion": "dbmigrate.io/v1alpha1",
-        "kind": "DatabaseMigration",
-        "metadata": {"name": "app", "namespace": "ns", "uid": "u-1", "generation": 1, "resourceVersion": "1"},
-        "spec": {
-            "database": {"engine": "postgresql", "secretRef": {"name": "db", "urlKey": "url"}},
-            "migrations": {"configMapRef": {"name": "sql"}},
-            "backup": {"policy": "Skip"},
-        },
-        "status": {"phase": "Pending", "observedGeneration": 1, "attempt": 0},
-    }
-    moved = asyncio.run(
-        handlers._move(
-            body=kopf.Body(raw),
-            own=None,
-            wakeups=handlers._Wakeups(),
-            world=Failing(),  # type: ignore[arg-type]
-            settings=Settings(),
-            logger=logging.getLogger("test"),
-        )
-    )
-    assert moved == (None, Settings().retry_base_seconds)
+    assert _move(Failing()) == (None, Settings().retry_base_seconds)
     assert 'webhook "x" timed out' in caplog.text
+
+
+def test_only_the_resource_itself_gone_ends_its_daemon() -> None:
+    """A 404 of something a step reads (a ConfigMap, a snapshot class's objects) is retried; stopping the daemon
+    would leave the resource unreconciled until the operator restarts."""
+
+    class ReadFails:
+        def migrations_hash(self, namespace: str, name: str) -> str | None:
+            raise ApiException(status=404, reason="Not Found")
+
+    class Gone:
+        def migrations_hash(self, namespace: str, name: str) -> str | None:
+            return "sha256:m"
+
+        def secret_problem(self, namespace: str, name: str, keys: list[str]) -> str | None:
+            return None
+
+        def patch_status(self, obj: object, status: object) -> dict[str, Any]:
+            raise ApiException(status=404, reason="Not Found")
+
+    assert _move(ReadFails()) == (None, Settings().retry_base_seconds)
+    assert _move(Gone()) is None
 
 
 def _deletion_handler(monkeypatch: pytest.MonkeyPatch, running: list[str]) -> Any:

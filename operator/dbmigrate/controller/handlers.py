@@ -210,11 +210,14 @@ async def _move(
         )
         changed = result.status != obj.get("status")
         if changed:
-            own = await asyncio.to_thread(world.patch_status, obj, result.status)
+            try:
+                own = await asyncio.to_thread(world.patch_status, obj, result.status)
+            except ApiException as exc:
+                if exc.status == 404:  # the resource itself is gone (a 404 of anything else is retried below)
+                    return None
+                raise
             wakeups.wrote(uid, version=own["metadata"]["resourceVersion"])
     except ApiException as exc:
-        if exc.status == 404:
-            return None
         logger.warning("Kubernetes API error, retrying: %s", cluster.api_message(exc))
         return own, settings.retry_base_seconds
     except Exception as exc:  # one resource's bug must not stop it for good: report, back off, retry
