@@ -131,6 +131,8 @@ def _migrate_framework(
             ("plan/--dry-run", options.dry_run),
             ("--approve", options.approve is not None),
             ("--expected-fingerprint", options.expected_fingerprint is not None),
+            ("--fail-on-drift", options.fail_on_drift),
+            ("--out-of-order", options.out_of_order),
         )
         if given
     ]

@@ -324,3 +324,11 @@ def test_session_timeouts_bound_django_statements(pg_url: str, tmp_path: Path) -
     document = _json(slow)
     assert slow.returncode == 1 and "statement timeout" in document["error"]["message"]
     assert document["framework"]["directory"] == str(project)
+
+
+@pytest.mark.parametrize("flag", ["--fail-on-drift", "--out-of-order", "--dry-run"])
+def test_a_flag_only_sql_projects_honour_is_refused_not_ignored(flag: str, tmp_path: Path) -> None:
+    project = copy_sample("alembic_project", tmp_path)
+    refused = run_cli("up", flag, cwd=project, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}"})
+    assert refused.returncode == 2 and flag in refused.stdout and "SQL migrations only" in refused.stdout
+    assert not (tmp_path / "app.sqlite3").exists() or "users" not in tables(f"sqlite:///{tmp_path / 'app.sqlite3'}")
