@@ -76,7 +76,8 @@ def plan(
     settings: config.Settings, *, options: migrating.RunOptions | None = None, direction: str = "up"
 ) -> outcome.Outcome:
     """What ``up`` (or ``down``) would do: migrations, findings, plan hash; executed and rolled back where the
-    database has transactional DDL. Never changes anything, and never fails because of what it finds."""
+    database has transactional DDL. Never changes anything; findings never fail it, a statement failing in the
+    dry run does (a run would fail there)."""
     from dbmigrate import migrating
 
     options = dataclasses.replace(options or migrating.RunOptions(), dry_run=True)

@@ -33,12 +33,18 @@ def identity(url: URL) -> str:
 
 
 def plan_hash(*, url: URL, direction: str, migrations: Iterable[model.Migration]) -> str:
+    """What an approval binds to. The down parts count in either direction: a down plan runs them, and an up plan's
+    rollback may (the checksum covers the up file only, as the history records it)."""
     payload = {
         "database": identity(url),
         "direction": direction,
-        "migrations": [[m.version, m.checksum] for m in migrations],
+        "migrations": [[m.version, m.checksum, _digest(m.down)] for m in migrations],
     }
     return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _digest(script: model.Script | None) -> str | None:
+    return None if script is None else hashlib.sha256(script.sql.encode()).hexdigest()
 
 
 @dataclasses.dataclass

@@ -100,6 +100,22 @@ def test_plan_hash_is_stable_and_changes_with_any_input(sqlite_url: str, tmp_pat
     assert len({first, edited, more, other_db["hash"]}) == 4
 
 
+def test_an_edited_down_file_changes_the_plan_hash_both_ways(sqlite_url: str, migrations_dir: Path) -> None:
+    """A down plan runs the down files, and an up plan may run them in its rollback: approving a hash must approve
+    what they hold, so an edit after review needs a new approval."""
+    write(migrations_dir, {"001_a.up.sql": "CREATE TABLE a (id INTEGER);", "001_a.down.sql": "DROP TABLE a;"})
+    up_before = commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]["hash"]
+    write(migrations_dir, {"001_a.down.sql": "DROP TABLE a;\nDROP TABLE precious;"})
+    assert commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]["hash"] != up_before
+
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    down = RunOptions(target="0")
+    down_before = commands.plan(settings(sqlite_url, migrations_dir), options=down, direction="down")
+    write(migrations_dir, {"001_a.down.sql": "DROP TABLE a;"})
+    down_after = commands.plan(settings(sqlite_url, migrations_dir), options=down, direction="down")
+    assert down_before.details["plan"]["hash"] != down_after.details["plan"]["hash"]
+
+
 def test_destructive_change_blocks_up_until_confirmed_or_approved(db_url: str, migrations_dir: Path) -> None:
     write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER, note VARCHAR(10));"})
     commands.up(settings(db_url, migrations_dir))
