@@ -83,6 +83,14 @@ def test_reject_after_the_run_warns_that_it_is_too_late(kube: harness.Kube, plug
     assert "⚠ it is already Succeeded: the rejection no longer stops this run" in run.out
 
 
+def test_reject_while_migrating_says_a_started_job_runs_on(kube: harness.Kube, plugin: Plugin) -> None:
+    kube.apply("orders", harness.spec(), annotations={resources.APPROVED_PLAN: statuses.PLAN_HASH})
+    set_status(kube, "orders", {**statuses.awaiting_approval(), "phase": "Migrating"})
+    run = plugin("reject", "orders")
+    assert run.code == 0
+    assert "⚠ it is Migrating: a migrate Job already started runs to its end; one not started yet is not" in run.out
+
+
 def test_retry_sets_a_new_token_each_time(kube: harness.Kube, plugin: Plugin) -> None:
     kube.apply("orders", harness.spec())
     set_status(kube, "orders", statuses.blocked_without_backup())

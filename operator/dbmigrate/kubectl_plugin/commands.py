@@ -43,8 +43,11 @@ def reject(migrations: resources.Migrations, name: str) -> list[str]:
         raise resources.PluginError(f"databasemigration {name} has no plan to reject")
     migrations.annotate(obj, {resources.APPROVED_PLAN: None, resources.REJECTED_PLAN: current})
     lines = [f"databasemigration.dbmigrate.io/{name} rejected plan {current}"]
-    if status.get("phase") in ("Migrating", "Verifying", "Succeeded"):
-        lines.append(f"⚠ it is already {status['phase']}: the rejection no longer stops this run")
+    phase = status.get("phase")
+    if phase == "Migrating":  # the operator recalls an attempt whose Job has not started, never a running one
+        lines.append("⚠ it is Migrating: a migrate Job already started runs to its end; one not started yet is not")
+    elif phase in ("Verifying", "Succeeded"):
+        lines.append(f"⚠ it is already {phase}: the rejection no longer stops this run")
     return lines
 
 
