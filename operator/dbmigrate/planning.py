@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from dbmigrate import database, dburl, errors
 from dbmigrate.dialects import base
 from dbmigrate.safety import lint
+from dbmigrate.safety import state as safety_state
 from dbmigrate.schema import diff as schema_diff
 from dbmigrate.schema import model as schema_model
 from dbmigrate.sources import model
@@ -117,7 +118,7 @@ def build(
     """The plan for running ``migrations`` in ``direction``, with every script analysed for dangerous changes.
 
     A script that would end the run's transaction midway is refused here, before anything runs."""
-    column_types = _column_types(schema) if schema is not None else None
+    state = safety_state.SchemaState(dialect.name, _column_types(schema) if schema is not None else None)
     findings: list[lint.Finding] = []
     for migration in migrations:
         script = migration.up if direction == "up" else migration.down
@@ -130,7 +131,7 @@ def build(
             dialect=dialect.name,
             file=script.filename,
             first_line=script.first_line,
-            column_types=column_types,
+            state=state,
         )
     return Plan(
         direction=direction,

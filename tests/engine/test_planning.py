@@ -163,3 +163,27 @@ def test_an_empty_migration_is_reported_before_it_is_recorded_as_applied(sqlite_
     findings = plan.details["plan"]["findings"]
     assert [(f["rule"], f["severity"], f["file"]) for f in findings] == [("empty_migration", "info", "002_forgot.sql")]
     assert "refused as an edit" in findings[0]["reason"]
+
+
+def test_a_table_created_earlier_in_the_run_can_be_dropped_without_confirmation(
+    db_url: str, migrations_dir: Path
+) -> None:
+    """The analysis carries what the run created from one migration to the next: dropping it loses nothing that
+    existed before the run. A table created by an earlier run is not new, so dropping it still needs confirming."""
+    write(
+        migrations_dir,
+        {
+            "001_staging.sql": "CREATE TABLE staging (id INTEGER);\nINSERT INTO staging VALUES (1);",
+            "002_drop.sql": "DELETE FROM staging;\nDROP TABLE staging;",
+            "003_keep.sql": "CREATE TABLE kept (id INTEGER);",
+        },
+    )
+    result = commands.up(settings(db_url, migrations_dir))
+    assert result.error is None and [m.version for m in result.migrations] == ["1", "2", "3"]
+    assert result.details["plan"]["findings"] == []
+
+    write(migrations_dir, {"004_drop_kept.sql": "DROP TABLE kept;"})
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "004_drop_kept.sql:1 drop_table" in refused.error.message
+    assert query(db_url, "SELECT COUNT(*) FROM kept") == [(0,)]

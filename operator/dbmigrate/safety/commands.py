@@ -170,7 +170,7 @@ def _read_rename(words: _Words, ctx: Context) -> Reading:
         new = pair.take_name()
         if old is None or new is None:
             return Reading(hits, understood=False)
-        hits += ctx.risky(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
+        hits += ctx.unless_new(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
         ctx.schema.rename_table(old, new)
     return Reading(hits, understood=True)
 
@@ -234,7 +234,7 @@ def _read_rename_action(action: _Words, table: exp.Table, ctx: Context) -> Readi
         new = action.take_name()
         if new is None:
             return Reading([], understood=False)
-        hits = ctx.risky(table, "rename_table", rename_table_reason(ctx.sql(table), ctx.sql(new)))
+        hits = ctx.unless_new(table, "rename_table", rename_table_reason(ctx.sql(table), ctx.sql(new)))
         ctx.schema.rename_table(table, new)
         return Reading(hits, understood=True)
     action.take("COLUMN")
@@ -259,7 +259,7 @@ def _read_set_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
     if not action.take("SCHEMA"):
         return Reading([], understood=False)
     reason = rename_table_reason(ctx.sql(table), f"schema {action.rest()}")
-    return Reading(ctx.risky(table, "rename_table", reason), understood=True)
+    return Reading(ctx.unless_new(table, "rename_table", reason), understood=True)
 
 
 def _read_alter_column_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
@@ -271,13 +271,13 @@ def _read_alter_column_action(action: _Words, table: exp.Table, ctx: Context) ->
             f"Changing the type of {label} may narrow it (the statement could not be fully read) and usually "
             "rewrites the table under a lock; add a new column and backfill it instead."
         )
-        return Reading(ctx.risky(table, "change_column_type", reason), understood=True)
+        return Reading(ctx.unless_new(table, "change_column_type", reason), understood=True)
     if action.has("SET", "NOT", "NULL"):
         reason = (
             f"SET NOT NULL on {label} scans the whole table under an ACCESS EXCLUSIVE lock; add a CHECK (... IS NOT "
             "NULL) NOT VALID, VALIDATE it, then SET NOT NULL."
         )
-        return Reading(ctx.risky(table, "set_not_null", reason), understood=True)
+        return Reading(ctx.unless_new(table, "set_not_null", reason), understood=True)
     return Reading([], understood=False)
 
 
@@ -287,7 +287,7 @@ def _read_modify_action(action: _Words, table: exp.Table, ctx: Context) -> Readi
         f"Redefining a column of {ctx.sql(table)} ({action.rest()}) may narrow its type (the statement could not "
         "be fully read) and copies the table; add a new column and backfill it instead."
     )
-    return Reading(ctx.risky(table, "change_column_type", reason), understood=True)
+    return Reading(ctx.unless_new(table, "change_column_type", reason), understood=True)
 
 
 def _read_add_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
@@ -318,7 +318,7 @@ def _read_add_column(action: _Words, table: exp.Table, ctx: Context) -> Reading:
             "and breaks inserts from app versions that do not set it; add it with a DEFAULT, or nullable and "
             "backfill, then set NOT NULL."
         )
-        hits += ctx.risky(table, "add_column_not_null", reason)
+        hits += ctx.unless_new(table, "add_column_not_null", reason)
     if ctx.dialect == "postgresql" and action.has("REFERENCES"):
         hits += constraint_hits("FOREIGN", table=table, label=ctx.sql(table), not_valid=False, ctx=ctx)
     return Reading(hits, understood=True)

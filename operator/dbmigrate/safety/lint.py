@@ -17,7 +17,7 @@ import contextvars
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -65,15 +65,15 @@ def lint_sql(
     dialect: str,
     file: str,
     first_line: int = 1,
-    column_types: Mapping[tuple[str, str], str] | None = None,
+    state: SchemaState | None = None,
 ) -> list[Finding]:
     """Every finding in ``sql`` (a migration file or a section of one starting at ``first_line``), in order.
 
-    ``column_types`` maps (table, column) to the column's current type as the database names it (table bare or
-    schema-qualified, e.g. ``("users", "email"): "character varying(255)"``); with it type changes are judged
-    narrowing or widening, without it they are reported as possibly narrowing.
+    ``state`` is what is known of the schema (column types, objects created earlier in the plan), and is updated
+    with what ``sql`` does, so a plan passes one state through its scripts in the order they run. Without it the
+    text is judged alone: every type change may narrow, every table existed before.
     """
-    ctx = Context(SchemaState(dialect, column_types))
+    ctx = Context(state or SchemaState(dialect))
     parser = Dialect.get_or_raise(sqlglot_dialect(dialect)).parser()
     statements = split_statements(sql, dialect=dialect, first_line=first_line)
     findings: list[Finding] = []

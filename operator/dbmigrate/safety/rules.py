@@ -47,9 +47,11 @@ class Context:
             return ".".join(part.sql(dialect=sqlglot_dialect(self.dialect)) for part in node.parts)
         return node.sql(dialect=sqlglot_dialect(self.dialect))
 
-    def risky(self, table: exp.Table | None, rule: str, reason: str) -> list[Hit]:
-        """A risky hit, unless it is about a table created earlier in this text (empty, unseen by the app)."""
-        if table is not None and self.schema.is_new(table):
+    def unless_new(self, tables: exp.Table | Sequence[exp.Table] | None, rule: str, reason: str) -> list[Hit]:
+        """A hit, unless every table it is about was created earlier in the plan (it held nothing before the plan
+        and no running app version uses it)."""
+        targets = [tables] if isinstance(tables, exp.Table) else tables or []
+        if targets and all(self.schema.is_new(table) for table in targets):
             return []
         return [Hit(rule, reason)]
 
@@ -106,16 +108,23 @@ def _check_drop(node: exp.Drop, ctx: Context) -> list[Hit]:
     kind = str(node.args.get("kind") or "").upper()
     names = ", ".join(ctx.sql(target) for target in node.args.get("tables") or [])
     if isinstance(node.parent, exp.Alter):
-        return _alter_drop_hits(kind, names=names, alter=node.parent, ctx=ctx)
+        return _alter_drop_hits(node, kind=kind, names=names, ctx=ctx)
     if node.args.get("temporary"):
         return []  # a temporary table lives only as long as the session that made it
+    targets = node.args.get("tables") or []
+    if kind in _DESTRUCTIVE_DROPS and targets and all(ctx.schema.is_new(target, kind) for target in targets):
+        return []  # created earlier in the plan: it holds nothing that existed before
     cascade, concurrently = bool(node.args.get("cascade")), bool(node.args.get("concurrently"))
     return drop_hits(kind, names=names, cascade=cascade, concurrently=concurrently, ctx=ctx)
 
 
-def _alter_drop_hits(kind: str, *, names: str, alter: exp.Alter, ctx: Context) -> list[Hit]:
-    table = ctx.sql(alter.this)
+def _alter_drop_hits(node: exp.Drop, *, kind: str, names: str, ctx: Context) -> list[Hit]:
+    target = _alter_table(node)
+    table = ctx.sql(target)
     if kind == "COLUMN":
+        columns = node.args.get("tables") or []
+        if columns and all(ctx.schema.is_new_column(target, column) for column in columns):
+            return []  # added earlier in the plan
         reason = (
             f"Dropping column {names} of {table} deletes its data and breaks app versions that still use it; "
             "stop using it in the app and deploy first, then drop it in a later migration (expand/contract)."
@@ -135,7 +144,7 @@ def _check_drop_primary_key(node: exp.DropPrimaryKey, ctx: Context) -> list[Hit]
 
 def _check_truncate(node: exp.TruncateTable, ctx: Context) -> list[Hit]:
     names = ", ".join(ctx.sql(table) for table in node.expressions)
-    return [Hit("truncate", truncate_reason(names))]
+    return ctx.unless_new(node.expressions, "truncate", truncate_reason(names))
 
 
 def truncate_reason(names: str) -> str:
@@ -149,20 +158,20 @@ def _check_delete(node: exp.Delete, ctx: Context) -> list[Hit]:
     if not _unfiltered(node, ctx):
         return []
     reason = (
-        f"DELETE from {_target(node, ctx)} has no WHERE clause, so it deletes every row; add a WHERE clause, "
+        f"DELETE from {_label(node, ctx)} has no WHERE clause, so it deletes every row; add a WHERE clause, "
         "or allow it if emptying the table is intended."
     )
-    return [Hit("delete_without_where", reason)]
+    return ctx.unless_new(_targets(node), "delete_without_where", reason)
 
 
 def _check_update(node: exp.Update, ctx: Context) -> list[Hit]:
     if not _unfiltered(node, ctx):
         return []
     reason = (
-        f"UPDATE of {_target(node, ctx)} has no WHERE clause, so it overwrites every row; add a WHERE clause, "
+        f"UPDATE of {_label(node, ctx)} has no WHERE clause, so it overwrites every row; add a WHERE clause, "
         "or allow it if changing every row is intended."
     )
-    return [Hit("update_without_where", reason)]
+    return ctx.unless_new(_targets(node), "update_without_where", reason)
 
 
 def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
@@ -178,17 +187,19 @@ def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
     return not any(join.args.get("on") is not None or join.args.get("using") for join in joins)
 
 
-def _target(node: exp.Delete | exp.Update, ctx: Context) -> str:
-    """The table a DELETE/UPDATE writes to, for messages (MySQL's ``DELETE t FROM ...`` names it in ``tables``)."""
-    targets = [node.this] if isinstance(node.this, exp.Expr) else node.args.get("tables") or []
-    return ", ".join(ctx.sql(target) for target in targets) or "the table"
+def _targets(node: exp.Delete | exp.Update) -> list[exp.Table]:
+    """The tables a DELETE/UPDATE writes to (MySQL's ``DELETE t FROM ...`` names them in ``tables``)."""
+    targets = node.args.get("tables") or [node.this]
+    return [target for target in targets if isinstance(target, exp.Table)]
+
+
+def _label(node: exp.Delete | exp.Update, ctx: Context) -> str:
+    return ", ".join(ctx.sql(target) for target in _targets(node)) or "the table"
 
 
 def _check_create(node: exp.Create, ctx: Context) -> list[Hit]:
     kind = str(node.args.get("kind") or "").upper()
-    if kind == "TABLE":
-        ctx.schema.created(node)
-        return []
+    ctx.schema.created(node)
     if kind != "INDEX" or ctx.dialect != "postgresql" or node.args.get("concurrently"):
         return []
     table = node.this.args.get("table") if isinstance(node.this, exp.Index) else None
@@ -202,7 +213,7 @@ def create_index_hits(table: exp.Table | None, ctx: Context) -> list[Hit]:
         f"CREATE INDEX on {label} without CONCURRENTLY blocks writes to the table until the index is built; "
         "use CREATE INDEX CONCURRENTLY (outside a transaction)."
     )
-    return ctx.risky(table, "create_index_not_concurrently", reason)
+    return ctx.unless_new(table, "create_index_not_concurrently", reason)
 
 
 def _alter_table(node: exp.Expr) -> exp.Table:
@@ -228,11 +239,11 @@ def _check_add_column(node: exp.ColumnDef, ctx: Context) -> list[Hit]:
             "and breaks inserts from app versions that do not set it; add it with a DEFAULT, or nullable and "
             "backfill, then set NOT NULL."
         )
-        hits += ctx.risky(table, "add_column_not_null", reason)
+        hits += ctx.unless_new(table, "add_column_not_null", reason)
     if ctx.dialect == "postgresql" and any(isinstance(kind, exp.Reference) for kind in kinds):
-        hits += ctx.risky(table, "add_foreign_key", foreign_key_reason(ctx.sql(table)))
-    if isinstance(node.args.get("kind"), exp.DataType):
-        ctx.schema.set_type(table, node.this, node.args["kind"])
+        hits += ctx.unless_new(table, "add_foreign_key", foreign_key_reason(ctx.sql(table)))
+    dtype = node.args.get("kind")
+    ctx.schema.added_column(table, node.this, dtype if isinstance(dtype, exp.DataType) else None)
     return hits
 
 
@@ -271,7 +282,7 @@ def _check_alter_column(node: exp.AlterColumn, ctx: Context) -> list[Hit]:
             f"({ctx.sql(node.this)} IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips "
             "the scan)."
         )
-        return ctx.risky(table, "set_not_null", reason)
+        return ctx.unless_new(table, "set_not_null", reason)
     return []
 
 
@@ -285,9 +296,9 @@ def type_change_hits(table: exp.Table, column: exp.Expr, new: exp.DataType, *, c
             f"Changing {label} to {new_sql} may narrow it (its current type is unknown) and usually rewrites the "
             "table under a lock; check the current type, or add a new column and backfill it instead."
         )
-        return ctx.risky(table, "change_column_type", reason)
+        return ctx.unless_new(table, "change_column_type", reason)
     change, old_sql = compare(old, new, dialect=ctx.dialect), ctx.sql(old)
-    if change is Change.NARROWER:
+    if change is Change.NARROWER and not ctx.schema.is_new_column(table, column):
         reason = (
             f"Changing {label} from {old_sql} to {new_sql} narrows it: existing values that do not fit are rejected "
             "or silently cut; add a new column, backfill and check it, then switch over."
@@ -298,13 +309,13 @@ def type_change_hits(table: exp.Table, column: exp.Expr, new: exp.DataType, *, c
             f"Cannot tell whether every {old_sql} value of {label} converts to {new_sql}; the conversion may fail or "
             "change values, so add a new column and backfill it instead."
         )
-        return ctx.risky(table, "change_column_type", reason)
+        return ctx.unless_new(table, "change_column_type", reason)
     if change is Change.WIDER and rewrites_table(old, new, dialect=ctx.dialect):
         reason = (
             f"Changing {label} from {old_sql} to {new_sql} rewrites the whole table while blocking writes; on a "
             "big table add a new column and backfill it in batches instead."
         )
-        return ctx.risky(table, "change_column_type", reason)
+        return ctx.unless_new(table, "change_column_type", reason)
     return []
 
 
@@ -330,7 +341,7 @@ def rename_column_hits(table: exp.Table, old: exp.Expr, new: exp.Expr, *, ctx: C
         "against the old name; use expand/contract: add the new column, write both, backfill, move reads, then "
         "drop the old one."
     )
-    hits = ctx.risky(table, "rename_column", reason)
+    hits = ctx.unless_new(table, "rename_column", reason)
     ctx.schema.rename_column(table, old, new)
     return hits
 
@@ -340,7 +351,7 @@ def _check_alter_rename(node: exp.AlterRename, ctx: Context) -> list[Hit]:
     if not isinstance(alter, exp.Alter) or str(alter.args.get("kind")).upper() not in ("TABLE", "VIEW"):
         return []  # renaming an index or sequence breaks no query
     old, new = alter.this, node.this
-    hits = ctx.risky(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
+    hits = ctx.unless_new(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
     ctx.schema.rename_table(old, new)
     return hits
 
@@ -389,19 +400,19 @@ def _constraint_kind(body: exp.Expr) -> str:
 def constraint_hits(kind: str, *, table: exp.Table | None, label: str, not_valid: bool, ctx: Context) -> list[Hit]:
     """Hits for a PostgreSQL ADD CONSTRAINT of ``kind`` FOREIGN / CHECK / UNIQUE (PRIMARY KEY counts as UNIQUE)."""
     if kind == "FOREIGN" and not not_valid:
-        return ctx.risky(table, "add_foreign_key", foreign_key_reason(label))
+        return ctx.unless_new(table, "add_foreign_key", foreign_key_reason(label))
     if kind == "CHECK" and not not_valid:
         reason = (
             f"Adding a CHECK constraint to {label} without NOT VALID scans every row while blocking writes; add it "
             "NOT VALID, then VALIDATE CONSTRAINT in a later statement."
         )
-        return ctx.risky(table, "add_check", reason)
+        return ctx.unless_new(table, "add_check", reason)
     if kind == "UNIQUE":
         reason = (
             f"Adding a PRIMARY KEY or UNIQUE constraint to {label} builds its index while blocking reads and writes; "
             "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... USING INDEX."
         )
-        return ctx.risky(table, "add_unique_constraint", reason)
+        return ctx.unless_new(table, "add_unique_constraint", reason)
     return []
 
 

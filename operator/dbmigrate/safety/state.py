@@ -1,4 +1,4 @@
-"""What the safety analysis knows about the schema while it walks one SQL text: column types and new tables."""
+"""What the safety analysis knows about the schema while it walks a plan: column types and new objects."""
 
 from __future__ import annotations
 
@@ -9,23 +9,29 @@ from sqlglot.errors import ParseError
 
 from dbmigrate.sqltext import sqlglot_dialect
 
+#: The kinds of object whose newness is tracked; MySQL's DATABASE is its SCHEMA.
+_KINDS = {"TABLE": "TABLE", "SCHEMA": "SCHEMA", "DATABASE": "SCHEMA"}
+
 
 class SchemaState:
-    """What the analysis knows about the schema while it walks one SQL text.
+    """What the analysis knows about the schema while it walks the scripts of one plan, in the order they run.
 
     Column types come from the caller (``column_types``, keyed by table — bare or schema-qualified — and column, as
-    the database stores the names) and from CREATE TABLE / ADD COLUMN / type changes earlier in the same text.
-    Tables created earlier in the text (plain CREATE TABLE, not IF NOT EXISTS or AS SELECT) are known to be empty
-    and unseen by running app versions, so lock and rewrite risks on them do not matter.
+    the database stores the names) and from CREATE TABLE / ADD COLUMN / type changes earlier in the plan. Tables,
+    schemas and columns created earlier in the plan (plain CREATE, not IF NOT EXISTS or AS SELECT) held no data
+    before it and are unseen by running app versions, so dropping or emptying them destroys nothing that existed,
+    and lock and rewrite risks on them do not matter. One state is carried across the plan's scripts: a table
+    created by one migration is new for the next.
     """
 
-    def __init__(self, dialect: str, column_types: Mapping[tuple[str, str], str] | None) -> None:
+    def __init__(self, dialect: str, column_types: Mapping[tuple[str, str], str] | None = None) -> None:
         self.dialect = dialect
         self._sqlglot = sqlglot_dialect(dialect)
         self._given = {(self._fold(t), self._fold(c)): ty for (t, c), ty in (column_types or {}).items()}
         self._given_unqualified = _unqualified(self._given)
         self._declared: dict[str, dict[str, exp.DataType]] = {}
-        self._new: set[str] = set()
+        self._new: set[tuple[str, str]] = set()  # (kind, key)
+        self._new_columns: set[tuple[str, str]] = set()  # (table key, column)
 
     def _fold(self, name: str) -> str:
         """PostgreSQL names are exact (unquoted ones were folded when written); MySQL/SQLite ignore case."""
@@ -41,17 +47,26 @@ class SchemaState:
     def table_key(self, table: exp.Table) -> str:
         return ".".join(self.ident(part) for part in table.parts)
 
-    def is_new(self, table: exp.Table) -> bool:
-        return self.table_key(table) in self._new
+    def is_new(self, table: exp.Table, kind: str = "TABLE") -> bool:
+        """Whether the table (or schema/database, by ``kind``) was created earlier in the plan."""
+        return (_KINDS.get(kind, kind), self.table_key(table)) in self._new
+
+    def is_new_column(self, table: exp.Table, column: exp.Expr) -> bool:
+        """Whether the column was added earlier in the plan, or belongs to a table that was."""
+        return self.is_new(table) or (self.table_key(table), self.ident(column)) in self._new_columns
 
     def created(self, create: exp.Create) -> None:
-        """Record a CREATE TABLE: a new empty table (unless IF NOT EXISTS or AS SELECT) and its column types."""
+        """Record a CREATE TABLE / SCHEMA / DATABASE: a new empty object (unless IF NOT EXISTS or AS SELECT) and the
+        table's column types."""
+        kind = str(create.args.get("kind") or "").upper()
         schema = create.this
         table = schema.this if isinstance(schema, exp.Schema) else schema
-        if not isinstance(table, exp.Table) or create.args.get("exists") or create.expression is not None:
+        if kind not in _KINDS or not isinstance(table, exp.Table):
+            return
+        if create.args.get("exists") or create.expression is not None:
             return
         key = self.table_key(table)
-        self._new.add(key)
+        self._new.add((_KINDS[kind], key))
         columns = schema.expressions if isinstance(schema, exp.Schema) else []
         self._declared[key] = {
             self.ident(col.this): col.args["kind"]
@@ -59,8 +74,14 @@ class SchemaState:
             if isinstance(col, exp.ColumnDef) and isinstance(col.args.get("kind"), exp.DataType)
         }
 
+    def added_column(self, table: exp.Table, column: exp.Expr, dtype: exp.DataType | None) -> None:
+        """Record an ADD COLUMN: a new column (empty, or filled by its default) of the given type."""
+        self._new_columns.add((self.table_key(table), self.ident(column)))
+        if dtype is not None:
+            self.set_type(table, column, dtype)
+
     def column_type(self, table: exp.Table, column: exp.Expr) -> exp.DataType | None:
-        """The column's current type: declared earlier in this text, else given by the caller, else unknown."""
+        """The column's current type: declared earlier in the plan, else given by the caller, else unknown."""
         key, name = self.table_key(table), self.ident(column)
         declared = self._declared.get(key, {}).get(name)
         if declared is not None:
@@ -80,17 +101,24 @@ class SchemaState:
         self._declared.setdefault(self.table_key(table), {})[self.ident(column)] = dtype
 
     def rename_column(self, table: exp.Table, old: exp.Expr, new: exp.Expr) -> None:
-        columns = self._declared.get(self.table_key(table), {})
+        key = self.table_key(table)
+        columns = self._declared.get(key, {})
         if self.ident(old) in columns:
             columns[self.ident(new)] = columns.pop(self.ident(old))
+        if (key, self.ident(old)) in self._new_columns:
+            self._new_columns.discard((key, self.ident(old)))
+            self._new_columns.add((key, self.ident(new)))
 
     def rename_table(self, old: exp.Table, new: exp.Table) -> None:
         old_key, new_key = self.table_key(old), self.table_key(new)
         if old_key in self._declared:
             self._declared[new_key] = self._declared.pop(old_key)
-        if old_key in self._new:
-            self._new.discard(old_key)
-            self._new.add(new_key)
+        if ("TABLE", old_key) in self._new:
+            self._new.discard(("TABLE", old_key))
+            self._new.add(("TABLE", new_key))
+        moved = {(table, column) for table, column in self._new_columns if table == old_key}
+        self._new_columns -= moved
+        self._new_columns |= {(new_key, column) for _, column in moved}
 
 
 def _unqualified(types: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:

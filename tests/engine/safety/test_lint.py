@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from dbmigrate.safety.lint import RULES, Finding, Severity, blocking, lint_sql
+from dbmigrate.safety.state import SchemaState
 
 CORPUS: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "lint_corpus.yaml").read_text())
 
@@ -18,9 +19,10 @@ def _kinds(findings: list[Finding]) -> list[str]:
     return sorted(f"{finding.rule}/{finding.severity.value}" for finding in findings)
 
 
-def _column_types(case: dict[str, Any]) -> dict[tuple[str, str], str]:
+def _state(case: dict[str, Any]) -> SchemaState:
     pairs = (key.rsplit(".", 1) for key in case.get("column_types", {}))
-    return {(table, column): case["column_types"][f"{table}.{column}"] for table, column in pairs}
+    types = {(table, column): case["column_types"][f"{table}.{column}"] for table, column in pairs}
+    return SchemaState(case["dialect"], types)
 
 
 def test_corpus_is_big_and_covers_every_dialect() -> None:
@@ -37,7 +39,7 @@ def test_corpus_only_names_known_rules_with_their_severity() -> None:
 
 @pytest.mark.parametrize("case", CORPUS, ids=[f"{i:03d}-{c['dialect']}" for i, c in enumerate(CORPUS)])
 def test_corpus(case: dict[str, Any]) -> None:
-    findings = lint_sql(case["sql"], dialect=case["dialect"], file="m.sql", column_types=_column_types(case))
+    findings = lint_sql(case["sql"], dialect=case["dialect"], file="m.sql", state=_state(case))
     assert _kinds(findings) == sorted(case["expect"]), [finding.reason for finding in findings]
 
 
@@ -204,7 +206,7 @@ def test_column_types_narrowing_versus_widening() -> None:
         "ALTER TABLE users ALTER COLUMN score TYPE smallint;\n"  # narrower
         "ALTER TABLE users ALTER COLUMN id TYPE numeric(20, 0);\n"  # wider, but rewrites the table
     )
-    findings = lint_sql(sql, dialect="postgresql", file="m.sql", column_types=types)
+    findings = lint_sql(sql, dialect="postgresql", file="m.sql", state=SchemaState("postgresql", types))
     assert [(f.rule, f.line) for f in findings] == [
         ("narrow_column_type", 1),
         ("narrow_column_type", 3),
@@ -218,7 +220,7 @@ def test_unreadable_given_type_counts_as_unknown() -> None:
         "ALTER TABLE t ALTER COLUMN c TYPE varchar(10)",
         dialect="postgresql",
         file="m.sql",
-        column_types={("t", "c"): "citext"},
+        state=SchemaState("postgresql", {("t", "c"): "citext"}),
     )
     assert finding.rule == "change_column_type" and "unknown" in finding.reason
 
