@@ -114,10 +114,13 @@ def build(
     direction: str,
     migrations: list[model.Migration],
     schema: schema_model.Schema | None = None,
+    rollback: bool,
 ) -> Plan:
     """The plan for running ``migrations`` in ``direction``, with every script analysed for dangerous changes.
 
-    A script that would end the run's transaction midway is refused here, before anything runs."""
+    With ``rollback`` (an up plan that rolls back on failure) each down part is analysed too, as the rollback would
+    run it: after its up part, which may have created what it drops. A script that would end the run's transaction
+    midway is refused here, before anything runs."""
     state = safety_state.SchemaState(dialect.name, _column_types(schema) if schema is not None else None)
     findings: list[lint.Finding] = []
     for migration in migrations:
@@ -133,12 +136,28 @@ def build(
             first_line=script.first_line,
             state=state,
         )
+        if rollback and migration.down is not None:
+            findings += _rollback_findings(migration.down, dialect=dialect.name, state=state.for_rollback())
     return Plan(
         direction=direction,
         hash=plan_hash(url=url, direction=direction, migrations=migrations),
         migrations=migrations,
         findings=findings,
     )
+
+
+def _rollback_findings(script: model.Script, *, dialect: str, state: safety_state.SchemaState) -> list[lint.Finding]:
+    """The destructive findings of a down part an up run's rollback may run. What its up part (or an earlier one of
+    the run) created is new, so dropping it is no finding; dropping what existed before the run is, since a failure
+    anywhere later in the run would destroy it."""
+    findings = lint.lint_sql(
+        script.sql, dialect=dialect, file=script.filename, first_line=script.first_line, state=state
+    )
+    return [
+        dataclasses.replace(finding, reason=f"In the rollback if this run fails (down part): {finding.reason}")
+        for finding in findings
+        if finding.severity is lint.Severity.DESTRUCTIVE
+    ]
 
 
 def _empty(script: model.Script) -> lint.Finding:

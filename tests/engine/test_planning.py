@@ -78,7 +78,7 @@ def test_a_dry_run_failing_after_a_skipped_statement_warns_instead_of_failing(
 
 
 def test_mysql_plan_is_static_and_labelled_not_executed(mysql_url: str, migrations_dir: Path) -> None:
-    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INT);\nALTER TABLE a DROP COLUMN id;"})
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INT);\nALTER TABLE b DROP COLUMN id;"})
     plan = commands.plan(settings(mysql_url, migrations_dir)).details["plan"]
     assert plan["executed"] is False and "static plan" in plan["note"]
     assert plan["statements"] == []
@@ -108,7 +108,7 @@ def test_an_edited_down_file_changes_the_plan_hash_both_ways(sqlite_url: str, mi
     write(migrations_dir, {"001_a.down.sql": "DROP TABLE a;\nDROP TABLE precious;"})
     assert commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]["hash"] != up_before
 
-    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    assert commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(allow_destructive=True)).error is None
     down = RunOptions(target="0")
     down_before = commands.plan(settings(sqlite_url, migrations_dir), options=down, direction="down")
     write(migrations_dir, {"001_a.down.sql": "DROP TABLE a;"})
@@ -135,13 +135,9 @@ def test_destructive_change_blocks_up_until_confirmed_or_approved(db_url: str, m
 
 
 def test_allow_comment_lets_an_intended_drop_through(sqlite_url: str, migrations_dir: Path) -> None:
-    write(
-        migrations_dir,
-        {
-            "001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);",
-            "002_drop.sql": "-- dbmigrate:allow drop_column\nALTER TABLE a DROP COLUMN note;",
-        },
-    )
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);"})
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    write(migrations_dir, {"002_drop.sql": "-- dbmigrate:allow drop_column\nALTER TABLE a DROP COLUMN note;"})
     result = commands.up(settings(sqlite_url, migrations_dir))
     assert result.error is None
     finding = result.details["plan"]["findings"][0]

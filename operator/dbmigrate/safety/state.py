@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 from sqlglot import exp
@@ -32,6 +33,7 @@ class SchemaState:
         self._declared: dict[str, dict[str, exp.DataType]] = {}
         self._new: set[tuple[str, str]] = set()  # (kind, key)
         self._new_columns: set[tuple[str, str]] = set()  # (table key, column)
+        self._before_run = False  # judge type changes against the types before the run (see for_rollback)
 
     def _fold(self, name: str) -> str:
         """PostgreSQL names are exact (unquoted ones were folded when written); MySQL/SQLite ignore case."""
@@ -80,16 +82,28 @@ class SchemaState:
         if dtype is not None:
             self.set_type(table, column, dtype)
 
+    def for_rollback(self) -> SchemaState:
+        """A copy to judge a down part with, as an up plan's rollback would run it after the up parts so far.
+
+        What the down part does is not seen by the next up part. Its type changes are judged against the types the
+        columns had before the run: a rollback restoring a column's type loses nothing that existed before. The
+        copy is shallow (the per-table dicts are never changed in place), so it costs little on a long plan.
+        """
+        fork = copy.copy(self)
+        fork._declared, fork._new, fork._new_columns = dict(self._declared), set(self._new), set(self._new_columns)
+        fork._before_run = True
+        return fork
+
     def column_type(self, table: exp.Table, column: exp.Expr) -> exp.DataType | None:
         """The column's current type: declared earlier in the plan, else given by the caller, else unknown."""
         key, name = self.table_key(table), self.ident(column)
         declared = self._declared.get(key, {}).get(name)
-        if declared is not None:
-            return declared
         given = self._given.get((key, name))
         if given is None and not table.db:  # ALTER TABLE users: the caller may key it users or public.users
             bare = (self.ident(table.this), name)
             given = self._given.get(bare) or self._given_unqualified.get(bare)
+        if declared is not None and (given is None or not self._before_run):
+            return declared
         if given is None:
             return None
         try:
@@ -98,13 +112,15 @@ class SchemaState:
             return None
 
     def set_type(self, table: exp.Table, column: exp.Expr, dtype: exp.DataType) -> None:
-        self._declared.setdefault(self.table_key(table), {})[self.ident(column)] = dtype
+        key = self.table_key(table)
+        self._declared[key] = {**self._declared.get(key, {}), self.ident(column): dtype}  # copied: see for_rollback
 
     def rename_column(self, table: exp.Table, old: exp.Expr, new: exp.Expr) -> None:
         key = self.table_key(table)
-        columns = self._declared.get(key, {})
+        columns = dict(self._declared.get(key, {}))
         if self.ident(old) in columns:
             columns[self.ident(new)] = columns.pop(self.ident(old))
+            self._declared[key] = columns
         if (key, self.ident(old)) in self._new_columns:
             self._new_columns.discard((key, self.ident(old)))
             self._new_columns.add((key, self.ident(new)))
