@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dbmigrate import commands, errors
 from dbmigrate.migrating import RunOptions
-from tests.fixtures.databases import query
+from tests.fixtures.databases import execute, query
 from tests.fixtures.migrations import settings, write
 
 
@@ -183,3 +185,32 @@ def test_a_table_created_earlier_in_the_run_can_be_dropped_without_confirmation(
     assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
     assert "004_drop_kept.sql:1 drop_table" in refused.error.message
     assert query(db_url, "SELECT COUNT(*) FROM kept") == [(0,)]
+
+
+#: Destructive statements the analysis used to miss, by dialect: (setup, migration, the rule that must refuse it).
+#: ``t`` exists before the run with one row (id 1, x 'kept', n 1) on every dialect.
+MISSED: dict[str, list[tuple[str, str]]] = {
+    "mysql": [
+        ("CREATE OR REPLACE TABLE t (id INT PRIMARY KEY, x VARCHAR(50));", "drop_table"),
+    ],
+    "postgresql": [],
+    "sqlite": [],
+}
+_SETUP = "CREATE TABLE t (id INTEGER PRIMARY KEY, x VARCHAR(50), n DECIMAL(12, 2))"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "migration", "rule"),
+    [(dialect, sql, rule) for dialect, cases in MISSED.items() for sql, rule in cases],
+    ids=[f"{dialect}-{rule}-{i}" for dialect, cases in MISSED.items() for i, (_, rule) in enumerate(cases)],
+)
+def test_a_destructive_statement_refuses_the_run_and_keeps_the_data(
+    request: pytest.FixtureRequest, migrations_dir: Path, dialect: str, migration: str, rule: str
+) -> None:
+    url: str = request.getfixturevalue({"postgresql": "pg_url", "mysql": "mysql_url", "sqlite": "sqlite_url"}[dialect])
+    execute(url, [_SETUP, "INSERT INTO t (id, x, n) VALUES (1, 'kept', 1)"])
+    write(migrations_dir, {"001_m.sql": migration})
+    refused = commands.up(settings(url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3, refused.error
+    assert f"001_m.sql:1 {rule}" in refused.error.message
+    assert query(url, "SELECT id, x FROM t") == [(1, "kept")]

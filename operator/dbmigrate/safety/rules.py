@@ -199,11 +199,37 @@ def _label(node: exp.Delete | exp.Update, ctx: Context) -> str:
 
 def _check_create(node: exp.Create, ctx: Context) -> list[Hit]:
     kind = str(node.args.get("kind") or "").upper()
+    replaced = _replace_hits(node, kind, ctx) if node.args.get("replace") else []
     ctx.schema.created(node)
+    if replaced:
+        return replaced
     if kind != "INDEX" or ctx.dialect != "postgresql" or node.args.get("concurrently"):
         return []
     table = node.this.args.get("table") if isinstance(node.this, exp.Index) else None
     return create_index_hits(table, ctx)
+
+
+def _replace_hits(node: exp.Create, kind: str, ctx: Context) -> list[Hit]:
+    """MariaDB's CREATE OR REPLACE TABLE / DATABASE drops the existing one first; MySQL's OR REPLACE VIEW swaps
+    the whole definition (PostgreSQL's may only add columns)."""
+    target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+    if not isinstance(target, exp.Table):
+        return []
+    if kind in _DESTRUCTIVE_DROPS and not ctx.schema.is_new(target, kind):
+        reason = (
+            f"CREATE OR REPLACE {kind} {ctx.sql(target)} drops the existing one with all its data first; create it "
+            "under a new name, or drop the old one explicitly once no deployed version uses it."
+        )
+        return [Hit(_DESTRUCTIVE_DROPS[kind], reason)]
+    if kind == "VIEW" and ctx.dialect == "mysql":
+        return [
+            Hit(
+                "drop_view",
+                f"CREATE OR REPLACE VIEW {ctx.sql(target)} replaces the view: queries using "
+                "columns it no longer has break.",
+            )
+        ]
+    return []
 
 
 def create_index_hits(table: exp.Table | None, ctx: Context) -> list[Hit]:
