@@ -175,16 +175,19 @@ def _check_update(node: exp.Update, ctx: Context) -> list[Hit]:
 
 
 def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
-    """No WHERE and no joined-with-a-condition target (MySQL multi-table form): every row is affected.
+    """No WHERE and no target inner-joined with a condition (MySQL multi-table form): every row is affected.
 
     PostgreSQL's ``USING``/``FROM`` without WHERE is a cross join, so it filters nothing; MySQL's ``USING`` lists the
-    joined target itself, so its join condition does filter.
+    joined target itself, so its join condition does filter. An outer (LEFT/RIGHT/FULL) join keeps every row of its
+    preserved side whatever the condition, so it filters nothing either.
     """
     if node.args.get("where") is not None:
         return False
     sources = [node.this, *(node.args.get("using") or [] if ctx.dialect == "mysql" else [])]
     joins = [join for source in sources if isinstance(source, exp.Expr) for join in source.args.get("joins") or []]
-    return not any(join.args.get("on") is not None or join.args.get("using") for join in joins)
+    return not any(
+        (join.args.get("on") is not None or join.args.get("using")) and not join.args.get("side") for join in joins
+    )
 
 
 def _targets(node: exp.Delete | exp.Update) -> list[exp.Table]:
