@@ -194,8 +194,12 @@ MISSED: dict[str, list[tuple[str, str]]] = {
         ("CREATE OR REPLACE TABLE t (id INT PRIMARY KEY, x VARCHAR(50));", "drop_table"),
         ("CREATE TABLE b (id INT); DELETE t FROM t LEFT JOIN b ON t.id = b.id;", "delete_without_where"),
     ],
-    "postgresql": [],
-    "sqlite": [],
+    "postgresql": [
+        ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
+    ],
+    "sqlite": [
+        ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),
+    ],
 }
 _SETUP = "CREATE TABLE t (id INTEGER PRIMARY KEY, x VARCHAR(50), n DECIMAL(12, 2))"
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.optimizer.simplify import simplify
 
 from dbmigrate.safety.coltypes import Change, compare, rewrites_table
 from dbmigrate.safety.findings import Hit
@@ -181,13 +182,30 @@ def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
     joined target itself, so its join condition does filter. An outer (LEFT/RIGHT/FULL) join keeps every row of its
     preserved side whatever the condition, so it filters nothing either.
     """
-    if node.args.get("where") is not None:
-        return False
+    where = node.args.get("where")
+    if where is not None:
+        return always_true(where.this, ctx)
     sources = [node.this, *(node.args.get("using") or [] if ctx.dialect == "mysql" else [])]
     joins = [join for source in sources if isinstance(source, exp.Expr) for join in source.args.get("joins") or []]
     return not any(
         (join.args.get("on") is not None or join.args.get("using")) and not join.args.get("side") for join in joins
     )
+
+
+def always_true(condition: exp.Expr, ctx: Context) -> bool:
+    """Whether a condition holds for every row (``1=1``, ``true``, MySQL's ``1``, ``x > 0 OR 1=1``): it filters
+    nothing. Only a condition without column references (or an OR with such an operand) is simplified, so ordinary
+    keyed conditions cost a walk of their tree and nothing more."""
+    if isinstance(condition, exp.Paren):
+        return always_true(condition.this, ctx)
+    if isinstance(condition, exp.Or):
+        return always_true(condition.this, ctx) or always_true(condition.expression, ctx)
+    if condition.find(exp.Column, exp.Query) is not None:
+        return False
+    value = simplify(condition.copy(), dialect=sqlglot_dialect(ctx.dialect))
+    if isinstance(value, exp.Boolean):
+        return bool(value.this)
+    return isinstance(value, exp.Literal) and value.is_number and float(value.name) != 0
 
 
 def _targets(node: exp.Delete | exp.Update) -> list[exp.Table]:
