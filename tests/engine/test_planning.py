@@ -193,6 +193,7 @@ MISSED: dict[str, list[tuple[str, str]]] = {
     "mysql": [
         ("CREATE OR REPLACE TABLE t (id INT PRIMARY KEY, x VARCHAR(50));", "drop_table"),
         ("CREATE TABLE b (id INT); DELETE t FROM t LEFT JOIN b ON t.id = b.id;", "delete_without_where"),
+        ("ALTER TABLE t ADD COLUMN z INT /*!50000 , DROP COLUMN x */;", "drop_column"),
     ],
     "postgresql": [
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,8 @@ STATEMENT_DISPLAY_CHARS = 200
 
 _ALLOW = re.compile(r"dbmigrate:allow\b", re.IGNORECASE)
 _ALLOW_WORD = re.compile(r"\s*(,?)\s*([A-Za-z_]\w*)")
+#: How MySQL's executable comments start once their ``/*`` is stripped: ``/*!50000 ...`` and MariaDB's ``/*M!...``.
+_EXECUTABLE = ("!", "M!")
 _LINTING = contextvars.ContextVar("dbmigrate_linting", default=False)
 
 
@@ -131,13 +134,17 @@ def _skip_blanks(sql: str, pos: int, *, newlines: bool) -> int:
 def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[Finding]:
     try:
         tokens = tokenize(unit.text, ctx.dialect)
+        comments = [comment for token in tokens for comment in token.comments] + [unit.trailing]
+        code, code_tokens = unit.text, tokens
+        if ctx.dialect == "mysql" and any(comment.startswith(_EXECUTABLE) for comment in comments):
+            code = _open_executable_comments(unit.text, tokens)
+            code_tokens = tokenize(code, ctx.dialect)
     except TokenError:
         hits, comments, shown = [_unreadable("its text could not be tokenized")], [unit.trailing], unit.text
     else:
         if not tokens:
             return []
-        hits = _analyze(tokens, unit.text, parser=parser, ctx=ctx)
-        comments = [comment for token in tokens for comment in token.comments] + [unit.trailing]
+        hits = _analyze(code_tokens, code, parser=parser, ctx=ctx)
         shown = unit.text[tokens[0].start :]
     allowed, unknown = _allowed_rules(comments)
     hits += [_unknown_allow(word) for word in unknown]
@@ -154,6 +161,45 @@ def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[
         )
         for hit in hits
     ]
+
+
+def _open_executable_comments(text: str, tokens: list[Token]) -> str:
+    """``text`` with MySQL's executable comments (``/*! ... */``, ``/*!50000 ... */``, MariaDB's ``/*M! ... */``)
+    opened up: the server runs what they hold, so the analysis reads it as SQL (whatever the version number).
+
+    Between two tokens there is only whitespace and comments, so only those gaps are scanned, and only for comment
+    delimiters: strings and quoted names, where ``/*!`` is text, are tokens and never scanned.
+    """
+    bounds = [(0, 0), *((token.start, token.end + 1) for token in tokens), (len(text), len(text))]
+    pieces: list[str] = []
+    for (_, gap_start), (gap_end, token_end) in itertools.pairwise(bounds):
+        pieces.append(_open_gap(text[gap_start:gap_end]))
+        pieces.append(text[gap_end:token_end])
+    return "".join(pieces)
+
+
+def _open_gap(gap: str) -> str:
+    """A run of whitespace and comments with the executable comments' delimiters blanked out (lines kept)."""
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(gap):
+        if gap.startswith(("--", "#"), pos):
+            end = gap.find("\n", pos)
+            end = len(gap) if end < 0 else end
+        elif gap.startswith("/*", pos):
+            close = gap.find("*/", pos + 2)
+            end = len(gap) if close < 0 else close + 2
+            body = gap[pos + 2 : end - 2]
+            if body.startswith(_EXECUTABLE):
+                opened = body[body.index("!") + 1 :].lstrip("0123456789")
+                pieces.append(" " * (len(body) - len(opened) + 2) + opened + "  ")
+                pos = end
+                continue
+        else:
+            end = pos + 1
+        pieces.append(gap[pos:end])
+        pos = end
+    return "".join(pieces)
 
 
 def _analyze(tokens: list[Token], text: str, *, parser: Parser, ctx: Context) -> list[Hit]:
