@@ -197,6 +197,7 @@ MISSED: dict[str, list[tuple[str, str]]] = {
     ],
     "postgresql": [
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
+        ("MERGE INTO t USING (SELECT 1) AS src ON true WHEN MATCHED THEN DELETE;", "delete_without_where"),
     ],
     "sqlite": [
         ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),

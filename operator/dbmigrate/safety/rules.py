@@ -156,7 +156,7 @@ def truncate_reason(names: str) -> str:
 
 
 def _check_delete(node: exp.Delete, ctx: Context) -> list[Hit]:
-    if not _unfiltered(node, ctx):
+    if isinstance(node.parent, exp.When) or not _unfiltered(node, ctx):  # MERGE's actions: see _check_merge
         return []
     reason = (
         f"DELETE from {_label(node, ctx)} has no WHERE clause, so it deletes every row; add a WHERE clause, "
@@ -166,13 +166,47 @@ def _check_delete(node: exp.Delete, ctx: Context) -> list[Hit]:
 
 
 def _check_update(node: exp.Update, ctx: Context) -> list[Hit]:
-    if not _unfiltered(node, ctx):
+    if isinstance(node.parent, exp.When) or not _unfiltered(node, ctx):  # MERGE's actions: see _check_merge
         return []
     reason = (
         f"UPDATE of {_label(node, ctx)} has no WHERE clause, so it overwrites every row; add a WHERE clause, "
         "or allow it if changing every row is intended."
     )
     return ctx.unless_new(_targets(node), "update_without_where", reason)
+
+
+def _check_merge(node: exp.Merge, ctx: Context) -> list[Hit]:
+    """MERGE's DELETE and UPDATE actions change the target rows their WHEN clause reaches: every row when the ON
+    condition is always true (WHEN MATCHED) or when no condition limits WHEN NOT MATCHED BY SOURCE (every target
+    row missing from the source); a keyed ON filters like DELETE ... USING ... WHERE does."""
+    whens = node.args.get("whens")
+    hits: list[Hit] = []
+    for when in whens.expressions if isinstance(whens, exp.Whens) else []:
+        action = _merge_action(when.args.get("then"))
+        if action is None or when.args.get("condition") is not None:
+            continue
+        if when.args.get("source"):
+            reach = "every target row the source does not have"
+        elif when.args.get("matched") and always_true(node.args.get("on") or exp.true(), ctx):
+            reach = "every target row, since its ON condition is always true"
+        else:
+            continue
+        rule, verb = action
+        reason = (
+            f"MERGE into {ctx.sql(node.this)} {verb} {reach}; add a condition to the WHEN clause or a key to ON, "
+            "or allow it if that is intended."
+        )
+        hits += ctx.unless_new(node.this if isinstance(node.this, exp.Table) else None, rule, reason)
+    return hits
+
+
+def _merge_action(then: object) -> tuple[str, str] | None:
+    """The rule and verb of a WHEN clause's action that changes existing rows (PostgreSQL's DELETE is a keyword)."""
+    if isinstance(then, exp.Delete) or (isinstance(then, exp.Var) and then.name.upper() == "DELETE"):
+        return "delete_without_where", "deletes"
+    if isinstance(then, exp.Update):
+        return "update_without_where", "overwrites"
+    return None
 
 
 def _unfiltered(node: exp.Delete | exp.Update, ctx: Context) -> bool:
@@ -474,6 +508,7 @@ _CHECKERS: dict[type[exp.Expr], Callable[[Any, Context], Iterable[Hit]]] = {
     exp.TruncateTable: _check_truncate,
     exp.Delete: _check_delete,
     exp.Update: _check_update,
+    exp.Merge: _check_merge,
     exp.Create: _check_create,
     exp.ColumnDef: _check_add_column,
     exp.AlterColumn: _check_alter_column,
