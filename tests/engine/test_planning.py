@@ -194,6 +194,8 @@ MISSED: dict[str, list[tuple[str, str]]] = {
         ("CREATE OR REPLACE TABLE t (id INT PRIMARY KEY, x VARCHAR(50));", "drop_table"),
         ("CREATE TABLE b (id INT); DELETE t FROM t LEFT JOIN b ON t.id = b.id;", "delete_without_where"),
         ("ALTER TABLE t ADD COLUMN z INT /*!50000 , DROP COLUMN x */;", "drop_column"),
+        ("DELETE IGNORE FROM t;", "delete_without_where"),
+        ("UPDATE IGNORE t SET x = NULL;", "update_without_where"),
     ],
     "postgresql": [
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
@@ -201,6 +203,7 @@ MISSED: dict[str, list[tuple[str, str]]] = {
     ],
     "sqlite": [
         ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),
+        ("UPDATE OR REPLACE t SET x = NULL;", "update_without_where"),
     ],
 }
 _SETUP = "CREATE TABLE t (id INTEGER PRIMARY KEY, x VARCHAR(50), n DECIMAL(12, 2))"

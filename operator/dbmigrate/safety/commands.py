@@ -2,8 +2,8 @@
 
 sqlglot keeps statements it does not model as ``exp.Command`` (raw text) and rejects some valid ones; a DROP or
 an ALTER ... DROP among them must still be caught. We read only the kinds that can destroy data or take heavy
-locks (DROP, TRUNCATE, ALTER, RENAME, CREATE INDEX), from keyword tokens: quoted identifiers, strings and
-comments are separate token types, so ``"drop"`` or ``'DROP TABLE x'`` never match a keyword.
+locks (DROP, TRUNCATE, DELETE, UPDATE, ALTER, RENAME, CREATE INDEX), from keyword tokens: quoted identifiers,
+strings and comments are separate token types, so ``"drop"`` or ``'DROP TABLE x'`` never match a keyword.
 """
 
 from __future__ import annotations
@@ -86,6 +86,15 @@ class _Words:
             for start in range(len(self.items) - self.pos)
         )
 
+    def has_outside_parens(self, word: str) -> bool:
+        """Whether the keyword appears from the cursor on, outside any parentheses."""
+        depth = 0
+        for item, token in self.items[self.pos :]:
+            depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
+            if depth == 0 and item == word:
+                return True
+        return False
+
     def take_name(self) -> exp.Table | None:
         """Consume a possibly qualified name (``a``, ``s.a``, ``"A"``) as a table reference."""
         parts: list[exp.Identifier] = []
@@ -154,6 +163,37 @@ def _read_drop(words: _Words, ctx: Context) -> Reading:
 def _read_truncate(words: _Words, ctx: Context) -> Reading:
     words.take("TABLE")
     return Reading([Hit("truncate", truncate_reason(words.rest()))], understood=True)
+
+
+def _read_delete(words: _Words, ctx: Context) -> Reading:
+    """A DELETE sqlglot could not parse (MariaDB's ``DELETE IGNORE FROM t``, ``DELETE t.* FROM t``)."""
+    while words.take("LOW_PRIORITY") or words.take("QUICK") or words.take("IGNORE"):
+        pass
+    words.take("FROM")
+    return _unless_filtered(words, "delete_without_where", "deletes", ctx)
+
+
+def _read_update(words: _Words, ctx: Context) -> Reading:
+    """An UPDATE sqlglot could not parse (MariaDB's ``UPDATE IGNORE t``, SQLite's ``UPDATE OR REPLACE t``)."""
+    while words.take("LOW_PRIORITY") or words.take("IGNORE"):
+        pass
+    if words.take("OR"):
+        words.next_word()  # SQLite's conflict clause: REPLACE, IGNORE, ABORT, ROLLBACK, FAIL
+    return _unless_filtered(words, "update_without_where", "overwrites", ctx)
+
+
+def _unless_filtered(words: _Words, rule: str, verb: str, ctx: Context) -> Reading:
+    """A DELETE/UPDATE read from its tokens is filtered only by a WHERE outside parentheses (one in a subquery
+    filters the subquery); a join condition is not looked at, so a join alone does not count as a filter."""
+    target = words.take_name()
+    if words.has_outside_parens("WHERE"):
+        return Reading([], understood=True)
+    label = ctx.sql(target) if target is not None else "its table"
+    reason = (
+        f"This statement {verb} every row of {label} (it has no WHERE clause); add a WHERE clause, or allow it if "
+        "that is intended."
+    )
+    return Reading(ctx.unless_new(target, rule, reason), understood=True)
 
 
 def _read_rename(words: _Words, ctx: Context) -> Reading:
@@ -330,6 +370,8 @@ _READERS: dict[str, Callable[[_Words, Context], Reading]] = {
     "RENAME": _read_rename,
     "CREATE": _read_create,
     "ALTER": _read_alter,
+    "DELETE": _read_delete,
+    "UPDATE": _read_update,
 }
 _ACTION_READERS: dict[str, Callable[[_Words, exp.Table, Context], Reading]] = {
     "DROP": _read_drop_action,
