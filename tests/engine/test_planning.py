@@ -196,6 +196,8 @@ MISSED: dict[str, list[tuple[str, str]]] = {
         ("ALTER TABLE t ADD COLUMN z INT /*!50000 , DROP COLUMN x */;", "drop_column"),
         ("DELETE IGNORE FROM t;", "delete_without_where"),
         ("UPDATE IGNORE t SET x = NULL;", "update_without_where"),
+        ("ALTER ONLINE TABLE t DROP x;", "drop_column"),
+        ("ALTER IGNORE TABLE t ADD UNIQUE (n);", "alter_ignore"),
     ],
     "postgresql": [
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
@@ -204,6 +206,7 @@ MISSED: dict[str, list[tuple[str, str]]] = {
     "sqlite": [
         ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),
         ("UPDATE OR REPLACE t SET x = NULL;", "update_without_where"),
+        ("ALTER TABLE t DROP x;", "drop_column"),
     ],
 }
 _SETUP = "CREATE TABLE t (id INTEGER PRIMARY KEY, x VARCHAR(50), n DECIMAL(12, 2))"

@@ -230,6 +230,8 @@ def _read_create(words: _Words, ctx: Context) -> Reading:
 
 
 def _read_alter(words: _Words, ctx: Context) -> Reading:
+    words.take("ONLINE")  # MariaDB: ALTER [ONLINE] [IGNORE] TABLE
+    ignore = words.take("IGNORE")
     kind = words.next_word()
     words.take("IF", "EXISTS")
     words.take("ONLY")
@@ -239,7 +241,20 @@ def _read_alter(words: _Words, ctx: Context) -> Reading:
         return Reading([], understood=False)
     readings = [_read_action(action, table, ctx) for action in words.split_actions()]
     hits = [hit for reading in readings for hit in reading.hits]
+    if ignore:
+        reason = (
+            f"ALTER IGNORE TABLE {ctx.sql(table)} silently deletes the rows that would duplicate a new unique key "
+            "(and keeps values that do not fit a new type cut, with a warning only); delete duplicates with a "
+            "reviewed statement first and drop IGNORE."
+        )
+        hits += ctx.unless_new(table, "alter_ignore", reason)
     return Reading(hits, understood=kind == "TABLE" and all(reading.understood for reading in readings))
+
+
+def read_action_text(text: str, table: exp.Table, ctx: Context) -> list[Hit] | None:
+    """The hits of one ALTER TABLE action a parsed statement kept as raw text; None when it is not understood."""
+    reading = _read_action(_Words(tokenize(text, ctx.dialect), text), table, ctx)
+    return reading.hits if reading.understood else None
 
 
 def _read_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:

@@ -54,6 +54,7 @@ RULES: dict[str, Severity] = {
     "delete_without_where": _D,
     "update_without_where": _D,
     "narrow_column_type": _D,
+    "alter_ignore": _D,
     "change_column_type": _R,
     "rename_table": _R,
     "rename_column": _R,

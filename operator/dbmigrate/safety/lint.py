@@ -26,7 +26,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.parser import Parser
 from sqlglot.tokenizer_core import Token
 
-from dbmigrate.safety.commands import read_tokens
+from dbmigrate.safety.commands import read_action_text, read_tokens
 from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
 from dbmigrate.safety.rules import Context, check_tree
 from dbmigrate.safety.state import SchemaState
@@ -76,7 +76,7 @@ def lint_sql(
     with what ``sql`` does, so a plan passes one state through its scripts in the order they run. Without it the
     text is judged alone: every type change may narrow, every table existed before.
     """
-    ctx = Context(state or SchemaState(dialect))
+    ctx = Context(state or SchemaState(dialect), read_action=read_action_text)
     parser = Dialect.get_or_raise(sqlglot_dialect(dialect)).parser()
     statements = split_statements(sql, dialect=dialect, first_line=first_line)
     findings: list[Finding] = []

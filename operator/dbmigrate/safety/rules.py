@@ -37,6 +37,9 @@ class Context:
     """What every checker gets besides its node: the dialect and the schema state of this SQL text."""
 
     schema: SchemaState
+    #: Reads an ALTER TABLE action sqlglot kept as raw text from its tokens, None when it cannot; the token reader
+    #: builds on these rules, so it is handed in rather than imported.
+    read_action: Callable[[str, exp.Table, Context], list[Hit] | None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -498,7 +501,14 @@ def constraint_hits(kind: str, *, table: exp.Table | None, label: str, not_valid
 
 
 def _check_nested_command(node: exp.Command, ctx: Context) -> list[Hit]:
-    """A part of a parsed statement that sqlglot kept as raw text (e.g. ALTER TABLE ... SET SCHEMA)."""
+    """A part of a parsed statement that sqlglot kept as raw text (an ALTER TABLE action such as SET SCHEMA, or
+    SQLite's DROP without COLUMN): read from its tokens, else reported as not analyzed."""
+    alter = node.find_ancestor(exp.Alter)  # an action, or an option (SET SCHEMA sits in a SetConfigProperty)
+    table = alter.this if alter is not None and str(alter.args.get("kind")).upper() == "TABLE" else None
+    if isinstance(table, exp.Table) and ctx.read_action is not None:
+        hits = ctx.read_action(ctx.sql(node), table, ctx)
+        if hits is not None:
+            return hits
     return [Hit("unanalyzed", f"Part of this statement ({ctx.sql(node)}) is not analyzed; review it by hand.")]
 
 
