@@ -121,7 +121,9 @@ def build(
     With ``rollback`` (an up plan that rolls back on failure) each down part is analysed too, as the rollback would
     run it: after its up part, which may have created what it drops. A script that would end the run's transaction
     midway is refused here, before anything runs."""
-    state = safety_state.SchemaState(dialect.name, _column_types(schema) if schema is not None else None)
+    state = safety_state.SchemaState(
+        dialect.name, _column_types(schema) if schema is not None else None, own_schema=_own_schema(url, dialect.name)
+    )
     findings: list[lint.Finding] = []
     for migration in migrations:
         script = migration.up if direction == "up" else migration.down
@@ -174,7 +176,14 @@ def _empty(script: model.Script) -> lint.Finding:
 
 
 def _column_types(schema: schema_model.Schema) -> dict[tuple[str, str], str]:
-    return {(table.name, column.name): column.type for table in schema.tables for column in table.columns}
+    """Column types by table as the snapshot names it: bare in the connection's own schema, qualified elsewhere."""
+    return {(table.qualified_name, column.name): column.type for table in schema.tables for column in table.columns}
+
+
+def _own_schema(url: URL, dialect: str) -> str | None:
+    """The name of the schema the snapshot keeps bare: MySQL's database, SQLite's ``main``. PostgreSQL's current
+    schema is not in the URL, but its snapshot lists every other schema, so a name it lacks is the current one."""
+    return {"mysql": url.database, "sqlite": "main"}.get(dialect)
 
 
 def enforce_approval(plan: Plan, *, allow_destructive: bool, approve: str | None) -> str:

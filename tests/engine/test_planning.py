@@ -198,10 +198,12 @@ MISSED: dict[str, list[tuple[str, str]]] = {
         ("UPDATE IGNORE t SET x = NULL;", "update_without_where"),
         ("ALTER ONLINE TABLE t DROP x;", "drop_column"),
         ("ALTER IGNORE TABLE t ADD UNIQUE (n);", "alter_ignore"),
+        ("ALTER TABLE {db}.t MODIFY n DECIMAL(10, 0);", "narrow_column_type"),
     ],
     "postgresql": [
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
         ("MERGE INTO t USING (SELECT 1) AS src ON true WHEN MATCHED THEN DELETE;", "delete_without_where"),
+        ("ALTER TABLE public.t ALTER COLUMN n TYPE DECIMAL(10, 0);", "narrow_column_type"),
     ],
     "sqlite": [
         ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),
@@ -222,8 +224,27 @@ def test_a_destructive_statement_refuses_the_run_and_keeps_the_data(
 ) -> None:
     url: str = request.getfixturevalue({"postgresql": "pg_url", "mysql": "mysql_url", "sqlite": "sqlite_url"}[dialect])
     execute(url, [_SETUP, "INSERT INTO t (id, x, n) VALUES (1, 'kept', 1)"])
-    write(migrations_dir, {"001_m.sql": migration})
+    write(migrations_dir, {"001_m.sql": migration.format(db=url.rsplit("/", 1)[1])})
     refused = commands.up(settings(url, migrations_dir))
     assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3, refused.error
     assert f"001_m.sql:1 {rule}" in refused.error.message
     assert query(url, "SELECT id, x FROM t") == [(1, "kept")]
+
+
+def test_narrowing_is_judged_against_the_table_of_the_schema_named(pg_url: str, migrations_dir: Path) -> None:
+    """Same-named tables in two schemas keep their own column types: the one a statement names is judged."""
+    execute(
+        pg_url,
+        [
+            "CREATE TABLE t (x VARCHAR(20))",
+            "INSERT INTO t VALUES ('eighteen chars ...')",
+            "CREATE SCHEMA other",
+            "CREATE TABLE other.t (x VARCHAR(10))",
+        ],
+    )
+    write(migrations_dir, {"001_m.sql": "ALTER TABLE t ALTER COLUMN x TYPE VARCHAR(15);"})
+    refused = commands.up(settings(pg_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "001_m.sql:1 narrow_column_type" in refused.error.message and "VARCHAR(20)" in refused.error.message
+    write(migrations_dir, {"001_m.sql": "ALTER TABLE other.t ALTER COLUMN x TYPE VARCHAR(15);"})
+    assert commands.up(settings(pg_url, migrations_dir)).error is None  # other.t widens

@@ -25,11 +25,22 @@ class SchemaState:
     created by one migration is new for the next.
     """
 
-    def __init__(self, dialect: str, column_types: Mapping[tuple[str, str], str] | None = None) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        column_types: Mapping[tuple[str, str], str] | None = None,
+        *,
+        own_schema: str | None = None,
+    ) -> None:
+        """``own_schema`` names the schema whose tables ``column_types`` keys bare (MySQL: the connection's database,
+        SQLite: ``main``); None when it is not known, which is right only when ``column_types`` covers every other
+        schema (PostgreSQL's snapshot does): a qualified name none of its keys has is then taken to be in it."""
         self.dialect = dialect
         self._sqlglot = sqlglot_dialect(dialect)
         self._given = {(self._fold(t), self._fold(c)): ty for (t, c), ty in (column_types or {}).items()}
         self._given_unqualified = _unqualified(self._given)
+        self._given_schemas = {table.rsplit(".", 1)[0] for table, _ in self._given if "." in table}
+        self._own_schema = None if own_schema is None else self._fold(own_schema)
         self._declared: dict[str, dict[str, exp.DataType]] = {}
         self._new: set[tuple[str, str]] = set()  # (kind, key)
         self._new_columns: set[tuple[str, str]] = set()  # (table key, column)
@@ -99,9 +110,11 @@ class SchemaState:
         key, name = self.table_key(table), self.ident(column)
         declared = self._declared.get(key, {}).get(name)
         given = self._given.get((key, name))
+        bare = (self.ident(table.this), name)
         if given is None and not table.db:  # ALTER TABLE users: the caller may key it users or public.users
-            bare = (self.ident(table.this), name)
             given = self._given.get(bare) or self._given_unqualified.get(bare)
+        elif given is None and not table.catalog and self._in_own_schema(self.ident(table.args["db"])):
+            given = self._given.get(bare)  # ALTER TABLE public.users, keyed users as the connection's own
         if declared is not None and (given is None or not self._before_run):
             return declared
         if given is None:
@@ -110,6 +123,11 @@ class SchemaState:
             return exp.DataType.build(given, dialect=self._sqlglot)
         except (ParseError, ValueError):
             return None
+
+    def _in_own_schema(self, schema: str) -> bool:
+        if self._own_schema is not None:
+            return schema == self._own_schema
+        return schema not in self._given_schemas
 
     def set_type(self, table: exp.Table, column: exp.Expr, dtype: exp.DataType) -> None:
         key = self.table_key(table)

@@ -253,3 +253,20 @@ def test_large_file_is_linear() -> None:
     seconds(200)  # warm up
     small, large = seconds(1000), seconds(4000)
     assert large < small * 8  # linear would be 4x; quadratic 16x
+
+
+def test_qualified_names_find_the_types_of_the_connections_own_schema() -> None:
+    """Types keyed bare are the connection's own schema's: ``public.t`` (PostgreSQL, where every other schema is
+    listed) or ``app.t`` (MySQL, own schema named) finds them; a schema of its own does not borrow them."""
+    pg = SchemaState("postgresql", {("t", "d"): "timestamp", ("other.t", "d"): "date"})
+    sql = "ALTER TABLE public.t ALTER COLUMN d TYPE date; ALTER TABLE other.t ALTER COLUMN d TYPE timestamp"
+    narrowed, widened = lint_sql(sql, dialect="postgresql", file="m.sql", state=pg)
+    assert narrowed.rule == "narrow_column_type" and "TIMESTAMP to DATE" in narrowed.reason
+    assert widened.rule == "change_column_type" and "from DATE to TIMESTAMP rewrites" in widened.reason
+    mysql = SchemaState("mysql", {("t", "n"): "decimal(12,2)"}, own_schema="app")
+    sql = "ALTER TABLE app.t MODIFY n DECIMAL(10,0); ALTER TABLE archive.t MODIFY n DECIMAL(10,0)"
+    findings = lint_sql(sql, dialect="mysql", file="m.sql", state=mysql)
+    assert [(f.rule, f.severity) for f in findings] == [
+        ("narrow_column_type", Severity.DESTRUCTIVE),
+        ("change_column_type", Severity.RISKY),  # archive.t: its type is unknown
+    ]
