@@ -204,6 +204,10 @@ MISSED: dict[str, list[tuple[str, str]]] = {
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
         ("MERGE INTO t USING (SELECT 1) AS src ON true WHEN MATCHED THEN DELETE;", "delete_without_where"),
         ("ALTER TABLE public.t ALTER COLUMN n TYPE DECIMAL(10, 0);", "narrow_column_type"),
+        (
+            "ALTER TABLE t RENAME COLUMN n TO amount;\nALTER TABLE t ALTER COLUMN amount TYPE DECIMAL(10, 0);",
+            "narrow_column_type",
+        ),
     ],
     "sqlite": [
         ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),
@@ -227,7 +231,7 @@ def test_a_destructive_statement_refuses_the_run_and_keeps_the_data(
     write(migrations_dir, {"001_m.sql": migration.format(db=url.rsplit("/", 1)[1])})
     refused = commands.up(settings(url, migrations_dir))
     assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3, refused.error
-    assert f"001_m.sql:1 {rule}" in refused.error.message
+    assert f"001_m.sql:{migration.count(chr(10)) + 1} {rule}" in refused.error.message
     assert query(url, "SELECT id, x FROM t") == [(1, "kept")]
 
 

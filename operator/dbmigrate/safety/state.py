@@ -134,19 +134,27 @@ class SchemaState:
         self._declared[key] = {**self._declared.get(key, {}), self.ident(column): dtype}  # copied: see for_rollback
 
     def rename_column(self, table: exp.Table, old: exp.Expr, new: exp.Expr) -> None:
-        key = self.table_key(table)
-        columns = dict(self._declared.get(key, {}))
-        if self.ident(old) in columns:
-            columns[self.ident(new)] = columns.pop(self.ident(old))
-            self._declared[key] = columns
-        if (key, self.ident(old)) in self._new_columns:
-            self._new_columns.discard((key, self.ident(old)))
-            self._new_columns.add((key, self.ident(new)))
+        """Move the column's type (declared, or the live one) and newness to its new name."""
+        key, old_name, new_name = self.table_key(table), self.ident(old), self.ident(new)
+        live = self.column_type(table, old)
+        columns = {name: dtype for name, dtype in self._declared.get(key, {}).items() if name != old_name}
+        if live is not None:
+            self._declared[key] = {**columns, new_name: live}
+        if (key, old_name) in self._new_columns:
+            self._new_columns.discard((key, old_name))
+            self._new_columns.add((key, new_name))
 
     def rename_table(self, old: exp.Table, new: exp.Table) -> None:
+        """Move the table's column types (declared, or the live ones) and newness to its new name."""
         old_key, new_key = self.table_key(old), self.table_key(new)
-        if old_key in self._declared:
-            self._declared[new_key] = self._declared.pop(old_key)
+        bare = self.ident(old.this)
+        live = {
+            column: self.column_type(old, exp.to_identifier(column, quoted=True))
+            for table, column in self._given
+            if table.rsplit(".", 1)[-1] == bare
+        }
+        declared = self._declared.pop(old_key, {})
+        self._declared[new_key] = {**{c: t for c, t in live.items() if t is not None}, **declared}
         if ("TABLE", old_key) in self._new:
             self._new.discard(("TABLE", old_key))
             self._new.add(("TABLE", new_key))
