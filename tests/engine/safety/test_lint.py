@@ -110,7 +110,7 @@ def test_allow_for_another_rule_does_not_cover() -> None:
 
 def test_allow_several_rules_and_all() -> None:
     sql = (
-        "/* dbmigrate:allow rename_column, drop_column because the app stopped using it in v42 */\n"
+        "/* dbmigrate:allow rename_column, drop_column -- the app stopped using it in v42 */\n"
         "ALTER TABLE t RENAME COLUMN a TO b, DROP COLUMN c;\n"
         "-- dbmigrate:allow all\n"
         "DROP TABLE x CASCADE;\n"
@@ -127,10 +127,39 @@ def test_allow_several_rules_and_all() -> None:
     assert blocking(findings) == []
 
 
-def test_free_text_after_the_rule_list_does_not_allow_more() -> None:
-    sql = "-- dbmigrate:allow drop_column as all data moved\nALTER TABLE t DROP COLUMN c; DROP TABLE u"
+def test_prose_in_the_rule_list_voids_the_directive_and_says_so() -> None:
+    """Words of a reason that happen to be rule names ("all", "truncate") must not allow anything: a list holding a
+    word that is not a rule allows nothing, and an unknown_allow_rule finding says why."""
+    sql = (
+        "-- dbmigrate:allow drop_column all readers were removed in v2\nALTER TABLE t DROP COLUMN c;\n"
+        "-- dbmigrate:allow drop_column truncate of the old data happens later\nTRUNCATE u;\n"
+        "-- dbmigrate:allow drop_table -- all readers were removed in v2\nDROP TABLE v;\n"
+        "/* dbmigrate:allow drop_table\n   reviewed by the DBA, all fine */\nDROP TABLE w;"
+    )
     findings = lint_sql(sql, dialect="postgresql", file="m.sql")
-    assert [(f.rule, f.allowed) for f in findings] == [("drop_column", True), ("drop_table", False)]
+    assert [(f.rule, f.line, f.allowed) for f in findings] == [
+        ("drop_column", 2, False),
+        ("unknown_allow_rule", 2, False),
+        ("truncate", 4, False),
+        ("unknown_allow_rule", 4, False),
+        ("drop_table", 6, True),  # the reason follows " -- "
+        ("drop_table", 9, True),  # the list ends with the comment's first line
+    ]
+    assert "'readers'" in findings[1].reason and "allows nothing" in findings[1].reason
+    assert blocking(findings) == [findings[0], findings[2]]
+
+
+def test_a_directive_must_start_its_comment() -> None:
+    """A mention of the directive inside other text, or glued to another word, is not one."""
+    sql = (
+        "-- NOTE: reviewers, never add dbmigrate:allow all here; this must go through --approve\nDROP TABLE t;\n"
+        "-- xdbmigrate:allow all\nDROP TABLE u;\n"
+        "-- dbmigrate:allowed all\nDROP TABLE v;\n"
+        "/*dbmigrate:allow drop_table*/\nDROP TABLE w;\n"
+        "#  DBMIGRATE:ALLOW drop_table\nDROP TABLE x;"
+    )
+    findings = lint_sql(sql, dialect="mysql", file="m.sql")
+    assert [(f.rule, f.allowed) for f in findings] == [("drop_table", False)] * 3 + [("drop_table", True)] * 2
 
 
 def test_allow_inside_the_statement_and_trailing_on_its_line() -> None:
