@@ -252,3 +252,14 @@ def test_narrowing_is_judged_against_the_table_of_the_schema_named(pg_url: str, 
     assert "001_m.sql:1 narrow_column_type" in refused.error.message and "VARCHAR(20)" in refused.error.message
     write(migrations_dir, {"001_m.sql": "ALTER TABLE other.t ALTER COLUMN x TYPE VARCHAR(15);"})
     assert commands.up(settings(pg_url, migrations_dir)).error is None  # other.t widens
+
+
+def test_a_routine_body_is_not_this_migrations_change(mysql_url: str, migrations_dir: Path) -> None:
+    """A procedure's DELETE runs when it is called, not when it is created: the run is not refused for it."""
+    execute(mysql_url, [_SETUP, "INSERT INTO t (id, x, n) VALUES (1, 'kept', 1)"])
+    write(migrations_dir, {"001_proc.sql": "CREATE PROCEDURE purge_old() BEGIN DELETE FROM t; END;"})
+    result = commands.up(settings(mysql_url, migrations_dir))
+    assert result.error is None
+    [finding] = result.details["plan"]["findings"]
+    assert (finding["rule"], finding["severity"]) == ("unanalyzed", "info") and "procedure" in finding["reason"]
+    assert query(mysql_url, "SELECT id FROM t") == [(1,)]

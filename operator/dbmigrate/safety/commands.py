@@ -16,12 +16,14 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from dbmigrate.safety.findings import Hit
 from dbmigrate.safety.rules import (
+    ROUTINES,
     Context,
     constraint_hits,
     create_index_hits,
     drop_hits,
     rename_column_hits,
     rename_table_reason,
+    routine_hits,
     truncate_reason,
 )
 from dbmigrate.sqltext import tokenize
@@ -216,6 +218,9 @@ def _read_rename(words: _Words, ctx: Context) -> Reading:
 
 
 def _read_create(words: _Words, ctx: Context) -> Reading:
+    routine = _routine_kind(words)
+    if routine is not None:
+        return Reading(routine_hits(routine), understood=True)
     words.take("UNIQUE")
     if not words.take("INDEX"):
         return Reading([], understood=False)
@@ -227,6 +232,18 @@ def _read_create(words: _Words, ctx: Context) -> Reading:
     words.take("ONLY")
     table = words.take_name()
     return Reading(create_index_hits(table, ctx), understood=True)
+
+
+def _routine_kind(words: _Words) -> str | None:
+    """The kind of a CREATE [OR REPLACE] [DEFINER = ...] PROCEDURE / FUNCTION / TRIGGER / EVENT, read up to its
+    first parenthesis or BEGIN (MySQL's definer and SQLite's TEMP come before the kind)."""
+    for offset in range(len(words.items) - words.pos):
+        word, token = words.items[words.pos + offset]
+        if word in ROUTINES:
+            return word
+        if word in ("BEGIN", "AS", "ON") or token.token_type == TokenType.L_PAREN:
+            return None
+    return None
 
 
 def _read_alter(words: _Words, ctx: Context) -> Reading:
