@@ -453,6 +453,10 @@ def _check_alter_rename(node: exp.AlterRename, ctx: Context) -> list[Hit]:
     alter = node.parent
     if not isinstance(alter, exp.Alter) or str(alter.args.get("kind")).upper() not in ("TABLE", "VIEW"):
         return []  # renaming an index or sequence breaks no query
+    renamed_to = [option.this for option in alter.args.get("options") or [] if isinstance(option, exp.ToTableProperty)]
+    if renamed_to and isinstance(alter.this, exp.Table) and isinstance(renamed_to[0], exp.Table):
+        # PostgreSQL's ALTER TABLE a RENAME c TO d (COLUMN is optional), which sqlglot reads as RENAME c + TO d
+        return rename_column_hits(alter.this, node.this.this, renamed_to[0].this, ctx=ctx)
     old, new = alter.this, node.this
     hits = ctx.unless_new(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
     ctx.schema.rename_table(old, new)
