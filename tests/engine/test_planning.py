@@ -263,3 +263,13 @@ def test_a_routine_body_is_not_this_migrations_change(mysql_url: str, migrations
     [finding] = result.details["plan"]["findings"]
     assert (finding["rule"], finding["severity"]) == ("unanalyzed", "info") and "procedure" in finding["reason"]
     assert query(mysql_url, "SELECT id FROM t") == [(1,)]
+
+
+def test_cutting_fractional_seconds_is_narrowing(mysql_url: str, migrations_dir: Path) -> None:
+    """MySQL's DATETIME without a precision keeps whole seconds: changing DATETIME(6) to it cuts every value."""
+    execute(mysql_url, ["CREATE TABLE e (at DATETIME(6))", "INSERT INTO e VALUES ('2024-01-01 10:00:00.123456')"])
+    write(migrations_dir, {"001_m.sql": "ALTER TABLE e MODIFY at DATETIME;"})
+    refused = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "001_m.sql:1 narrow_column_type" in refused.error.message
+    assert query(mysql_url, "SELECT CAST(at AS CHAR) FROM e") == [("2024-01-01 10:00:00.123456",)]
