@@ -204,6 +204,7 @@ MISSED: dict[str, list[tuple[str, str]]] = {
         ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
         ("MERGE INTO t USING (SELECT 1) AS src ON true WHEN MATCHED THEN DELETE;", "delete_without_where"),
         ("ALTER TABLE public.t ALTER COLUMN n TYPE DECIMAL(10, 0);", "narrow_column_type"),
+        ("ALTER TABLE t ALTER COLUMN x TYPE VARCHAR(100) USING left(x, 2);", "rewrite_column_values"),
         (
             "ALTER TABLE t RENAME COLUMN n TO amount;\nALTER TABLE t ALTER COLUMN amount TYPE DECIMAL(10, 0);",
             "narrow_column_type",

@@ -55,6 +55,7 @@ RULES: dict[str, Severity] = {
     "update_without_where": _D,
     "narrow_column_type": _D,
     "alter_ignore": _D,
+    "rewrite_column_values": _D,
     "change_column_type": _R,
     "rename_table": _R,
     "rename_column": _R,

@@ -377,7 +377,7 @@ def _check_alter_column(node: exp.AlterColumn, ctx: Context) -> list[Hit]:
     table = _alter_table(node)
     dtype = node.args.get("dtype")
     if isinstance(dtype, exp.DataType):
-        return type_change_hits(table, node.this, dtype, ctx=ctx)
+        return _using_hits(node, table, ctx) + type_change_hits(table, node.this, dtype, ctx=ctx)
     if node.args.get("allow_null") is False and not node.args.get("drop"):
         column = f"{ctx.sql(table)}.{ctx.sql(node.this)}"
         reason = (
@@ -387,6 +387,25 @@ def _check_alter_column(node: exp.AlterColumn, ctx: Context) -> list[Hit]:
         )
         return ctx.unless_new(table, "set_not_null", reason)
     return []
+
+
+def _using_hits(node: exp.AlterColumn, table: exp.Table, ctx: Context) -> list[Hit]:
+    """PostgreSQL's ``TYPE ... USING expr`` stores ``expr`` in place of every value: anything but a cast of the
+    column itself (``USING x::int``) rewrites them (``USING left(x, 2)``, ``USING 0``)."""
+    using = node.args.get("using")
+    if not isinstance(using, exp.Expr) or ctx.schema.is_new_column(table, node.this):
+        return []
+    value = using
+    while isinstance(value, (exp.Cast, exp.Paren)):
+        value = value.this
+    if isinstance(value, exp.Column) and ctx.schema.ident(value) == ctx.schema.ident(node.this):
+        return []
+    reason = (
+        f"USING {ctx.sql(using)} replaces every value of {ctx.sql(table)}.{ctx.sql(node.this)} with what it computes, "
+        "and the old values are gone; check it on a copy of the data, add a new column and backfill it instead, or "
+        "allow it once the expression is reviewed."
+    )
+    return [Hit("rewrite_column_values", reason)]
 
 
 def type_change_hits(table: exp.Table, column: exp.Expr, new: exp.DataType, *, ctx: Context) -> list[Hit]:
