@@ -67,6 +67,7 @@ RULES: dict[str, Severity] = {
     "add_check": _R,
     "add_unique_constraint": _R,
     "unparseable": _R,
+    "dynamic_sql": _R,
     "drop_view": _I,
     "drop_object": _I,
     "drop_constraint": _I,

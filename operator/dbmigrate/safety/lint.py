@@ -24,7 +24,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.parser import Parser
-from sqlglot.tokenizer_core import Token
+from sqlglot.tokenizer_core import Token, TokenType
 
 from dbmigrate.safety.commands import read_action_text, read_tokens
 from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
@@ -39,6 +39,8 @@ STATEMENT_DISPLAY_CHARS = 200
 _ALLOW = "dbmigrate:allow"
 #: How MySQL's executable comments start once their ``/*`` is stripped: ``/*!50000 ...`` and MariaDB's ``/*M!...``.
 _EXECUTABLE = ("!", "M!")
+#: Token types of literals and quoted names, never keywords.
+_LITERALS = frozenset({TokenType.STRING, TokenType.HEREDOC_STRING, TokenType.IDENTIFIER})
 _LINTING = contextvars.ContextVar("dbmigrate_linting", default=False)
 
 
@@ -239,12 +241,39 @@ def _analyze_command(root: exp.Command, tokens: list[Token], text: str, ctx: Con
     head = str(root.this).upper()
     if head == "DO":
         reason = "The body of a DO block is opaque to the analysis (it is a string); review what it does by hand."
-        return [Hit("unanalyzed", reason)]
+        return [Hit("unanalyzed", reason), *_dynamic_sql(tokens, ctx)]
+    if head == "PREPARE":
+        return [_dynamic("PREPARE builds a statement from text at run time")]
     reading = read_tokens(tokens, text, ctx)
     if reading.understood:
         return reading.hits
     reason = f"sqlglot does not model this {head} statement, so it is not analyzed; review it by hand."
     return [*reading.hits, Hit("unanalyzed", reason)]
+
+
+def _dynamic_sql(tokens: list[Token], ctx: Context) -> list[Hit]:
+    """A dynamic-SQL hit when a DO block's body runs an EXECUTE (PL/pgSQL's statement built from a string). The
+    tokenizer hands the body over as a string holding the ``$$ ... $$`` literal, so it is opened twice."""
+    strings = [token.text for token in tokens if token.token_type in _LITERALS]
+    for _ in range(2):
+        words: list[Token] = []
+        for text in strings:
+            try:
+                words += tokenize(text, ctx.dialect)
+            except TokenError:
+                continue
+        if any(word.token_type not in _LITERALS and word.text.upper() == "EXECUTE" for word in words):
+            return [_dynamic("its body EXECUTEs a statement built from a string at run time")]
+        strings = [word.text for word in words if word.token_type in _LITERALS]
+    return []
+
+
+def _dynamic(what: str) -> Hit:
+    return Hit(
+        "dynamic_sql",
+        f"This statement runs SQL the analysis cannot see ({what}): a DROP or DELETE in it would not be reported; "
+        "review what it runs by hand, and allow it.",
+    )
 
 
 def _unreadable(why: str) -> Hit:
