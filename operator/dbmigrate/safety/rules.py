@@ -107,7 +107,9 @@ def _drop_kind_hits(kind: str, *, names: str, concurrently: bool, ctx: Context) 
         )
         return [Hit(_DESTRUCTIVE_DROPS[kind], reason)]
     if kind == "INDEX":
-        if ctx.dialect != "postgresql" or concurrently:
+        if ctx.dialect != "postgresql":  # as ALTER TABLE ... DROP INDEX reports it
+            return [Hit("drop_constraint", f"Dropping index {names} removes a guarantee or index the app may rely on.")]
+        if concurrently:
             return []
         reason = (
             f"DROP INDEX {names} without CONCURRENTLY locks its table against reads and writes until it is done; "
