@@ -75,7 +75,12 @@ def migrate(
         todo = select(current, migrations, direction=direction, options=options)
         schema_before = verification.read(conn, dialect, history_table=table.table)
         plan = planning.build(
-            url=settings.url, dialect=dialect, direction=direction, migrations=todo, schema=schema_before
+            url=settings.url,
+            dialect=dialect,
+            direction=direction,
+            migrations=todo,
+            schema=schema_before,
+            rollback=options.rollback_on_failure and direction == "up",
         )
         result.details["plan"] = plan.to_json()
         fingerprint_before = fingerprints.fingerprint(schema_before)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from dbmigrate import database, dburl, errors
 from dbmigrate.dialects import base
 from dbmigrate.safety import lint
+from dbmigrate.safety import state as safety_state
 from dbmigrate.schema import diff as schema_diff
 from dbmigrate.schema import model as schema_model
 from dbmigrate.sources import model
@@ -113,11 +114,16 @@ def build(
     direction: str,
     migrations: list[model.Migration],
     schema: schema_model.Schema | None = None,
+    rollback: bool,
 ) -> Plan:
     """The plan for running ``migrations`` in ``direction``, with every script analysed for dangerous changes.
 
-    A script that would end the run's transaction midway is refused here, before anything runs."""
-    column_types = _column_types(schema) if schema is not None else None
+    With ``rollback`` (an up plan that rolls back on failure) each down part is analysed too, as the rollback would
+    run it: after its up part, which may have created what it drops. A script that would end the run's transaction
+    midway is refused here, before anything runs."""
+    state = safety_state.SchemaState(
+        dialect.name, _column_types(schema) if schema is not None else None, own_schema=_own_schema(url, dialect.name)
+    )
     findings: list[lint.Finding] = []
     for migration in migrations:
         script = migration.up if direction == "up" else migration.down
@@ -130,14 +136,30 @@ def build(
             dialect=dialect.name,
             file=script.filename,
             first_line=script.first_line,
-            column_types=column_types,
+            state=state,
         )
+        if rollback and migration.down is not None:
+            findings += _rollback_findings(migration.down, dialect=dialect.name, state=state.for_rollback())
     return Plan(
         direction=direction,
         hash=plan_hash(url=url, direction=direction, migrations=migrations),
         migrations=migrations,
         findings=findings,
     )
+
+
+def _rollback_findings(script: model.Script, *, dialect: str, state: safety_state.SchemaState) -> list[lint.Finding]:
+    """The destructive findings of a down part an up run's rollback may run. What its up part (or an earlier one of
+    the run) created is new, so dropping it is no finding; dropping what existed before the run is, since a failure
+    anywhere later in the run would destroy it."""
+    findings = lint.lint_sql(
+        script.sql, dialect=dialect, file=script.filename, first_line=script.first_line, state=state
+    )
+    return [
+        dataclasses.replace(finding, reason=f"In the rollback if this run fails (down part): {finding.reason}")
+        for finding in findings
+        if finding.severity is lint.Severity.DESTRUCTIVE
+    ]
 
 
 def _empty(script: model.Script) -> lint.Finding:
@@ -154,7 +176,14 @@ def _empty(script: model.Script) -> lint.Finding:
 
 
 def _column_types(schema: schema_model.Schema) -> dict[tuple[str, str], str]:
-    return {(table.name, column.name): column.type for table in schema.tables for column in table.columns}
+    """Column types by table as the snapshot names it: bare in the connection's own schema, qualified elsewhere."""
+    return {(table.qualified_name, column.name): column.type for table in schema.tables for column in table.columns}
+
+
+def _own_schema(url: URL, dialect: str) -> str | None:
+    """The name of the schema the snapshot keeps bare: MySQL's database, SQLite's ``main``. PostgreSQL's current
+    schema is not in the URL, but its snapshot lists every other schema, so a name it lacks is the current one."""
+    return {"mysql": url.database, "sqlite": "main"}.get(dialect)
 
 
 def enforce_approval(plan: Plan, *, allow_destructive: bool, approve: str | None) -> str:

@@ -273,9 +273,10 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
 
 
 def test_plan_approve_flow_and_termination_log(tmp_path: Path) -> None:
-    write(tmp_path / "migrations", {"001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);"})
+    tables = "".join(f"CREATE TABLE t{n} (id INTEGER);\n" for n in range(2, 202))
+    write(tmp_path / "migrations", {"001_a.sql": tables})
     assert run_cli("up", cwd=tmp_path).returncode == 0
-    drops = {f"{n:03d}_drop{n}.sql": f"CREATE TABLE t{n} (id INTEGER);\nDROP TABLE t{n};" for n in range(2, 202)}
+    drops = {f"{n:03d}_drop{n}.sql": f"DROP TABLE t{n};" for n in range(2, 202)}  # tables of an earlier run
     write(tmp_path / "migrations", drops)
 
     plan = run_cli("plan", "-o", "json", "--termination-log", "summary.json", cwd=tmp_path)

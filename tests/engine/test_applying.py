@@ -74,7 +74,10 @@ def test_a_failed_down_keeps_the_table_and_its_history_row(
     db_url: str = request.getfixturevalue(url_fixture)
     write(
         migrations_dir,
-        {"001_t.up.sql": "CREATE TABLE t (id INTEGER);", "001_t.down.sql": "DROP TABLE t;\nDROP TABLE missing_table;"},
+        {
+            "001_t.up.sql": "CREATE TABLE t (id INTEGER);",
+            "001_t.down.sql": "DROP TABLE t;\nINSERT INTO missing_table VALUES (1);",
+        },
     )
     assert commands.up(settings(db_url, migrations_dir)).error is None
     failed = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))

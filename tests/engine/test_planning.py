@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dbmigrate import commands, errors
 from dbmigrate.migrating import RunOptions
-from tests.fixtures.databases import query
+from tests.fixtures.databases import execute, query
 from tests.fixtures.migrations import settings, write
 
 
@@ -78,7 +80,7 @@ def test_a_dry_run_failing_after_a_skipped_statement_warns_instead_of_failing(
 
 
 def test_mysql_plan_is_static_and_labelled_not_executed(mysql_url: str, migrations_dir: Path) -> None:
-    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INT);\nALTER TABLE a DROP COLUMN id;"})
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INT);\nALTER TABLE b DROP COLUMN id;"})
     plan = commands.plan(settings(mysql_url, migrations_dir)).details["plan"]
     assert plan["executed"] is False and "static plan" in plan["note"]
     assert plan["statements"] == []
@@ -108,7 +110,7 @@ def test_an_edited_down_file_changes_the_plan_hash_both_ways(sqlite_url: str, mi
     write(migrations_dir, {"001_a.down.sql": "DROP TABLE a;\nDROP TABLE precious;"})
     assert commands.plan(settings(sqlite_url, migrations_dir)).details["plan"]["hash"] != up_before
 
-    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    assert commands.up(settings(sqlite_url, migrations_dir), options=RunOptions(allow_destructive=True)).error is None
     down = RunOptions(target="0")
     down_before = commands.plan(settings(sqlite_url, migrations_dir), options=down, direction="down")
     write(migrations_dir, {"001_a.down.sql": "DROP TABLE a;"})
@@ -135,13 +137,9 @@ def test_destructive_change_blocks_up_until_confirmed_or_approved(db_url: str, m
 
 
 def test_allow_comment_lets_an_intended_drop_through(sqlite_url: str, migrations_dir: Path) -> None:
-    write(
-        migrations_dir,
-        {
-            "001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);",
-            "002_drop.sql": "-- dbmigrate:allow drop_column\nALTER TABLE a DROP COLUMN note;",
-        },
-    )
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER, note TEXT);"})
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None
+    write(migrations_dir, {"002_drop.sql": "-- dbmigrate:allow drop_column\nALTER TABLE a DROP COLUMN note;"})
     result = commands.up(settings(sqlite_url, migrations_dir))
     assert result.error is None
     finding = result.details["plan"]["findings"][0]
@@ -163,3 +161,116 @@ def test_an_empty_migration_is_reported_before_it_is_recorded_as_applied(sqlite_
     findings = plan.details["plan"]["findings"]
     assert [(f["rule"], f["severity"], f["file"]) for f in findings] == [("empty_migration", "info", "002_forgot.sql")]
     assert "refused as an edit" in findings[0]["reason"]
+
+
+def test_a_table_created_earlier_in_the_run_can_be_dropped_without_confirmation(
+    db_url: str, migrations_dir: Path
+) -> None:
+    """The analysis carries what the run created from one migration to the next: dropping it loses nothing that
+    existed before the run. A table created by an earlier run is not new, so dropping it still needs confirming."""
+    write(
+        migrations_dir,
+        {
+            "001_staging.sql": "CREATE TABLE staging (id INTEGER);\nINSERT INTO staging VALUES (1);",
+            "002_drop.sql": "DELETE FROM staging;\nDROP TABLE staging;",
+            "003_keep.sql": "CREATE TABLE kept (id INTEGER);",
+        },
+    )
+    result = commands.up(settings(db_url, migrations_dir))
+    assert result.error is None and [m.version for m in result.migrations] == ["1", "2", "3"]
+    assert result.details["plan"]["findings"] == []
+
+    write(migrations_dir, {"004_drop_kept.sql": "DROP TABLE kept;"})
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "004_drop_kept.sql:1 drop_table" in refused.error.message
+    assert query(db_url, "SELECT COUNT(*) FROM kept") == [(0,)]
+
+
+#: Destructive statements the analysis used to miss, by dialect: (setup, migration, the rule that must refuse it).
+#: ``t`` exists before the run with one row (id 1, x 'kept', n 1) on every dialect.
+MISSED: dict[str, list[tuple[str, str]]] = {
+    "mysql": [
+        ("CREATE OR REPLACE TABLE t (id INT PRIMARY KEY, x VARCHAR(50));", "drop_table"),
+        ("CREATE TABLE b (id INT); DELETE t FROM t LEFT JOIN b ON t.id = b.id;", "delete_without_where"),
+        ("ALTER TABLE t ADD COLUMN z INT /*!50000 , DROP COLUMN x */;", "drop_column"),
+        ("DELETE IGNORE FROM t;", "delete_without_where"),
+        ("UPDATE IGNORE t SET x = NULL;", "update_without_where"),
+        ("ALTER ONLINE TABLE t DROP x;", "drop_column"),
+        ("ALTER IGNORE TABLE t ADD UNIQUE (n);", "alter_ignore"),
+        ("ALTER TABLE {db}.t MODIFY n DECIMAL(10, 0);", "narrow_column_type"),
+    ],
+    "postgresql": [
+        ("DELETE FROM t WHERE 1=1;", "delete_without_where"),
+        ("MERGE INTO t USING (SELECT 1) AS src ON true WHEN MATCHED THEN DELETE;", "delete_without_where"),
+        ("ALTER TABLE public.t ALTER COLUMN n TYPE DECIMAL(10, 0);", "narrow_column_type"),
+        ("ALTER TABLE t ALTER COLUMN x TYPE VARCHAR(100) USING left(x, 2);", "rewrite_column_values"),
+        (
+            "ALTER TABLE t RENAME COLUMN n TO amount;\nALTER TABLE t ALTER COLUMN amount TYPE DECIMAL(10, 0);",
+            "narrow_column_type",
+        ),
+    ],
+    "sqlite": [
+        ("UPDATE t SET x = NULL WHERE true;", "update_without_where"),
+        ("UPDATE OR REPLACE t SET x = NULL;", "update_without_where"),
+        ("ALTER TABLE t DROP x;", "drop_column"),
+    ],
+}
+_SETUP = "CREATE TABLE t (id INTEGER PRIMARY KEY, x VARCHAR(50), n DECIMAL(12, 2))"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "migration", "rule"),
+    [(dialect, sql, rule) for dialect, cases in MISSED.items() for sql, rule in cases],
+    ids=[f"{dialect}-{rule}-{i}" for dialect, cases in MISSED.items() for i, (_, rule) in enumerate(cases)],
+)
+def test_a_destructive_statement_refuses_the_run_and_keeps_the_data(
+    request: pytest.FixtureRequest, migrations_dir: Path, dialect: str, migration: str, rule: str
+) -> None:
+    url: str = request.getfixturevalue({"postgresql": "pg_url", "mysql": "mysql_url", "sqlite": "sqlite_url"}[dialect])
+    execute(url, [_SETUP, "INSERT INTO t (id, x, n) VALUES (1, 'kept', 1)"])
+    write(migrations_dir, {"001_m.sql": migration.format(db=url.rsplit("/", 1)[1])})
+    refused = commands.up(settings(url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3, refused.error
+    assert f"001_m.sql:{migration.count(chr(10)) + 1} {rule}" in refused.error.message
+    assert query(url, "SELECT id, x FROM t") == [(1, "kept")]
+
+
+def test_narrowing_is_judged_against_the_table_of_the_schema_named(pg_url: str, migrations_dir: Path) -> None:
+    """Same-named tables in two schemas keep their own column types: the one a statement names is judged."""
+    execute(
+        pg_url,
+        [
+            "CREATE TABLE t (x VARCHAR(20))",
+            "INSERT INTO t VALUES ('eighteen chars ...')",
+            "CREATE SCHEMA other",
+            "CREATE TABLE other.t (x VARCHAR(10))",
+        ],
+    )
+    write(migrations_dir, {"001_m.sql": "ALTER TABLE t ALTER COLUMN x TYPE VARCHAR(15);"})
+    refused = commands.up(settings(pg_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "001_m.sql:1 narrow_column_type" in refused.error.message and "VARCHAR(20)" in refused.error.message
+    write(migrations_dir, {"001_m.sql": "ALTER TABLE other.t ALTER COLUMN x TYPE VARCHAR(15);"})
+    assert commands.up(settings(pg_url, migrations_dir)).error is None  # other.t widens
+
+
+def test_a_routine_body_is_not_this_migrations_change(mysql_url: str, migrations_dir: Path) -> None:
+    """A procedure's DELETE runs when it is called, not when it is created: the run is not refused for it."""
+    execute(mysql_url, [_SETUP, "INSERT INTO t (id, x, n) VALUES (1, 'kept', 1)"])
+    write(migrations_dir, {"001_proc.sql": "CREATE PROCEDURE purge_old() BEGIN DELETE FROM t; END;"})
+    result = commands.up(settings(mysql_url, migrations_dir))
+    assert result.error is None
+    [finding] = result.details["plan"]["findings"]
+    assert (finding["rule"], finding["severity"]) == ("unanalyzed", "info") and "procedure" in finding["reason"]
+    assert query(mysql_url, "SELECT id FROM t") == [(1,)]
+
+
+def test_cutting_fractional_seconds_is_narrowing(mysql_url: str, migrations_dir: Path) -> None:
+    """MySQL's DATETIME without a precision keeps whole seconds: changing DATETIME(6) to it cuts every value."""
+    execute(mysql_url, ["CREATE TABLE e (at DATETIME(6))", "INSERT INTO e VALUES ('2024-01-01 10:00:00.123456')"])
+    write(migrations_dir, {"001_m.sql": "ALTER TABLE e MODIFY at DATETIME;"})
+    refused = commands.up(settings(mysql_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "001_m.sql:1 narrow_column_type" in refused.error.message
+    assert query(mysql_url, "SELECT CAST(at AS CHAR) FROM e") == [("2024-01-01 10:00:00.123456",)]

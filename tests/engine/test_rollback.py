@@ -7,6 +7,7 @@ from pathlib import Path
 from dbmigrate import commands, errors
 from dbmigrate.cli import summary
 from dbmigrate.migrating import RunOptions
+from tests.fixtures.databases import query
 from tests.fixtures.migrations import settings, write
 
 RUN = {
@@ -106,7 +107,7 @@ def test_a_migration_left_dirty_keeps_the_earlier_ones_of_the_run(db_url: str, m
 
 HALF_REVERSIBLE = {
     "001_d.up.sql": "CREATE TABLE d1 (id INTEGER);\nCREATE TABLE d2 (id INTEGER);",
-    "001_d.down.sql": "-- dbmigrate:no-transaction\nDROP TABLE d2;\nDROP TABLE nowhere;",
+    "001_d.down.sql": "-- dbmigrate:no-transaction\nDROP TABLE d2;\nINSERT INTO nowhere VALUES (1);",
 }
 
 
@@ -119,7 +120,7 @@ def test_a_revert_that_fails_half_way_leaves_the_migration_dirty(db_url: str, mi
     result = commands.down(settings(db_url, migrations_dir), options=RunOptions(allow_destructive=True))
 
     assert isinstance(result.error, errors.MigrationError) and result.left_dirty
-    assert "001_d.down.sql:3: DROP TABLE nowhere" in result.error.message
+    assert "001_d.down.sql:3: INSERT INTO nowhere VALUES (1)" in result.error.message
     assert "DIRTY at version 1" in result.error.message and "repair" in (result.error.hint or "")
     assert result.history_updated  # the dirty mark: the report must not say "Migration history: Unchanged"
     status = commands.status(settings(db_url, migrations_dir)).details["status"]
@@ -141,3 +142,57 @@ def test_a_rollback_that_fails_half_way_says_the_database_is_dirty(mysql_url: st
     assert rollback is not None and rollback.ok is False and "Rollback stopped at 001_d.up.sql" in rollback.message
     assert result.left_dirty and summary.build(result)["error"]["left_dirty"] is True
     assert commands.status(settings(mysql_url, migrations_dir)).details["status"]["dirty"] == ["1"]
+
+
+def test_a_down_part_dropping_what_existed_before_the_run_blocks_the_up(db_url: str, migrations_dir: Path) -> None:
+    """A rollback runs the down parts of the run's migrations: one dropping a table its up part did not create
+    would destroy data that existed before the run, so the up is refused until confirmed."""
+    write(migrations_dir, {"001_t.sql": "CREATE TABLE t (id INTEGER);\nINSERT INTO t VALUES (1);"})
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    write(
+        migrations_dir,
+        {
+            "002_z.up.sql": "ALTER TABLE t ADD COLUMN z INTEGER;",
+            "002_z.down.sql": "DROP TABLE t;",
+            "003_broken.sql": "INSERT INTO nowhere VALUES (1);",
+        },
+    )
+    refused = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(refused.error, errors.SafetyGateError) and refused.exit_code == 3
+    assert "002_z.down.sql:1 drop_table" in refused.error.message and "rollback" in refused.error.message
+    [finding] = refused.details["plan"]["findings"]
+    assert (finding["rule"], finding["severity"], finding["file"]) == ("drop_table", "destructive", "002_z.down.sql")
+    assert refused.migrations == [] and query(db_url, "SELECT id FROM t") == [(1,)]
+
+    # Without a rollback the down part never runs: nothing to confirm (003 fails, t keeps its row).
+    kept = commands.up(settings(db_url, migrations_dir), options=RunOptions(rollback_on_failure=False))
+    assert isinstance(kept.error, errors.MigrationError) and kept.details["plan"]["findings"] == []
+    assert query(db_url, "SELECT id FROM t") == [(1,)]
+
+
+def test_down_parts_undoing_their_own_up_part_need_no_confirmation(db_url: str, migrations_dir: Path) -> None:
+    """Dropping what the up part created (a table, a column) loses nothing that existed before the run, and a
+    type restored by the down part is the type the column had before."""
+    write(migrations_dir, {"001_t.sql": "CREATE TABLE t (id INTEGER, label VARCHAR(20));"})
+    assert commands.up(settings(db_url, migrations_dir)).error is None
+    widen, restore = {
+        "postgresql": (
+            "ALTER TABLE t ALTER COLUMN label TYPE VARCHAR(80);",
+            "ALTER TABLE t ALTER COLUMN label TYPE VARCHAR(20);",
+        ),
+        "mysql": ("ALTER TABLE t MODIFY label VARCHAR(80);", "ALTER TABLE t MODIFY label VARCHAR(20);"),
+        "sqlite": ("SELECT 1;", "SELECT 1;"),
+    }[db_url.split(":")[0].split("+")[0]]
+    write(
+        migrations_dir,
+        {
+            "002_u.up.sql": "CREATE TABLE u (id INTEGER);",
+            "002_u.down.sql": "DROP TABLE u;",
+            "003_z.up.sql": f"ALTER TABLE t ADD COLUMN z INTEGER;\n{widen}",
+            "003_z.down.sql": f"{restore}\nALTER TABLE t DROP COLUMN z;",
+            "004_broken.sql": "INSERT INTO nowhere VALUES (1);",
+        },
+    )
+    result = commands.up(settings(db_url, migrations_dir))
+    assert isinstance(result.error, errors.MigrationError) and result.details["plan"]["findings"] == []
+    assert result.details["rolled_back"] == ["3", "2"]

@@ -15,10 +15,10 @@ from tests.operator import harness
 pytestmark = pytest.mark.e2e
 
 MIGRATIONS = {
-    "001_customers.up.sql": "CREATE TABLE customers (id INTEGER PRIMARY KEY, fax TEXT);",
+    "001_customers.up.sql": "CREATE TABLE customers (id INTEGER PRIMARY KEY);",
     "001_customers.down.sql": "DROP TABLE customers;",
-    "002_drop_fax.up.sql": "ALTER TABLE customers DROP COLUMN fax;",
-    "002_drop_fax.down.sql": "ALTER TABLE customers ADD COLUMN fax TEXT;",
+    "002_drop_fax.up.sql": "ALTER TABLE contacts DROP COLUMN fax;",  # a table from before the run: destructive
+    "002_drop_fax.down.sql": "ALTER TABLE contacts ADD COLUMN fax TEXT;",
 }
 
 
@@ -34,6 +34,8 @@ def operator(crds: None, kubeconfig: Path, k8s_namespace: str, tmp_path: Path) -
 def test_approve_a_destructive_plan_with_the_plugin(
     operator: harness.Operator, kube: harness.Kube, plugin: Plugin, pg_url: str
 ) -> None:
+    with harness.database(pg_url) as engine, engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE contacts (id INTEGER PRIMARY KEY, fax TEXT)")
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", MIGRATIONS)
     kube.apply("customers", harness.spec())

@@ -17,17 +17,26 @@ BASE = {
     "001_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200));",
     "001_users.down.sql": "DROP TABLE users;",
 }
-DESTRUCTIVE = {**BASE, "002_drop_email.up.sql": "ALTER TABLE users DROP COLUMN email;"}
+#: Drops a column of a table that existed before the run (see ``contacts``): what the run creates itself it may drop
+#: without approval.
+DESTRUCTIVE = {**BASE, "002_drop_fax.up.sql": "ALTER TABLE contacts DROP COLUMN fax;"}
+
+
+def contacts(url: str) -> None:
+    """A table the application had before dbmigrate managed its schema."""
+    with harness.database(url) as engine, engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE contacts (id INTEGER PRIMARY KEY, fax TEXT)")
 
 
 def columns(url: str) -> list[str]:
     with harness.database(url) as engine:
-        return [c["name"] for c in sqlalchemy.inspect(engine).get_columns("users")]
+        return [c["name"] for c in sqlalchemy.inspect(engine).get_columns("contacts")]
 
 
 def test_destructive_change_waits_for_the_right_approval(
     kube: harness.Kube, operator: harness.Operator, pg_url: str
 ) -> None:
+    contacts(pg_url)
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", DESTRUCTIVE)
     kube.apply("app", harness.spec())
@@ -60,6 +69,7 @@ def test_destructive_change_waits_for_the_right_approval(
 
 
 def test_denied_destructive_change_is_blocked(kube: harness.Kube, operator: harness.Operator, pg_url: str) -> None:
+    contacts(pg_url)
     kube.secret("db", {"url": pg_url})
     kube.configmap("migrations", DESTRUCTIVE)
     kube.apply("app", harness.spec(safety={"destructive": "Deny"}))

@@ -53,7 +53,7 @@ class _Bytes:
 class _Moment:
     has_time: bool
     zoned: bool
-    fsp: int | None  # fractional-second digits when declared
+    fsp: int | None  # fractional-second digits, None when unknown
 
 
 _Profile = _Exact | _Approx | _Chars | _Bytes | _Moment
@@ -69,6 +69,9 @@ _MYSQL_TEXT = {T.TINYTEXT: 255, T.TEXT: 65_535, T.MEDIUMTEXT: 16_777_215, T.LONG
 _BLOBS = {T.TINYBLOB: 255, T.BLOB: 65_535, T.MEDIUMBLOB: 16_777_215, T.LONGBLOB: 4_294_967_295}
 #: String types whose length can grow in place (PostgreSQL: binary-coercible; MySQL: in-place VARCHAR extension).
 _GROWABLE = {"postgresql": {T.VARCHAR, T.NVARCHAR, T.TEXT}, "mysql": {T.VARCHAR, T.NVARCHAR}}
+#: Fractional-second digits of a timestamp declared without them: MySQL keeps whole seconds, PostgreSQL
+#: microseconds (SQLite stores text: unknown).
+_DEFAULT_FSP = {"mysql": 0, "postgresql": 6}
 _TIMESTAMPS = {T.TIMESTAMP: False, T.DATETIME: False, T.TIMESTAMPTZ: True, T.TIMESTAMPLTZ: True}
 
 
@@ -146,7 +149,7 @@ def _profile(dtype: exp.DataType, dialect: str) -> _Profile | None:
     if kind in (T.FLOAT, T.DOUBLE):
         return _Approx(bits=24 if kind == T.FLOAT or (params and params[0] <= 24) else 53)
     if kind in _TIMESTAMPS:
-        return _Moment(has_time=True, zoned=_TIMESTAMPS[kind], fsp=params[0] if params else None)
+        return _Moment(has_time=True, zoned=_TIMESTAMPS[kind], fsp=params[0] if params else _DEFAULT_FSP.get(dialect))
     if kind == T.DATE:
         return _Moment(has_time=False, zoned=False, fsp=None)
     return _text_profile(kind, params, dialect)

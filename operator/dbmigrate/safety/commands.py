@@ -2,8 +2,8 @@
 
 sqlglot keeps statements it does not model as ``exp.Command`` (raw text) and rejects some valid ones; a DROP or
 an ALTER ... DROP among them must still be caught. We read only the kinds that can destroy data or take heavy
-locks (DROP, TRUNCATE, ALTER, RENAME, CREATE INDEX), from keyword tokens: quoted identifiers, strings and
-comments are separate token types, so ``"drop"`` or ``'DROP TABLE x'`` never match a keyword.
+locks (DROP, TRUNCATE, DELETE, UPDATE, ALTER, RENAME, CREATE INDEX), from keyword tokens: quoted identifiers,
+strings and comments are separate token types, so ``"drop"`` or ``'DROP TABLE x'`` never match a keyword.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from dbmigrate.safety.findings import Hit
 from dbmigrate.safety.rules import (
+    ROUTINES,
     Context,
     constraint_hits,
     create_index_hits,
     drop_hits,
     rename_column_hits,
     rename_table_reason,
+    routine_hits,
     truncate_reason,
 )
 from dbmigrate.sqltext import tokenize
@@ -85,6 +87,15 @@ class _Words:
             all(self.word(start + i) == word for i, word in enumerate(words))
             for start in range(len(self.items) - self.pos)
         )
+
+    def has_outside_parens(self, word: str) -> bool:
+        """Whether the keyword appears from the cursor on, outside any parentheses."""
+        depth = 0
+        for item, token in self.items[self.pos :]:
+            depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
+            if depth == 0 and item == word:
+                return True
+        return False
 
     def take_name(self) -> exp.Table | None:
         """Consume a possibly qualified name (``a``, ``s.a``, ``"A"``) as a table reference."""
@@ -156,6 +167,37 @@ def _read_truncate(words: _Words, ctx: Context) -> Reading:
     return Reading([Hit("truncate", truncate_reason(words.rest()))], understood=True)
 
 
+def _read_delete(words: _Words, ctx: Context) -> Reading:
+    """A DELETE sqlglot could not parse (MariaDB's ``DELETE IGNORE FROM t``, ``DELETE t.* FROM t``)."""
+    while words.take("LOW_PRIORITY") or words.take("QUICK") or words.take("IGNORE"):
+        pass
+    words.take("FROM")
+    return _unless_filtered(words, "delete_without_where", "deletes", ctx)
+
+
+def _read_update(words: _Words, ctx: Context) -> Reading:
+    """An UPDATE sqlglot could not parse (MariaDB's ``UPDATE IGNORE t``, SQLite's ``UPDATE OR REPLACE t``)."""
+    while words.take("LOW_PRIORITY") or words.take("IGNORE"):
+        pass
+    if words.take("OR"):
+        words.next_word()  # SQLite's conflict clause: REPLACE, IGNORE, ABORT, ROLLBACK, FAIL
+    return _unless_filtered(words, "update_without_where", "overwrites", ctx)
+
+
+def _unless_filtered(words: _Words, rule: str, verb: str, ctx: Context) -> Reading:
+    """A DELETE/UPDATE read from its tokens is filtered only by a WHERE outside parentheses (one in a subquery
+    filters the subquery); a join condition is not looked at, so a join alone does not count as a filter."""
+    target = words.take_name()
+    if words.has_outside_parens("WHERE"):
+        return Reading([], understood=True)
+    label = ctx.sql(target) if target is not None else "its table"
+    reason = (
+        f"This statement {verb} every row of {label} (it has no WHERE clause); add a WHERE clause, or allow it if "
+        "that is intended."
+    )
+    return Reading(ctx.unless_new(target, rule, reason), understood=True)
+
+
 def _read_rename(words: _Words, ctx: Context) -> Reading:
     """MySQL ``RENAME TABLE a TO b[, c TO d]``: the tokenizer hands RENAME's arguments over as one string."""
     if words.take_type(TokenType.STRING):
@@ -170,12 +212,15 @@ def _read_rename(words: _Words, ctx: Context) -> Reading:
         new = pair.take_name()
         if old is None or new is None:
             return Reading(hits, understood=False)
-        hits += ctx.risky(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
+        hits += ctx.unless_new(old, "rename_table", rename_table_reason(ctx.sql(old), ctx.sql(new)))
         ctx.schema.rename_table(old, new)
     return Reading(hits, understood=True)
 
 
 def _read_create(words: _Words, ctx: Context) -> Reading:
+    routine = _routine_kind(words)
+    if routine is not None:
+        return Reading(routine_hits(routine), understood=True)
     words.take("UNIQUE")
     if not words.take("INDEX"):
         return Reading([], understood=False)
@@ -189,7 +234,21 @@ def _read_create(words: _Words, ctx: Context) -> Reading:
     return Reading(create_index_hits(table, ctx), understood=True)
 
 
+def _routine_kind(words: _Words) -> str | None:
+    """The kind of a CREATE [OR REPLACE] [DEFINER = ...] PROCEDURE / FUNCTION / TRIGGER / EVENT, read up to its
+    first parenthesis or BEGIN (MySQL's definer and SQLite's TEMP come before the kind)."""
+    for offset in range(len(words.items) - words.pos):
+        word, token = words.items[words.pos + offset]
+        if word in ROUTINES:
+            return word
+        if word in ("BEGIN", "AS", "ON") or token.token_type == TokenType.L_PAREN:
+            return None
+    return None
+
+
 def _read_alter(words: _Words, ctx: Context) -> Reading:
+    words.take("ONLINE")  # MariaDB: ALTER [ONLINE] [IGNORE] TABLE
+    ignore = words.take("IGNORE")
     kind = words.next_word()
     words.take("IF", "EXISTS")
     words.take("ONLY")
@@ -199,7 +258,20 @@ def _read_alter(words: _Words, ctx: Context) -> Reading:
         return Reading([], understood=False)
     readings = [_read_action(action, table, ctx) for action in words.split_actions()]
     hits = [hit for reading in readings for hit in reading.hits]
+    if ignore:
+        reason = (
+            f"ALTER IGNORE TABLE {ctx.sql(table)} silently deletes the rows that would duplicate a new unique key "
+            "(and keeps values that do not fit a new type cut, with a warning only); delete duplicates with a "
+            "reviewed statement first and drop IGNORE."
+        )
+        hits += ctx.unless_new(table, "alter_ignore", reason)
     return Reading(hits, understood=kind == "TABLE" and all(reading.understood for reading in readings))
+
+
+def read_action_text(text: str, table: exp.Table, ctx: Context) -> list[Hit] | None:
+    """The hits of one ALTER TABLE action a parsed statement kept as raw text; None when it is not understood."""
+    reading = _read_action(_Words(tokenize(text, ctx.dialect), text), table, ctx)
+    return reading.hits if reading.understood else None
 
 
 def _read_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
@@ -234,7 +306,7 @@ def _read_rename_action(action: _Words, table: exp.Table, ctx: Context) -> Readi
         new = action.take_name()
         if new is None:
             return Reading([], understood=False)
-        hits = ctx.risky(table, "rename_table", rename_table_reason(ctx.sql(table), ctx.sql(new)))
+        hits = ctx.unless_new(table, "rename_table", rename_table_reason(ctx.sql(table), ctx.sql(new)))
         ctx.schema.rename_table(table, new)
         return Reading(hits, understood=True)
     action.take("COLUMN")
@@ -259,7 +331,7 @@ def _read_set_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
     if not action.take("SCHEMA"):
         return Reading([], understood=False)
     reason = rename_table_reason(ctx.sql(table), f"schema {action.rest()}")
-    return Reading(ctx.risky(table, "rename_table", reason), understood=True)
+    return Reading(ctx.unless_new(table, "rename_table", reason), understood=True)
 
 
 def _read_alter_column_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
@@ -271,13 +343,13 @@ def _read_alter_column_action(action: _Words, table: exp.Table, ctx: Context) ->
             f"Changing the type of {label} may narrow it (the statement could not be fully read) and usually "
             "rewrites the table under a lock; add a new column and backfill it instead."
         )
-        return Reading(ctx.risky(table, "change_column_type", reason), understood=True)
+        return Reading(ctx.unless_new(table, "change_column_type", reason), understood=True)
     if action.has("SET", "NOT", "NULL"):
         reason = (
             f"SET NOT NULL on {label} scans the whole table under an ACCESS EXCLUSIVE lock; add a CHECK (... IS NOT "
             "NULL) NOT VALID, VALIDATE it, then SET NOT NULL."
         )
-        return Reading(ctx.risky(table, "set_not_null", reason), understood=True)
+        return Reading(ctx.unless_new(table, "set_not_null", reason), understood=True)
     return Reading([], understood=False)
 
 
@@ -287,7 +359,7 @@ def _read_modify_action(action: _Words, table: exp.Table, ctx: Context) -> Readi
         f"Redefining a column of {ctx.sql(table)} ({action.rest()}) may narrow its type (the statement could not "
         "be fully read) and copies the table; add a new column and backfill it instead."
     )
-    return Reading(ctx.risky(table, "change_column_type", reason), understood=True)
+    return Reading(ctx.unless_new(table, "change_column_type", reason), understood=True)
 
 
 def _read_add_action(action: _Words, table: exp.Table, ctx: Context) -> Reading:
@@ -318,7 +390,7 @@ def _read_add_column(action: _Words, table: exp.Table, ctx: Context) -> Reading:
             "and breaks inserts from app versions that do not set it; add it with a DEFAULT, or nullable and "
             "backfill, then set NOT NULL."
         )
-        hits += ctx.risky(table, "add_column_not_null", reason)
+        hits += ctx.unless_new(table, "add_column_not_null", reason)
     if ctx.dialect == "postgresql" and action.has("REFERENCES"):
         hits += constraint_hits("FOREIGN", table=table, label=ctx.sql(table), not_valid=False, ctx=ctx)
     return Reading(hits, understood=True)
@@ -330,6 +402,8 @@ _READERS: dict[str, Callable[[_Words, Context], Reading]] = {
     "RENAME": _read_rename,
     "CREATE": _read_create,
     "ALTER": _read_alter,
+    "DELETE": _read_delete,
+    "UPDATE": _read_update,
 }
 _ACTION_READERS: dict[str, Callable[[_Words, exp.Table, Context], Reading]] = {
     "DROP": _read_drop_action,

@@ -8,24 +8,25 @@ opt-out comments are, and only comment tokens are searched.
 
 Opt-out: ``-- dbmigrate:allow drop_column`` (several rules separated by commas or spaces, or ``all``) in a comment
 just before the statement, inside it, or after its semicolon on the same line marks that statement's findings of
-those rules ``allowed``: still reported, no longer blocking. Words after the rule list are free text.
+those rules ``allowed``: still reported, no longer blocking. The comment must start with the directive and list
+nothing but rules up to the end of its line or a ``--`` (a reason may follow that); see :func:`_allowed_rules`.
 """
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
+import itertools
 import logging
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.parser import Parser
-from sqlglot.tokenizer_core import Token
+from sqlglot.tokenizer_core import Token, TokenType
 
-from dbmigrate.safety.commands import read_tokens
+from dbmigrate.safety.commands import read_action_text, read_tokens
 from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
 from dbmigrate.safety.rules import Context, check_tree
 from dbmigrate.safety.state import SchemaState
@@ -35,8 +36,11 @@ __all__ = ["RULES", "Finding", "Severity", "blocking", "lint_sql"]
 
 STATEMENT_DISPLAY_CHARS = 200
 
-_ALLOW = re.compile(r"dbmigrate:allow\b", re.IGNORECASE)
-_ALLOW_WORD = re.compile(r"\s*(,?)\s*([A-Za-z_]\w*)")
+_ALLOW = "dbmigrate:allow"
+#: How MySQL's executable comments start once their ``/*`` is stripped: ``/*!50000 ...`` and MariaDB's ``/*M!...``.
+_EXECUTABLE = ("!", "M!")
+#: Token types of literals and quoted names, never keywords.
+_LITERALS = frozenset({TokenType.STRING, TokenType.HEREDOC_STRING, TokenType.IDENTIFIER})
 _LINTING = contextvars.ContextVar("dbmigrate_linting", default=False)
 
 
@@ -52,11 +56,11 @@ logging.getLogger("sqlglot").addFilter(_QuietWhileLinting())
 
 @dataclasses.dataclass(frozen=True)
 class _Unit:
-    """A statement to analyse; ``trailing`` is a comment after its semicolon on the same line."""
+    """A statement to analyse; ``trailing`` holds the comments after its semicolon on the same line (their text)."""
 
     text: str
     line: int
-    trailing: str
+    trailing: tuple[str, ...]
 
 
 def lint_sql(
@@ -65,15 +69,15 @@ def lint_sql(
     dialect: str,
     file: str,
     first_line: int = 1,
-    column_types: Mapping[tuple[str, str], str] | None = None,
+    state: SchemaState | None = None,
 ) -> list[Finding]:
     """Every finding in ``sql`` (a migration file or a section of one starting at ``first_line``), in order.
 
-    ``column_types`` maps (table, column) to the column's current type as the database names it (table bare or
-    schema-qualified, e.g. ``("users", "email"): "character varying(255)"``); with it type changes are judged
-    narrowing or widening, without it they are reported as possibly narrowing.
+    ``state`` is what is known of the schema (column types, objects created earlier in the plan), and is updated
+    with what ``sql`` does, so a plan passes one state through its scripts in the order they run. Without it the
+    text is judged alone: every type change may narrow, every table existed before.
     """
-    ctx = Context(SchemaState(dialect, column_types))
+    ctx = Context(state or SchemaState(dialect), read_action=read_action_text)
     parser = Dialect.get_or_raise(sqlglot_dialect(dialect)).parser()
     statements = split_statements(sql, dialect=dialect, first_line=first_line)
     findings: list[Finding] = []
@@ -97,28 +101,34 @@ def _units(sql: str, statements: Iterable[Statement], dialect: str) -> Iterator[
         text = statement.text
         if 0 <= start < carried_until:
             text = sql[carried_until:end].lstrip()
-        trailing, carried_until = _trailing_comment(sql, end, dialect) if start >= 0 else ("", -1)
+        trailing, carried_until = _trailing_comments(sql, end, dialect) if start >= 0 else ((), -1)
         cursor = max(end, cursor)
         yield _Unit(text=text, line=statement.line, trailing=trailing)
 
 
-def _trailing_comment(sql: str, end: int, dialect: str) -> tuple[str, int]:
-    """The comments after the semicolon that follows ``end`` when they start on its line and end a line, and
-    where they end. Only whitespace and comment delimiters are scanned here: the tokenizer already placed the
-    semicolon, and anything else after it (another statement, a string) means there is no trailing comment."""
+def _trailing_comments(sql: str, end: int, dialect: str) -> tuple[tuple[str, ...], int]:
+    """The text of the comments after the semicolon that follows ``end`` when they start on its line and end a
+    line, and where they end. Only whitespace and comment delimiters are scanned here: the tokenizer already placed
+    the semicolon, and anything else after it (another statement, a string) means there is no trailing comment."""
     semicolon = _skip_blanks(sql, end, newlines=True)
     if not sql.startswith(";", semicolon):
-        return "", -1
-    pos = _skip_blanks(sql, semicolon + 1, newlines=False)
+        return (), -1
+    pos = start = _skip_blanks(sql, semicolon + 1, newlines=False)
+    comments: list[str] = []
     while sql.startswith("/*", pos):
         close = sql.find("*/", pos + 2)
-        pos = _skip_blanks(sql, len(sql) if close < 0 else close + 2, newlines=False)
-    if sql.startswith("--", pos) or (dialect == "mysql" and sql.startswith("#", pos)):
+        close = len(sql) if close < 0 else close
+        comments.append(sql[pos + 2 : close])
+        pos = _skip_blanks(sql, close + 2, newlines=False)
+    line_comment = 2 if sql.startswith("--", pos) else 1 if dialect == "mysql" and sql.startswith("#", pos) else 0
+    if line_comment:
         newline = sql.find("\n", pos)
-        pos = len(sql) if newline < 0 else newline
-    if pos == _skip_blanks(sql, semicolon + 1, newlines=False) or not (pos == len(sql) or sql[pos] in "\r\n"):
-        return "", -1
-    return sql[semicolon + 1 : pos], pos
+        newline = len(sql) if newline < 0 else newline
+        comments.append(sql[pos + line_comment : newline])
+        pos = newline
+    if pos == start or not (pos >= len(sql) or sql[pos] in "\r\n"):
+        return (), -1
+    return tuple(comments), pos
 
 
 def _skip_blanks(sql: str, pos: int, *, newlines: bool) -> int:
@@ -131,15 +141,19 @@ def _skip_blanks(sql: str, pos: int, *, newlines: bool) -> int:
 def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[Finding]:
     try:
         tokens = tokenize(unit.text, ctx.dialect)
+        comments = [comment for token in tokens for comment in token.comments]
+        code, code_tokens = unit.text, tokens
+        if ctx.dialect == "mysql" and any(comment.startswith(_EXECUTABLE) for comment in comments):
+            code = _open_executable_comments(unit.text, tokens)
+            code_tokens = tokenize(code, ctx.dialect)
     except TokenError:
-        hits, comments, shown = [_unreadable("its text could not be tokenized")], [unit.trailing], unit.text
+        hits, comments, shown = [_unreadable("its text could not be tokenized")], [], unit.text
     else:
         if not tokens:
             return []
-        hits = _analyze(tokens, unit.text, parser=parser, ctx=ctx)
-        comments = [comment for token in tokens for comment in token.comments] + [unit.trailing]
+        hits = _analyze(code_tokens, code, parser=parser, ctx=ctx)
         shown = unit.text[tokens[0].start :]
-    allowed, unknown = _allowed_rules(comments)
+    allowed, unknown = _allowed_rules([*comments, *unit.trailing])
     hits += [_unknown_allow(word) for word in unknown]
     statement = _display(shown)
     return [
@@ -154,6 +168,45 @@ def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[
         )
         for hit in hits
     ]
+
+
+def _open_executable_comments(text: str, tokens: list[Token]) -> str:
+    """``text`` with MySQL's executable comments (``/*! ... */``, ``/*!50000 ... */``, MariaDB's ``/*M! ... */``)
+    opened up: the server runs what they hold, so the analysis reads it as SQL (whatever the version number).
+
+    Between two tokens there is only whitespace and comments, so only those gaps are scanned, and only for comment
+    delimiters: strings and quoted names, where ``/*!`` is text, are tokens and never scanned.
+    """
+    bounds = [(0, 0), *((token.start, token.end + 1) for token in tokens), (len(text), len(text))]
+    pieces: list[str] = []
+    for (_, gap_start), (gap_end, token_end) in itertools.pairwise(bounds):
+        pieces.append(_open_gap(text[gap_start:gap_end]))
+        pieces.append(text[gap_end:token_end])
+    return "".join(pieces)
+
+
+def _open_gap(gap: str) -> str:
+    """A run of whitespace and comments with the executable comments' delimiters blanked out (lines kept)."""
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(gap):
+        if gap.startswith(("--", "#"), pos):
+            end = gap.find("\n", pos)
+            end = len(gap) if end < 0 else end
+        elif gap.startswith("/*", pos):
+            close = gap.find("*/", pos + 2)
+            end = len(gap) if close < 0 else close + 2
+            body = gap[pos + 2 : end - 2]
+            if body.startswith(_EXECUTABLE):
+                opened = body[body.index("!") + 1 :].lstrip("0123456789")
+                pieces.append(" " * (len(body) - len(opened) + 2) + opened + "  ")
+                pos = end
+                continue
+        else:
+            end = pos + 1
+        pieces.append(gap[pos:end])
+        pos = end
+    return "".join(pieces)
 
 
 def _analyze(tokens: list[Token], text: str, *, parser: Parser, ctx: Context) -> list[Hit]:
@@ -188,12 +241,39 @@ def _analyze_command(root: exp.Command, tokens: list[Token], text: str, ctx: Con
     head = str(root.this).upper()
     if head == "DO":
         reason = "The body of a DO block is opaque to the analysis (it is a string); review what it does by hand."
-        return [Hit("unanalyzed", reason)]
+        return [Hit("unanalyzed", reason), *_dynamic_sql(tokens, ctx)]
+    if head == "PREPARE":
+        return [_dynamic("PREPARE builds a statement from text at run time")]
     reading = read_tokens(tokens, text, ctx)
     if reading.understood:
         return reading.hits
     reason = f"sqlglot does not model this {head} statement, so it is not analyzed; review it by hand."
     return [*reading.hits, Hit("unanalyzed", reason)]
+
+
+def _dynamic_sql(tokens: list[Token], ctx: Context) -> list[Hit]:
+    """A dynamic-SQL hit when a DO block's body runs an EXECUTE (PL/pgSQL's statement built from a string). The
+    tokenizer hands the body over as a string holding the ``$$ ... $$`` literal, so it is opened twice."""
+    strings = [token.text for token in tokens if token.token_type in _LITERALS]
+    for _ in range(2):
+        words: list[Token] = []
+        for text in strings:
+            try:
+                words += tokenize(text, ctx.dialect)
+            except TokenError:
+                continue
+        if any(word.token_type not in _LITERALS and word.text.upper() == "EXECUTE" for word in words):
+            return [_dynamic("its body EXECUTEs a statement built from a string at run time")]
+        strings = [word.text for word in words if word.token_type in _LITERALS]
+    return []
+
+
+def _dynamic(what: str) -> Hit:
+    return Hit(
+        "dynamic_sql",
+        f"This statement runs SQL the analysis cannot see ({what}): a DROP or DELETE in it would not be reported; "
+        "review what it runs by hand, and allow it.",
+    )
 
 
 def _unreadable(why: str) -> Hit:
@@ -211,35 +291,35 @@ def _describe(error: ParseError) -> str:
 
 
 def _allowed_rules(comments: Iterable[str]) -> tuple[set[str], list[str]]:
-    """The rules (or ``all``) the statement's ``dbmigrate:allow`` comments name, and any names that are not rules."""
+    """The rules (or ``all``) the statement's allow directives name, and the words that voided a directive.
+
+    A directive is a comment that starts with ``dbmigrate:allow``; its list runs to the end of that line or to
+    ``--`` (after which a reason may follow) and must hold only rule names or ``all``, separated by commas or
+    spaces. Anything else in it voids the whole directive, so prose never allows more than it seems to (``allow
+    drop_column all readers were removed`` allows nothing, and says so); a mention of ``dbmigrate:allow`` inside
+    other text is not a directive.
+    """
     allowed: set[str] = set()
     unknown: list[str] = []
     for comment in comments:
-        for match in _ALLOW.finditer(comment):
-            _read_allow_list(comment, match.end(), allowed=allowed, unknown=unknown)
+        text = comment.lstrip()
+        rest = text[len(_ALLOW) :]
+        if text[: len(_ALLOW)].lower() != _ALLOW or rest[:1] not in ("", " ", "\t", "\n", "\r", ","):
+            continue
+        words = rest.split("\n", 1)[0].split("--", 1)[0].replace(",", " ").lower().split()
+        strangers = [word for word in words if word != "all" and word not in RULES]
+        if strangers or not words:
+            unknown.append(strangers[0][:40] if strangers else "(nothing)")
+        else:
+            allowed.update(words)
     return allowed, unknown
-
-
-def _read_allow_list(comment: str, pos: int, *, allowed: set[str], unknown: list[str]) -> None:
-    """Rule names until the first word that is not one; that word is a typo if it comes first or after a comma."""
-    first = True
-    while match := _ALLOW_WORD.match(comment, pos):
-        comma, word = match.group(1), match.group(2).lower()
-        if word != "all" and word not in RULES:
-            if first or comma:
-                unknown.append(word)
-            return
-        allowed.add(word)
-        pos, first = match.end(), False
-    if first:
-        unknown.append(comment[pos:].strip()[:40] or "(nothing)")
 
 
 def _unknown_allow(word: str) -> Hit:
     return Hit(
         "unknown_allow_rule",
-        f"The dbmigrate:allow comment names {word!r}, which is not a rule, so it allows nothing; use the rule "
-        "names shown in the findings, or 'all'.",
+        f"The dbmigrate:allow comment names {word!r}, which is not a rule, so the comment allows nothing; list only "
+        "the rule names shown in the findings (or 'all'), and put a reason after ' -- ' or on another line.",
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from dbmigrate.safety.lint import RULES, Finding, Severity, blocking, lint_sql
+from dbmigrate.safety.state import SchemaState
 
 CORPUS: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "lint_corpus.yaml").read_text())
 
@@ -18,9 +19,10 @@ def _kinds(findings: list[Finding]) -> list[str]:
     return sorted(f"{finding.rule}/{finding.severity.value}" for finding in findings)
 
 
-def _column_types(case: dict[str, Any]) -> dict[tuple[str, str], str]:
+def _state(case: dict[str, Any]) -> SchemaState:
     pairs = (key.rsplit(".", 1) for key in case.get("column_types", {}))
-    return {(table, column): case["column_types"][f"{table}.{column}"] for table, column in pairs}
+    types = {(table, column): case["column_types"][f"{table}.{column}"] for table, column in pairs}
+    return SchemaState(case["dialect"], types)
 
 
 def test_corpus_is_big_and_covers_every_dialect() -> None:
@@ -37,7 +39,7 @@ def test_corpus_only_names_known_rules_with_their_severity() -> None:
 
 @pytest.mark.parametrize("case", CORPUS, ids=[f"{i:03d}-{c['dialect']}" for i, c in enumerate(CORPUS)])
 def test_corpus(case: dict[str, Any]) -> None:
-    findings = lint_sql(case["sql"], dialect=case["dialect"], file="m.sql", column_types=_column_types(case))
+    findings = lint_sql(case["sql"], dialect=case["dialect"], file="m.sql", state=_state(case))
     assert _kinds(findings) == sorted(case["expect"]), [finding.reason for finding in findings]
 
 
@@ -108,7 +110,7 @@ def test_allow_for_another_rule_does_not_cover() -> None:
 
 def test_allow_several_rules_and_all() -> None:
     sql = (
-        "/* dbmigrate:allow rename_column, drop_column because the app stopped using it in v42 */\n"
+        "/* dbmigrate:allow rename_column, drop_column -- the app stopped using it in v42 */\n"
         "ALTER TABLE t RENAME COLUMN a TO b, DROP COLUMN c;\n"
         "-- dbmigrate:allow all\n"
         "DROP TABLE x CASCADE;\n"
@@ -125,10 +127,39 @@ def test_allow_several_rules_and_all() -> None:
     assert blocking(findings) == []
 
 
-def test_free_text_after_the_rule_list_does_not_allow_more() -> None:
-    sql = "-- dbmigrate:allow drop_column as all data moved\nALTER TABLE t DROP COLUMN c; DROP TABLE u"
+def test_prose_in_the_rule_list_voids_the_directive_and_says_so() -> None:
+    """Words of a reason that happen to be rule names ("all", "truncate") must not allow anything: a list holding a
+    word that is not a rule allows nothing, and an unknown_allow_rule finding says why."""
+    sql = (
+        "-- dbmigrate:allow drop_column all readers were removed in v2\nALTER TABLE t DROP COLUMN c;\n"
+        "-- dbmigrate:allow drop_column truncate of the old data happens later\nTRUNCATE u;\n"
+        "-- dbmigrate:allow drop_table -- all readers were removed in v2\nDROP TABLE v;\n"
+        "/* dbmigrate:allow drop_table\n   reviewed by the DBA, all fine */\nDROP TABLE w;"
+    )
     findings = lint_sql(sql, dialect="postgresql", file="m.sql")
-    assert [(f.rule, f.allowed) for f in findings] == [("drop_column", True), ("drop_table", False)]
+    assert [(f.rule, f.line, f.allowed) for f in findings] == [
+        ("drop_column", 2, False),
+        ("unknown_allow_rule", 2, False),
+        ("truncate", 4, False),
+        ("unknown_allow_rule", 4, False),
+        ("drop_table", 6, True),  # the reason follows " -- "
+        ("drop_table", 9, True),  # the list ends with the comment's first line
+    ]
+    assert "'readers'" in findings[1].reason and "allows nothing" in findings[1].reason
+    assert blocking(findings) == [findings[0], findings[2]]
+
+
+def test_a_directive_must_start_its_comment() -> None:
+    """A mention of the directive inside other text, or glued to another word, is not one."""
+    sql = (
+        "-- NOTE: reviewers, never add dbmigrate:allow all here; this must go through --approve\nDROP TABLE t;\n"
+        "-- xdbmigrate:allow all\nDROP TABLE u;\n"
+        "-- dbmigrate:allowed all\nDROP TABLE v;\n"
+        "/*dbmigrate:allow drop_table*/\nDROP TABLE w;\n"
+        "#  DBMIGRATE:ALLOW drop_table\nDROP TABLE x;"
+    )
+    findings = lint_sql(sql, dialect="mysql", file="m.sql")
+    assert [(f.rule, f.allowed) for f in findings] == [("drop_table", False)] * 3 + [("drop_table", True)] * 2
 
 
 def test_allow_inside_the_statement_and_trailing_on_its_line() -> None:
@@ -204,7 +235,7 @@ def test_column_types_narrowing_versus_widening() -> None:
         "ALTER TABLE users ALTER COLUMN score TYPE smallint;\n"  # narrower
         "ALTER TABLE users ALTER COLUMN id TYPE numeric(20, 0);\n"  # wider, but rewrites the table
     )
-    findings = lint_sql(sql, dialect="postgresql", file="m.sql", column_types=types)
+    findings = lint_sql(sql, dialect="postgresql", file="m.sql", state=SchemaState("postgresql", types))
     assert [(f.rule, f.line) for f in findings] == [
         ("narrow_column_type", 1),
         ("narrow_column_type", 3),
@@ -218,7 +249,7 @@ def test_unreadable_given_type_counts_as_unknown() -> None:
         "ALTER TABLE t ALTER COLUMN c TYPE varchar(10)",
         dialect="postgresql",
         file="m.sql",
-        column_types={("t", "c"): "citext"},
+        state=SchemaState("postgresql", {("t", "c"): "citext"}),
     )
     assert finding.rule == "change_column_type" and "unknown" in finding.reason
 
@@ -251,3 +282,20 @@ def test_large_file_is_linear() -> None:
     seconds(200)  # warm up
     small, large = seconds(1000), seconds(4000)
     assert large < small * 8  # linear would be 4x; quadratic 16x
+
+
+def test_qualified_names_find_the_types_of_the_connections_own_schema() -> None:
+    """Types keyed bare are the connection's own schema's: ``public.t`` (PostgreSQL, where every other schema is
+    listed) or ``app.t`` (MySQL, own schema named) finds them; a schema of its own does not borrow them."""
+    pg = SchemaState("postgresql", {("t", "d"): "timestamp", ("other.t", "d"): "date"})
+    sql = "ALTER TABLE public.t ALTER COLUMN d TYPE date; ALTER TABLE other.t ALTER COLUMN d TYPE timestamp"
+    narrowed, widened = lint_sql(sql, dialect="postgresql", file="m.sql", state=pg)
+    assert narrowed.rule == "narrow_column_type" and "TIMESTAMP to DATE" in narrowed.reason
+    assert widened.rule == "change_column_type" and "from DATE to TIMESTAMP rewrites" in widened.reason
+    mysql = SchemaState("mysql", {("t", "n"): "decimal(12,2)"}, own_schema="app")
+    sql = "ALTER TABLE app.t MODIFY n DECIMAL(10,0); ALTER TABLE archive.t MODIFY n DECIMAL(10,0)"
+    findings = lint_sql(sql, dialect="mysql", file="m.sql", state=mysql)
+    assert [(f.rule, f.severity) for f in findings] == [
+        ("narrow_column_type", Severity.DESTRUCTIVE),
+        ("change_column_type", Severity.RISKY),  # archive.t: its type is unknown
+    ]
