@@ -66,7 +66,7 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[St
     for boundary in _PIECE_END.finditer(sql):
         piece = sql[start : boundary.end()]
         try:
-            tokens = tokenize(piece, dialect)
+            tokens = _code_tokens(piece, dialect)
         except TokenError:
             continue  # the line end is inside a string or a body: take more text
         if not tokens or tokens[-1].token_type != TokenType.SEMICOLON:
@@ -81,13 +81,65 @@ def split_statements(sql: str, *, dialect: str, first_line: int = 1) -> tuple[St
     if not rest.strip():
         return tuple(statements)
     try:
-        statements += _split_tokens(rest, tokenize(rest, dialect), first_line=line)[0]
+        statements += _split_tokens(rest, _code_tokens(rest, dialect), first_line=line)[0]
     except TokenError:
         stripped = rest.strip()
         if stripped:
             leading_lines = rest[: len(rest) - len(rest.lstrip())].count("\n")
             statements.append(Statement(text=stripped, line=line + leading_lines))
     return tuple(statements)
+
+
+#: How MySQL's executable comments start once their ``/*`` is stripped: ``/*!50000 ...`` and MariaDB's ``/*M!...``.
+EXECUTABLE = ("!", "M!")
+
+
+def open_executable_comments(text: str, tokens: list[Token]) -> str:
+    """``text`` with MySQL's executable comments (``/*! ... */``, ``/*!50000 ... */``, MariaDB's ``/*M! ... */``)
+    opened up: the server runs what they hold, so the analysis reads it as SQL (whatever the version number).
+
+    Between two tokens there is only whitespace and comments, so only those gaps are scanned, and only for comment
+    delimiters: strings and quoted names, where ``/*!`` is text, are tokens and never scanned.
+    """
+    bounds = [(0, 0), *((token.start, token.end + 1) for token in tokens), (len(text), len(text))]
+    pieces: list[str] = []
+    for (_, gap_start), (gap_end, token_end) in itertools.pairwise(bounds):
+        pieces.append(_open_gap(text[gap_start:gap_end]))
+        pieces.append(text[gap_end:token_end])
+    return "".join(pieces)
+
+
+def _open_gap(gap: str) -> str:
+    """A run of whitespace and comments with the executable comments' delimiters blanked out (lines kept)."""
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(gap):
+        if gap.startswith(("--", "#"), pos):
+            end = gap.find("\n", pos)
+            end = len(gap) if end < 0 else end
+        elif gap.startswith("/*", pos):
+            close = gap.find("*/", pos + 2)
+            end = len(gap) if close < 0 else close + 2
+            body = gap[pos + 2 : end - 2]
+            if body.startswith(EXECUTABLE):
+                opened = body[body.index("!") + 1 :].lstrip("0123456789")
+                pieces.append(" " * (len(body) - len(opened) + 2) + opened + "  ")
+                pos = end
+                continue
+        else:
+            end = pos + 1
+        pieces.append(gap[pos:end])
+        pos = end
+    return "".join(pieces)
+
+
+def _code_tokens(text: str, dialect: str) -> list[Token]:
+    """The tokens of the SQL the server runs: on MySQL/MariaDB with executable comments opened up (their delimiters
+    blanked, so offsets still point into ``text``), else a statement held in one is skipped as a comment."""
+    tokens = tokenize(text, dialect)
+    if dialect == "mysql" and any(comment.startswith(EXECUTABLE) for token in tokens for comment in token.comments):
+        return tokenize(open_executable_comments(text, tokens), dialect)
+    return tokens
 
 
 def copies_with_client(statement: Statement, *, dialect: str) -> bool:

@@ -101,6 +101,21 @@ def test_a_data_migration_on_mysql_keeps_nothing_when_it_fails_half_way(mysql_ur
     assert query(mysql_url, "SELECT version, dirty FROM dbmigrate_history") == [("1", 0)]
 
 
+def test_statements_in_mysql_executable_comments_run(mysql_url: str, migrations_dir: Path) -> None:
+    """mysqldump writes `/*!40101 SET ... */;` lines and people copy them into migrations: the server runs what
+    such a comment holds, so it is a statement, not a comment to skip."""
+    write(
+        migrations_dir,
+        {
+            "001_t.sql": "CREATE TABLE t (id INT);\n/*!40000 ALTER TABLE t ADD COLUMN n INT */;\n"
+            "/*M!100100 CREATE TABLE m (id INT) */;\nINSERT INTO t VALUES (1, 2);",
+        },
+    )
+    result = commands.up(settings(mysql_url, migrations_dir))
+    assert result.error is None
+    assert table_names(mysql_url) == {"t", "m"} and query(mysql_url, "SELECT id, n FROM t") == [(1, 2)]
+
+
 def test_a_trailing_comment_without_semicolon_does_not_swallow_the_history_write(
     db_url: str, migrations_dir: Path
 ) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import itertools
 import logging
 from collections.abc import Iterable, Iterator
 
@@ -30,15 +29,20 @@ from dbmigrate.safety.commands import read_action_text, read_tokens
 from dbmigrate.safety.findings import RULES, Finding, Hit, Severity
 from dbmigrate.safety.rules import Context, check_tree
 from dbmigrate.safety.state import SchemaState
-from dbmigrate.sqltext import Statement, split_statements, sqlglot_dialect, tokenize
+from dbmigrate.sqltext import (
+    EXECUTABLE,
+    Statement,
+    open_executable_comments,
+    split_statements,
+    sqlglot_dialect,
+    tokenize,
+)
 
 __all__ = ["RULES", "Finding", "Severity", "blocking", "lint_sql"]
 
 STATEMENT_DISPLAY_CHARS = 200
 
 _ALLOW = "dbmigrate:allow"
-#: How MySQL's executable comments start once their ``/*`` is stripped: ``/*!50000 ...`` and MariaDB's ``/*M!...``.
-_EXECUTABLE = ("!", "M!")
 #: Token types of literals and quoted names, never keywords.
 _LITERALS = frozenset({TokenType.STRING, TokenType.HEREDOC_STRING, TokenType.IDENTIFIER})
 _LINTING = contextvars.ContextVar("dbmigrate_linting", default=False)
@@ -143,8 +147,8 @@ def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[
         tokens = tokenize(unit.text, ctx.dialect)
         comments = [comment for token in tokens for comment in token.comments]
         code, code_tokens = unit.text, tokens
-        if ctx.dialect == "mysql" and any(comment.startswith(_EXECUTABLE) for comment in comments):
-            code = _open_executable_comments(unit.text, tokens)
+        if ctx.dialect == "mysql" and any(comment.startswith(EXECUTABLE) for comment in comments):
+            code = open_executable_comments(unit.text, tokens)
             code_tokens = tokenize(code, ctx.dialect)
     except TokenError:
         hits, comments, shown = [_unreadable("its text could not be tokenized")], [], unit.text
@@ -168,45 +172,6 @@ def _lint_unit(unit: _Unit, *, parser: Parser, ctx: Context, file: str) -> list[
         )
         for hit in hits
     ]
-
-
-def _open_executable_comments(text: str, tokens: list[Token]) -> str:
-    """``text`` with MySQL's executable comments (``/*! ... */``, ``/*!50000 ... */``, MariaDB's ``/*M! ... */``)
-    opened up: the server runs what they hold, so the analysis reads it as SQL (whatever the version number).
-
-    Between two tokens there is only whitespace and comments, so only those gaps are scanned, and only for comment
-    delimiters: strings and quoted names, where ``/*!`` is text, are tokens and never scanned.
-    """
-    bounds = [(0, 0), *((token.start, token.end + 1) for token in tokens), (len(text), len(text))]
-    pieces: list[str] = []
-    for (_, gap_start), (gap_end, token_end) in itertools.pairwise(bounds):
-        pieces.append(_open_gap(text[gap_start:gap_end]))
-        pieces.append(text[gap_end:token_end])
-    return "".join(pieces)
-
-
-def _open_gap(gap: str) -> str:
-    """A run of whitespace and comments with the executable comments' delimiters blanked out (lines kept)."""
-    pieces: list[str] = []
-    pos = 0
-    while pos < len(gap):
-        if gap.startswith(("--", "#"), pos):
-            end = gap.find("\n", pos)
-            end = len(gap) if end < 0 else end
-        elif gap.startswith("/*", pos):
-            close = gap.find("*/", pos + 2)
-            end = len(gap) if close < 0 else close + 2
-            body = gap[pos + 2 : end - 2]
-            if body.startswith(_EXECUTABLE):
-                opened = body[body.index("!") + 1 :].lstrip("0123456789")
-                pieces.append(" " * (len(body) - len(opened) + 2) + opened + "  ")
-                pos = end
-                continue
-        else:
-            end = pos + 1
-        pieces.append(gap[pos:end])
-        pos = end
-    return "".join(pieces)
 
 
 def _analyze(tokens: list[Token], text: str, *, parser: Parser, ctx: Context) -> list[Hit]:
