@@ -24,9 +24,10 @@ def state_table(history_table: str) -> str:
 
 
 def read(conn: sqlalchemy.Connection, dialect: base.Dialect, *, history_table: str) -> model.Schema:
-    """The live schema without dbmigrate's own tables."""
+    """The live schema without dbmigrate's own tables, read in the dialect's neutral session settings."""
     excluded = {history_table, state_table(history_table)}
-    return snapshot.read_schema(conn, dialect=dialect.name, exclude_tables={t.rpartition(".")[2] for t in excluded})
+    with dialect.neutral_session(conn):
+        return snapshot.read_schema(conn, dialect=dialect.name, exclude_tables={t.rpartition(".")[2] for t in excluded})
 
 
 @dataclasses.dataclass(frozen=True)

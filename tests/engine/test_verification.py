@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from dbmigrate import commands, errors
+from dbmigrate import commands, dburl, errors
 from dbmigrate.migrating import RunOptions
-from tests.fixtures.databases import execute
+from tests.fixtures.databases import execute, query
 from tests.fixtures.migrations import settings, write
 
 
@@ -68,3 +68,60 @@ def test_gaps_in_history_are_integrity_problems(sqlite_url: str, migrations_dir:
     result = commands.verify(settings(sqlite_url, migrations_dir))
     assert isinstance(result.error, errors.DriftError)
     assert result.details["verify"]["problems"] == ["002_b.sql was skipped: it is older than the newest applied one"]
+
+
+def _alter_database(url: str, setting: str) -> None:
+    execute(url, [f'ALTER DATABASE "{dburl.parse(url).database}" SET {setting}'])
+
+
+def test_postgresql_session_time_zone_and_date_style_change_nothing(pg_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_promo.sql": "CREATE TABLE promo (id int PRIMARY KEY, "
+            "starts timestamptz NOT NULL DEFAULT '2024-01-01 00:00:00+00', d date DEFAULT '2024-01-31', "
+            "CONSTRAINT after_launch CHECK (starts >= '2023-06-01 00:00:00+00'));\n"
+            "CREATE VIEW current_promo AS SELECT * FROM promo WHERE starts > '2024-03-01 12:00:00+00'::timestamptz;",
+        },
+    )
+    in_utc = commands.up(settings(pg_url, migrations_dir)).details["verify"]["fingerprint"]
+
+    _alter_database(pg_url, "timezone = 'Asia/Tokyo'")
+    _alter_database(pg_url, "datestyle = 'German, DMY'")
+    _alter_database(pg_url, "intervalstyle = 'sql_standard'")
+    verified = commands.verify(settings(pg_url, migrations_dir))
+    assert verified.error is None, verified.error
+    assert verified.details["verify"]["fingerprint"] == in_utc
+    assert verified.check("drift").ok is True  # type: ignore[union-attr]
+
+    # Migrations still run in the session's own settings, before and after the schema is read.
+    write(
+        migrations_dir,
+        {
+            "002_seen.sql": "CREATE TABLE seen AS SELECT current_setting('TimeZone') AS tz, "
+            "current_setting('DateStyle') AS ds;"
+        },
+    )
+    applied = commands.up(settings(pg_url, migrations_dir))
+    assert applied.error is None, applied.error
+    assert query(pg_url, "SELECT tz, ds FROM seen") == [("Asia/Tokyo", "German, DMY")]
+    assert commands.status(settings(pg_url, migrations_dir)).error is None
+
+
+def test_mysql_session_time_zone_changes_nothing(mysql_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_promo.sql": "CREATE TABLE promo (id int PRIMARY KEY, "
+            "starts timestamp NOT NULL DEFAULT '2024-01-01 00:00:00');",
+        },
+    )
+    in_utc = commands.up(settings(mysql_url, migrations_dir)).details["verify"]["fingerprint"]
+    tokyo = f"{mysql_url}?init_command=SET time_zone %3D '%2B09:00'"
+    verified = commands.verify(settings(tokyo, migrations_dir))
+    assert verified.error is None, verified.error
+    assert verified.details["verify"]["fingerprint"] == in_utc
+
+    write(migrations_dir, {"002_seen.sql": "CREATE TABLE seen AS SELECT @@session.time_zone AS tz;"})
+    assert commands.up(settings(tokyo, migrations_dir)).error is None
+    assert query(tokyo, "SELECT tz FROM seen") == [("+09:00",)]

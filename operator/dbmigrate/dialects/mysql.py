@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import math
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import ClassVar
 
@@ -81,6 +82,14 @@ class MySQL(base.Dialect):
         """Back to the URL's database after a migration's ``USE``: the catalog readers read ``DATABASE()``."""
         if conn.engine.url.database:
             conn.exec_driver_sql(f"USE {self.quote_char}{conn.engine.url.database}{self.quote_char}")
+
+    @contextlib.contextmanager
+    def neutral_session(self, conn: sqlalchemy.Connection) -> Iterator[None]:
+        """information_schema prints TIMESTAMP defaults in the session's ``time_zone``."""
+        saved = conn.exec_driver_sql("SELECT @@session.time_zone").scalar()
+        conn.exec_driver_sql("SET time_zone = '+00:00'")
+        with base.restoring(lambda: conn.execute(sqlalchemy.text("SET time_zone = :z"), {"z": saved})):
+            yield
 
     def cancel_running(self, conn: sqlalchemy.Connection) -> None:
         """The server runs a statement to its end after its client stops waiting (an ALTER TABLE keeping its
