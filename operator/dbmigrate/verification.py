@@ -27,7 +27,7 @@ def read(conn: sqlalchemy.Connection, dialect: base.Dialect, *, history_table: s
     """The live schema without dbmigrate's own tables, read in the dialect's neutral session settings."""
     excluded = {history_table, state_table(history_table)}
     with dialect.neutral_session(conn):
-        return snapshot.read_schema(conn, dialect=dialect.name, exclude_tables={t.rpartition(".")[2] for t in excluded})
+        return snapshot.read_schema(conn, dialect=dialect.name, exclude_tables=excluded)
 
 
 @dataclasses.dataclass(frozen=True)

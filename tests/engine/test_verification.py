@@ -125,3 +125,18 @@ def test_mysql_session_time_zone_changes_nothing(mysql_url: str, migrations_dir:
     write(migrations_dir, {"002_seen.sql": "CREATE TABLE seen AS SELECT @@session.time_zone AS tz;"})
     assert commands.up(settings(tokyo, migrations_dir)).error is None
     assert query(tokyo, "SELECT tz FROM seen") == [("+09:00",)]
+
+
+def test_own_tables_in_another_schema_are_left_out_and_a_namesake_in_public_is_not(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    execute(pg_url, ["CREATE SCHEMA ops"])
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE dbmigrate_history (note text);"})  # the user's own table
+    ops = settings(pg_url, migrations_dir, history_table="ops.dbmigrate_history")
+    assert commands.up(ops).error is None
+    verified = commands.verify(ops)
+    assert verified.error is None
+    assert verified.check("drift").ok is True  # type: ignore[union-attr]
+
+    execute(pg_url, ["ALTER TABLE public.dbmigrate_history ADD COLUMN added int"])
+    assert commands.verify(ops).check("drift").ok is False  # type: ignore[union-attr]

@@ -61,14 +61,14 @@ _VIEWS = "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE
 
 def read(conn: sqlalchemy.Connection) -> Parts:
     """All tables, columns, indexes, constraints and views of the current database, in seven queries."""
-    parts = Parts(tables=[(None, r[0]) for r in rows(conn, _TABLES)])
+    database = conn.execute(sqlalchemy.text("SELECT DATABASE()")).scalar_one()
+    parts = Parts(own_schema=database, tables=[(None, r[0]) for r in rows(conn, _TABLES)])
     parts.columns = [((None, r[0]), _column(r)) for r in rows(conn, _COLUMNS)]
     for (table, name), group in itertools.groupby(rows(conn, _INDEXES), key=lambda r: (r[0], r[1])):
         keys = list(group)
         items = tuple(f"{k[3]}{f'({k[4]})' if k[4] else ''}{' DESC' if k[5] == 'D' else ''}" for k in keys)
         index = Index(name=name, columns=items, unique=not int(keys[0][2]), method=keys[0][6].lower())
         parts.indexes.append(((None, table), index))
-    database = conn.execute(sqlalchemy.text("SELECT DATABASE()")).scalar_one()
     for (table, name), group in itertools.groupby(rows(conn, _KEYS), key=lambda r: (r[0], r[1])):
         parts.constraints.append(((None, table), _key(name, list(group), database=database)))
     same_table = "AND cc.TABLE_NAME = tc.TABLE_NAME" if getattr(conn.dialect, "is_mariadb", False) else ""

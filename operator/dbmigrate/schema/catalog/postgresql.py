@@ -104,7 +104,7 @@ _FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null
 
 def read(conn: sqlalchemy.Connection) -> Parts:
     """All tables, columns, indexes, constraints, views and sequences of the database, in seven queries."""
-    parts = Parts()
+    parts = Parts(own_schema=conn.exec_driver_sql("SELECT current_schema()").scalar())
     tables: dict[int, TableKey] = {}
     for oid, schema, name, extension_member in rows(conn, _TABLES):
         tables[oid] = (schema, name)
@@ -137,21 +137,7 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     for r in constraints:
         parts.constraints.append((tables[r[0]], _constraint(r, tables=tables, names=names)))
     parts.views = [View(name=r[1], schema=r[0], definition=r[2], materialized=r[3]) for r in rows(conn, _VIEWS)]
-    parts.sequences = [
-        Sequence(
-            name=r[1],
-            schema=r[0],
-            data_type=r[2],
-            start=r[3],
-            increment=r[4],
-            min_value=r[5],
-            max_value=r[6],
-            cache=r[7],
-            cycle=r[8],
-            owned_by=f"{qualify(*tables[r[9]])}.{names[r[9], r[10]]}" if (r[9], r[10]) in names else None,
-        )
-        for r in rows(conn, _SEQUENCES)
-    ]
+    parts.sequences = [_sequence(r, tables=tables, names=names) for r in rows(conn, _SEQUENCES)]
     return parts
 
 
@@ -176,6 +162,26 @@ def _index(r: Row, *, names: dict[tuple[int, int], str], opclasses: dict[int, st
         include=tuple(items[nkey:]),
         valid=r[5],
     )
+
+
+def _sequence(
+    r: Row, *, tables: dict[int, TableKey], names: dict[tuple[int, int], str]
+) -> tuple[TableKey | None, Sequence]:
+    """The sequence, and the table of the serial or identity column that owns it (None when no column does)."""
+    owner = tables[r[9]] if (r[9], r[10]) in names else None
+    sequence = Sequence(
+        name=r[1],
+        schema=r[0],
+        data_type=r[2],
+        start=r[3],
+        increment=r[4],
+        min_value=r[5],
+        max_value=r[6],
+        cache=r[7],
+        cycle=r[8],
+        owned_by=f"{qualify(*owner)}.{names[r[9], r[10]]}" if owner else None,
+    )
+    return owner, sequence
 
 
 #: indoption bits (1 = DESC, 2 = NULLS FIRST) as written when not the default for the direction.

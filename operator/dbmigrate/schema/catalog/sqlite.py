@@ -55,7 +55,7 @@ _GENERATED = {2: "virtual", 3: "stored"}
 def read(conn: sqlalchemy.Connection) -> Parts:
     """All tables, columns, indexes, constraints and views of ``main``, in five queries."""
     tables = {r[0]: r[1] for r in rows(conn, _TABLES)}
-    parts = Parts(tables=[(None, name) for name in tables])
+    parts = Parts(own_schema="main", tables=[(None, name) for name in tables])
     primary_keys: dict[str, list[tuple[int, str]]] = {}
     for r in rows(conn, _COLUMNS):
         autoincrement = r[6] == 1 and _autoincrement(tables[r[0]])
