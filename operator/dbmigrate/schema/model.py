@@ -82,6 +82,9 @@ class Table:
     columns: tuple[Column, ...]
     indexes: tuple[Index, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    #: How the table is stored, where the database says: MySQL's ``engine InnoDB``, ``collation …`` and
+    #: MariaDB's ``system versioning``; PostgreSQL's ``unlogged``.
+    options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(sorted(self.columns, key=_BY_ORDINAL)))
@@ -108,6 +111,7 @@ class Table:
             "columns": [_plain(c) for c in self.columns],
             "indexes": [_plain(i) for i in self.indexes],
             "constraints": [_plain(c) for c in self.constraints],
+            "options": list(self.options),
         }
 
 
@@ -127,7 +131,7 @@ class View:
 
 @dataclasses.dataclass(frozen=True)
 class Sequence:
-    """A PostgreSQL sequence's definition; its current value is data, not schema, so it is left out."""
+    """A PostgreSQL or MariaDB sequence's definition; its current value is data, not schema, so it is left out."""
 
     name: str
     schema: str | None

@@ -69,7 +69,7 @@ def test_fingerprint_is_sha256_of_the_canonical_json() -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     assert digest == "sha256:" + hashlib.sha256(canonical_json(schema).encode()).hexdigest()
     assert json.loads(canonical_json(schema)) == [
-        [["t", None, [["id", "integer", False, None, 1, None, None]], [], []]],
+        [["t", None, [["id", "integer", False, None, 1, None, None]], [], [], []]],
         [],
         [],
     ]

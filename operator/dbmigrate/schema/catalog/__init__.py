@@ -29,6 +29,8 @@ class Parts:
     #: objects have ``schema`` None.
     own_schema: str | None = None
     tables: list[TableKey] = dataclasses.field(default_factory=list)
+    #: :attr:`Table.options` of the tables that have any.
+    options: dict[TableKey, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     columns: list[tuple[TableKey, Column]] = dataclasses.field(default_factory=list)
     indexes: list[tuple[TableKey, Index]] = dataclasses.field(default_factory=list)
     constraints: list[tuple[TableKey, Constraint]] = dataclasses.field(default_factory=list)
@@ -56,8 +58,15 @@ def assemble(parts: Parts, *, exclude_tables: collections.abc.Collection[str] = 
         if key in members:
             members[key][2].append(constraint)
     tables = [
-        Table(name=name, schema=schema, columns=tuple(cols), indexes=tuple(idx), constraints=tuple(cons))
-        for (schema, name), (cols, idx, cons) in members.items()
+        Table(
+            name=key[1],
+            schema=key[0],
+            columns=tuple(cols),
+            indexes=tuple(idx),
+            constraints=tuple(cons),
+            options=parts.options.get(key, ()),
+        )
+        for key, (cols, idx, cons) in members.items()
     ]
     sequences = [sequence for owner, sequence in parts.sequences if owner not in excluded]
     return Schema(tables=tuple(tables), views=tuple(parts.views), sequences=tuple(sequences))
