@@ -243,6 +243,44 @@ def test_mysql_snapshot(mysql_url: str) -> None:
     assert schema.sequences == ()
 
 
+def test_mariadb_system_versioned_tables_and_sequences_are_read(mysql_url: str) -> None:
+    execute(
+        mysql_url,
+        [
+            "CREATE TABLE hist (id int PRIMARY KEY, v int) WITH SYSTEM VERSIONING",
+            "CREATE INDEX hist_v ON hist (v)",
+            "CREATE SEQUENCE invoice_seq START WITH 100 INCREMENT BY 5 CACHE 7",
+            "SELECT NEXTVAL(invoice_seq)",  # a value is data: not in the snapshot
+        ],
+    )
+    schema = snapshot(mysql_url)
+    hist = schema.table("hist")
+    assert hist.options == ("system versioning",)
+    assert [c.name for c in hist.columns] == ["id", "v"]
+    assert [i.name for i in hist.indexes] == ["hist_v"]
+    assert [t.name for t in schema.tables] == ["hist"]  # the sequence is no table
+    assert schema.sequences == (Sequence("invoice_seq", None, "bigint", 100, 5, 1, 9223372036854775806, 7, False),)
+
+
+def test_mysql_tables_whose_names_differ_only_in_case_stay_apart(mysql_url: str) -> None:
+    execute(
+        mysql_url,
+        [
+            "CREATE TABLE `T` (a int NOT NULL, b int NOT NULL, c int, PRIMARY KEY (a, b), KEY idx (b, c))",
+            "CREATE TABLE `t` (x int NOT NULL, y int, PRIMARY KEY (x), KEY idx (y), KEY idx2 (x, y),"
+            " CONSTRAINT t_fk FOREIGN KEY (x, y) REFERENCES `T` (a, b), CONSTRAINT c CHECK (y > 0))",
+        ],
+    )
+    schema = snapshot(mysql_url)
+    upper, lower = schema.table("T"), schema.table("t")
+    assert upper.constraints == (Constraint("PRIMARY", "primary key", ("a", "b")),)
+    assert upper.indexes == (Index("idx", ("b", "c"), unique=False, method="btree"),)
+    assert lower.constraint("PRIMARY").columns == ("x",)
+    assert lower.constraint("t_fk").ref_table == "T"
+    assert lower.constraint("c").kind == "check"
+    assert [(i.name, i.columns) for i in lower.indexes] == [("idx", ("y",)), ("idx2", ("x", "y"))]
+
+
 SQLITE_SAMPLE = [
     """CREATE TABLE users (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
