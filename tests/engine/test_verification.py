@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy
 
 from dbmigrate import commands, dburl, errors
+from dbmigrate.cli import report
 from dbmigrate.migrating import RunOptions
 from tests.fixtures.databases import execute, query
 from tests.fixtures.migrations import settings, write
@@ -140,3 +141,27 @@ def test_own_tables_in_another_schema_are_left_out_and_a_namesake_in_public_is_n
 
     execute(pg_url, ["ALTER TABLE public.dbmigrate_history ADD COLUMN added int"])
     assert commands.verify(ops).check("drift").ok is False  # type: ignore[union-attr]
+
+
+def test_a_not_valid_constraint_is_a_warning_and_validating_it_is_no_drift(pg_url: str, migrations_dir: Path) -> None:
+    write(
+        migrations_dir,
+        {
+            "001_fk.sql": "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (id int, p_id int);\n"
+            "ALTER TABLE c ADD CONSTRAINT c_p_fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;",
+        },
+    )
+    applied = commands.up(settings(pg_url, migrations_dir))
+    assert applied.error is None
+    verified = commands.verify(settings(pg_url, migrations_dir), fail_on_drift=True)
+    assert verified.exit_code == 0
+    line = report.check_line(verified.check("integrity"))  # type: ignore[arg-type]
+    assert line.startswith("⚠ Valid, 1 warning(s): unvalidated_constraint c.c_p_fk")
+    assert line.endswith("run ALTER TABLE c VALIDATE CONSTRAINT c_p_fk")
+    assert verified.details["verify"]["problems"] == []
+    assert len(verified.details["verify"]["warnings"]) == 1
+
+    execute(pg_url, ["ALTER TABLE c VALIDATE CONSTRAINT c_p_fk"])  # the report's own advice
+    validated = commands.verify(settings(pg_url, migrations_dir), fail_on_drift=True)
+    assert validated.exit_code == 0 and validated.check("drift").ok is True  # type: ignore[union-attr]
+    assert report.check_line(validated.check("integrity")) == "✓ Valid"  # type: ignore[arg-type]

@@ -1,9 +1,10 @@
 """Leftovers of interrupted or partial DDL that a schema check should flag (PostgreSQL only).
 
 A failed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index behind: the planner ignores it, yet every write
-still maintains it, and a unique one still rejects rows. A constraint added ``NOT VALID`` (the safe first step
-of adding a foreign key or check to a big table) is not enforced on existing rows until ``VALIDATE
-CONSTRAINT`` runs. MySQL and SQLite have neither state, so they never report anything.
+still maintains it, and a unique one still rejects rows; a failure. A constraint added ``NOT VALID`` (the safe
+first step of adding a foreign key or check to a big table) is not enforced on existing rows until ``VALIDATE
+CONSTRAINT`` runs: a warning, since the second step may well be a later migration. MySQL and SQLite have
+neither state, so they never report anything.
 """
 
 from __future__ import annotations
@@ -44,18 +45,21 @@ ORDER BY 1, 2, 3
 
 @dataclasses.dataclass(frozen=True)
 class IntegrityProblem:
-    """One problem: ``name`` is ``table.index`` or ``table.constraint``; ``message`` says what to do."""
+    """One problem: ``name`` is ``table.index`` or ``table.constraint``; ``message`` says what to do; a
+    ``warning`` is a step of a documented procedure still to finish, not a failure."""
 
     kind: ProblemKind
     name: str
     message: str
+    warning: bool = False
 
     def to_json(self) -> dict[str, str]:
         return dataclasses.asdict(self)
 
 
 def problems(conn: sqlalchemy.Connection, *, dialect: str) -> list[IntegrityProblem]:
-    """Invalid indexes and NOT VALID constraints in the user schemas; always empty off PostgreSQL."""
+    """Invalid indexes (failures) and NOT VALID constraints (warnings) in the user schemas; always empty off
+    PostgreSQL."""
     if dialect != "postgresql":
         return []
     found = []
@@ -81,6 +85,7 @@ def problems(conn: sqlalchemy.Connection, *, dialect: str) -> list[IntegrityProb
                     f"constraint {constraint_sql} on {table_sql} is NOT VALID: existing rows were never "
                     f"checked; run ALTER TABLE {table_sql} VALIDATE CONSTRAINT {constraint_sql}"
                 ),
+                warning=True,
             )
         )
     return found

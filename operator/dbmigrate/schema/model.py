@@ -19,6 +19,11 @@ _BY_NAME = operator.attrgetter("name")
 _BY_ORDINAL = operator.attrgetter("ordinal")
 
 
+#: Field metadata of a state the snapshot keeps for the integrity check but the fingerprint leaves out: following
+#: the check's own remedy (VALIDATE CONSTRAINT, rebuilding an invalid index) must not read as drift.
+NOT_FINGERPRINTED = {"fingerprint": False}
+
+
 def qualify(schema: str | None, name: str) -> str:
     """``name`` in the connection's own schema, ``schema.name`` elsewhere."""
     return f"{schema}.{name}" if schema else name
@@ -54,14 +59,15 @@ class Index:
     method: str | None = None
     predicate: str | None = None
     include: tuple[str, ...] = ()
-    valid: bool | None = None
+    valid: bool | None = dataclasses.field(default=None, metadata=NOT_FINGERPRINTED)
 
 
 @dataclasses.dataclass(frozen=True)
 class Constraint:
     """A table constraint; the fields that do not apply to its ``kind`` stay empty.
 
-    ``validated`` is PostgreSQL's ``convalidated`` (False for a constraint added ``NOT VALID``, else None).
+    ``validated`` is PostgreSQL's ``convalidated`` (False for a constraint added ``NOT VALID``; None elsewhere), not
+    fingerprinted.
     """
 
     name: str
@@ -72,7 +78,7 @@ class Constraint:
     on_delete: str | None = None
     on_update: str | None = None
     expression: str | None = None
-    validated: bool | None = None
+    validated: bool | None = dataclasses.field(default=None, metadata=NOT_FINGERPRINTED)
 
 
 @dataclasses.dataclass(frozen=True)

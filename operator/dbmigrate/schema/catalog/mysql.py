@@ -64,7 +64,9 @@ WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK'
 _VIEWS = "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
 
 # A sequence's definition is only in the sequence itself (information_schema.SEQUENCES: MariaDB 11.5 on).
-_SEQUENCE = "SELECT {number}, start_value, increment, minimum_value, maximum_value, cache_size, cycle_option FROM {table}"
+_SEQUENCE = (
+    "SELECT {number}, start_value, increment, minimum_value, maximum_value, cache_size, cycle_option FROM {table}"
+)
 
 _BY_POSITION = operator.itemgetter(-1)
 
