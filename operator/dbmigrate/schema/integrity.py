@@ -18,11 +18,19 @@ from dbmigrate.schema.catalog import rows
 from dbmigrate.schema.catalog.postgresql import USER_RELATION
 from dbmigrate.schema.model import qualify
 
-ProblemKind = Literal["invalid_index", "unvalidated_constraint"]
+ProblemKind = Literal["invalid_index", "unattached_partitioned_index", "unvalidated_constraint"]
 
-# An index still being built concurrently is invalid too, but not (yet) a problem.
+# An index still being built concurrently is invalid too, but not (yet) a problem. An index made ON ONLY a
+# partitioned table (relkind 'I') stays invalid until an index of each partition is attached to it: the partitions
+# still missing one are listed.
 _INVALID_INDEXES = f"""
-SELECT NULLIF(n.nspname, current_schema()), c.relname, i.relname, x.indexrelid::regclass::text
+SELECT NULLIF(n.nspname, current_schema()), c.relname, i.relname, x.indexrelid::regclass::text, c.oid::regclass::text,
+       CASE WHEN i.relkind = 'I' THEN ARRAY(
+           SELECT p.inhrelid::regclass::text FROM pg_inherits p
+           WHERE p.inhparent = c.oid AND NOT EXISTS (
+               SELECT 1 FROM pg_inherits a JOIN pg_index ax ON ax.indexrelid = a.inhrelid
+               WHERE a.inhparent = x.indexrelid AND ax.indrelid = p.inhrelid)
+           ORDER BY 1) END
 FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_class c ON c.oid = x.indrelid
@@ -64,7 +72,10 @@ def problems(conn: sqlalchemy.Connection, *, dialect: str) -> list[IntegrityProb
         return []
     found = []
     # Messages name objects as SQL needs them written (quoted where necessary), for copying into a migration.
-    for schema, table, index, index_sql in rows(conn, _INVALID_INDEXES):
+    for schema, table, index, index_sql, table_sql, unattached in rows(conn, _INVALID_INDEXES):
+        if unattached is not None:
+            found.append(_unattached(f"{qualify(schema, table)}.{index}", index_sql, table_sql, unattached))
+            continue
         found.append(
             IntegrityProblem(
                 kind="invalid_index",
@@ -89,3 +100,17 @@ def problems(conn: sqlalchemy.Connection, *, dialect: str) -> list[IntegrityProb
             )
         )
     return found
+
+
+def _unattached(name: str, index_sql: str, table_sql: str, partitions: list[str]) -> IntegrityProblem:
+    """Step 1 of building an index on a partitioned table without locking it: not a failed build, so no DROP."""
+    missing = f" (missing: {', '.join(partitions)})" if partitions else ""
+    return IntegrityProblem(
+        kind="unattached_partitioned_index",
+        name=name,
+        message=(
+            f"index {index_sql} on partitioned table {table_sql} is not attached on every partition yet{missing}: "
+            f"create the index on each (CONCURRENTLY) and run ALTER INDEX {index_sql} ATTACH PARTITION <that index>"
+        ),
+        warning=True,
+    )
