@@ -41,8 +41,11 @@ class Column:
     #: How the database numbers the column itself: ``always``/``by default`` (PostgreSQL identity),
     #: ``auto_increment`` (MySQL), ``autoincrement`` (SQLite).
     identity: str | None = None
-    #: A computed column's expression followed by ``stored`` or ``virtual`` (SQLite: only the kind).
+    #: A computed column's expression followed by ``stored`` or ``virtual``.
     generated: str | None = None
+    #: The column's collation when it is not its type's default (PostgreSQL), declared (SQLite ``COLLATE``), or
+    #: any (MySQL: every text column has one, from the table's or database's default if not its own).
+    collation: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Index:
     predicate: str | None = None
     include: tuple[str, ...] = ()
     valid: bool | None = dataclasses.field(default=None, metadata=NOT_FINGERPRINTED)
+    #: PostgreSQL's ``nulls not distinct`` (15+).
+    options: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +84,19 @@ class Constraint:
     on_update: str | None = None
     expression: str | None = None
     validated: bool | None = dataclasses.field(default=None, metadata=NOT_FINGERPRINTED)
+    #: PostgreSQL's ``deferrable``, ``initially deferred``, ``match full`` and ``nulls not distinct``.
+    options: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Trigger:
+    """A trigger of a table: ``definition`` as the database prints it back (SQLite, PostgreSQL) or as its
+    timing, event and body (MySQL); ``enabled`` is PostgreSQL's ``enabled``, ``disabled``, ``replica`` or
+    ``always`` (None elsewhere: their triggers cannot be disabled)."""
+
+    name: str
+    definition: str
+    enabled: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +106,7 @@ class Table:
     columns: tuple[Column, ...]
     indexes: tuple[Index, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
     #: How the table is stored, where the database says: MySQL's ``engine InnoDB``, ``collation …`` and
     #: MariaDB's ``system versioning``; PostgreSQL's ``unlogged``.
     options: tuple[str, ...] = ()
@@ -96,6 +115,7 @@ class Table:
         object.__setattr__(self, "columns", tuple(sorted(self.columns, key=_BY_ORDINAL)))
         object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=_BY_NAME)))
         object.__setattr__(self, "constraints", tuple(sorted(self.constraints, key=_BY_NAME)))
+        object.__setattr__(self, "triggers", tuple(sorted(self.triggers, key=_BY_NAME)))
 
     @property
     def qualified_name(self) -> str:
@@ -110,6 +130,9 @@ class Table:
     def constraint(self, name: str) -> Constraint:
         return _named(self.constraints, name, what=f"constraint of {self.qualified_name}")
 
+    def trigger(self, name: str) -> Trigger:
+        return _named(self.triggers, name, what=f"trigger of {self.qualified_name}")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -117,22 +140,31 @@ class Table:
             "columns": [_plain(c) for c in self.columns],
             "indexes": [_plain(i) for i in self.indexes],
             "constraints": [_plain(c) for c in self.constraints],
+            "triggers": [_plain(t) for t in self.triggers],
             "options": list(self.options),
         }
 
 
 @dataclasses.dataclass(frozen=True)
 class View:
-    """A view (or PostgreSQL materialized view) with its definition as the database prints it back."""
+    """A view (or PostgreSQL materialized view, with its indexes) with its definition as the database prints it
+    back."""
 
     name: str
     schema: str | None
     definition: str
     materialized: bool = False
+    indexes: tuple[Index, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=_BY_NAME)))
 
     @property
     def qualified_name(self) -> str:
         return qualify(self.schema, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**_plain(self), "indexes": [_plain(i) for i in self.indexes]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,15 +189,49 @@ class Sequence:
 
 
 @dataclasses.dataclass(frozen=True)
+class Routine:
+    """A function or procedure (PostgreSQL, MySQL), told from its overloads by ``signature`` (its arguments);
+    ``definition`` is the whole ``CREATE`` statement the database prints back (PostgreSQL; for an aggregate,
+    None) or the body with its characteristics (MySQL)."""
+
+    name: str
+    schema: str | None
+    kind: str
+    signature: str
+    definition: str | None
+
+    @property
+    def qualified_name(self) -> str:
+        return qualify(self.schema, f"{self.name}({self.signature})")
+
+
+@dataclasses.dataclass(frozen=True)
+class Type:
+    """A PostgreSQL enum (``definition``: its values in their order) or domain (its base type, ``not null``,
+    ``default …`` and each constraint as ``name CHECK (…)``)."""
+
+    name: str
+    schema: str | None
+    kind: Literal["enum", "domain"]
+    definition: tuple[str, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        return qualify(self.schema, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...] = ()
     views: tuple[View, ...] = ()
     sequences: tuple[Sequence, ...] = ()
+    routines: tuple[Routine, ...] = ()
+    types: tuple[Type, ...] = ()
 
     def __post_init__(self) -> None:
-        for field in ("tables", "views", "sequences"):
-            items: tuple[Table | View | Sequence, ...] = getattr(self, field)
-            object.__setattr__(self, field, tuple(sorted(items, key=lambda o: (o.schema or "", o.name))))
+        for field in ("tables", "views", "sequences", "routines", "types"):
+            items: tuple[Table | View | Sequence | Routine | Type, ...] = getattr(self, field)
+            object.__setattr__(self, field, tuple(sorted(items, key=_top_level_key)))
 
     def table(self, qualified_name: str) -> Table:
         return _qualified(self.tables, qualified_name, what="table")
@@ -176,21 +242,35 @@ class Schema:
     def sequence(self, qualified_name: str) -> Sequence:
         return _qualified(self.sequences, qualified_name, what="sequence")
 
+    def routine(self, qualified_name: str) -> Routine:
+        """``name(signature)``, schema-qualified outside the own schema."""
+        return _qualified(self.routines, qualified_name, what="routine")
+
+    def type(self, qualified_name: str) -> Type:
+        return _qualified(self.types, qualified_name, what="type")
+
     def to_json(self) -> dict[str, Any]:
         """Plain dicts and lists, in the snapshot's canonical order (by hand: ``asdict`` is 10× slower)."""
         return {
             "tables": [t.to_json() for t in self.tables],
-            "views": [_plain(v) for v in self.views],
+            "views": [v.to_json() for v in self.views],
             "sequences": [_plain(s) for s in self.sequences],
+            "routines": [_plain(r) for r in self.routines],
+            "types": [_plain(t) for t in self.types],
         }
 
 
-def _plain(item: Column | Index | Constraint | View | Sequence) -> dict[str, Any]:
+def _top_level_key(item: Table | View | Sequence | Routine | Type) -> tuple[str, ...]:
+    signature = item.signature if isinstance(item, Routine) else ""
+    return (item.schema or "", item.name, signature)
+
+
+def _plain(item: Column | Index | Constraint | Trigger | View | Sequence | Routine | Type) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in vars(item).items()}
 
 
-_Member = TypeVar("_Member", Column, Index, Constraint)
-_Top = TypeVar("_Top", Table, View, Sequence)
+_Member = TypeVar("_Member", Column, Index, Constraint, Trigger)
+_Top = TypeVar("_Top", Table, View, Sequence, Routine, Type)
 
 
 def _named(items: tuple[_Member, ...], name: str, *, what: str) -> _Member:

@@ -69,7 +69,9 @@ def test_fingerprint_is_sha256_of_the_canonical_json() -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     assert digest == "sha256:" + hashlib.sha256(canonical_json(schema).encode()).hexdigest()
     assert json.loads(canonical_json(schema)) == [
-        [["t", None, [["id", "integer", False, None, 1, None, None]], [], [], []]],
+        [["t", None, [["id", "integer", False, None, 1, None, None, None]], [], [], [], []]],
+        [],
+        [],
         [],
         [],
     ]
@@ -241,3 +243,120 @@ def test_following_the_integrity_remedies_does_not_change_the_fingerprint(pg_url
         ],
     )
     assert fingerprint(snapshot(pg_url)) == fingerprint(left)
+
+
+#: Objects beyond tables, views and sequences, per dialect: triggers, routines, types, collations, generated columns.
+EXTENDED: dict[str, list[str]] = {
+    "postgresql": [
+        "CREATE TYPE mood AS ENUM ('happy', 'sad')",
+        "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+        "CREATE TABLE p (id int PRIMARY KEY, name text, m mood, n posint,"
+        " doubled int GENERATED ALWAYS AS (id * 2) STORED, CONSTRAINT p_name_key UNIQUE (name))",
+        "CREATE TABLE c (id int PRIMARY KEY, p_id int CONSTRAINT c_p_fk REFERENCES p (id))",
+        "CREATE FUNCTION add1(i int) RETURNS int LANGUAGE sql AS 'SELECT i + 1'",
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
+        "CREATE MATERIALIZED VIEW mv AS SELECT id, m FROM p",
+    ],
+    "mysql": [
+        "CREATE TABLE p (id int PRIMARY KEY, name varchar(20), doubled int AS (id * 2) STORED) ENGINE=InnoDB",
+        "CREATE FUNCTION add1(i int) RETURNS int DETERMINISTIC RETURN i + 1",
+        "CREATE PROCEDURE proc1(IN x int) SELECT x",
+        "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW SET NEW.name = NEW.name",
+    ],
+    "sqlite": [
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL)",
+        "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 1; END",
+    ],
+}
+
+_REBUILD_P = ["DROP TRIGGER p_touch", "DROP TABLE p"]
+_TRIGGER = "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 1; END"
+EXTENDED_CHANGES: dict[str, dict[str, list[str]]] = {
+    "trigger dropped": {
+        "postgresql": ["DROP TRIGGER p_touch ON p"],
+        "mysql": ["DROP TRIGGER p_touch"],
+        "sqlite": ["DROP TRIGGER p_touch"],
+    },
+    "trigger disabled": {"postgresql": ["ALTER TABLE p DISABLE TRIGGER p_touch"]},
+    "trigger body": {
+        "postgresql": [
+            "DROP TRIGGER p_touch ON p",
+            "CREATE TRIGGER p_touch AFTER UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
+        ],
+        "mysql": ["DROP TRIGGER p_touch", "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW SET NEW.name = 'x'"],
+        "sqlite": ["DROP TRIGGER p_touch", "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 2; END"],
+    },
+    "function body": {
+        "postgresql": ["CREATE OR REPLACE FUNCTION add1(i int) RETURNS int LANGUAGE sql AS 'SELECT i + 2'"],
+        "mysql": ["DROP FUNCTION add1", "CREATE FUNCTION add1(i int) RETURNS int DETERMINISTIC RETURN i + 2"],
+    },
+    "trigger function body": {
+        "postgresql": [
+            "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$"
+        ],
+    },
+    "procedure dropped": {"mysql": ["DROP PROCEDURE proc1"]},
+    "function overload added": {
+        "postgresql": ["CREATE FUNCTION add1(i bigint) RETURNS bigint LANGUAGE sql AS 'SELECT i + 1'"]
+    },
+    "enum value added": {"postgresql": ["ALTER TYPE mood ADD VALUE 'angry'"]},
+    "enum value renamed": {"postgresql": ["ALTER TYPE mood RENAME VALUE 'sad' TO 'unhappy'"]},
+    "domain constraint": {"postgresql": ["ALTER DOMAIN posint ADD CONSTRAINT big CHECK (VALUE > 10)"]},
+    "column collation": {
+        "postgresql": ['ALTER TABLE p ALTER COLUMN name TYPE text COLLATE "POSIX"'],
+        "mysql": ["ALTER TABLE p MODIFY name varchar(20) COLLATE utf8mb4_bin"],
+        "sqlite": [
+            *_REBUILD_P,
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, "
+            "doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL)",
+            _TRIGGER,
+        ],
+    },
+    "table engine": {"mysql": ["ALTER TABLE p ENGINE=MyISAM"]},
+    "table collation": {"mysql": ["ALTER TABLE p COLLATE utf8mb4_bin"]},
+    "constraint deferrable": {"postgresql": ["ALTER TABLE c ALTER CONSTRAINT c_p_fk DEFERRABLE INITIALLY DEFERRED"]},
+    "foreign key match full": {
+        "postgresql": [
+            "ALTER TABLE c DROP CONSTRAINT c_p_fk",
+            "ALTER TABLE c ADD CONSTRAINT c_p_fk FOREIGN KEY (p_id) REFERENCES p (id) MATCH FULL",
+        ],
+    },
+    "unique nulls not distinct": {
+        "postgresql": [
+            "ALTER TABLE p DROP CONSTRAINT p_name_key",
+            "ALTER TABLE p ADD CONSTRAINT p_name_key UNIQUE NULLS NOT DISTINCT (name)",
+        ],
+    },
+    "materialized view index": {"postgresql": ["CREATE INDEX mv_m ON mv (m)"]},
+    "unlogged table": {"postgresql": ["ALTER TABLE c SET UNLOGGED"]},
+    "generated expression": {
+        "postgresql": [
+            "DROP MATERIALIZED VIEW mv",
+            "ALTER TABLE p DROP COLUMN doubled",
+            "ALTER TABLE p ADD COLUMN doubled int GENERATED ALWAYS AS (id * 3) STORED",
+            "CREATE MATERIALIZED VIEW mv AS SELECT id, name FROM p",
+        ],
+        "mysql": ["ALTER TABLE p MODIFY doubled int AS (id * 3) STORED"],
+        "sqlite": [
+            *_REBUILD_P,
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, doubled INT GENERATED ALWAYS AS (id * 3) VIRTUAL)",
+            _TRIGGER,
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("change", EXTENDED_CHANGES)
+def test_changes_to_triggers_routines_types_and_storage_change_the_fingerprint(db_url: str, change: str) -> None:
+    dialect = dialect_of(db_url)
+    statements = EXTENDED_CHANGES[change].get(dialect)
+    if statements is None:
+        pytest.skip(f"{dialect} has no {change}")
+    execute(db_url, EXTENDED[dialect])
+    before = snapshot(db_url)
+    with another_database(db_url) as other_url:  # and the same objects elsewhere fingerprint the same
+        execute(other_url, EXTENDED[dialect])
+        assert fingerprint(snapshot(other_url)) == fingerprint(before)
+    execute(db_url, statements)
+    assert fingerprint(snapshot(db_url)) != fingerprint(before)

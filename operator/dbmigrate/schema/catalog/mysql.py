@@ -19,19 +19,19 @@ from typing import Any
 import sqlalchemy
 
 from dbmigrate.schema.catalog import Parts, Row, rows
-from dbmigrate.schema.model import Column, Constraint, Index, View, qualify
+from dbmigrate.schema.model import Column, Constraint, Index, Routine, Trigger, View, qualify
 from dbmigrate.schema.model import Sequence as SequenceModel
 
 # MariaDB lists a system-versioned table as such, and a sequence as a table of its own kind.
 _TABLES = """
-SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
+SELECT TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_COLLATION FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE')
 """
 
 # Columns of views and sequences come too, and are ignored (they belong to no table read).
 _COLUMNS = """
 SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, ORDINAL_POSITION, EXTRA,
-       GENERATION_EXPRESSION
+       GENERATION_EXPRESSION, COLLATION_NAME
 FROM information_schema.COLUMNS
 WHERE TABLE_SCHEMA = DATABASE()
 """
@@ -63,6 +63,23 @@ WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK'
 
 _VIEWS = "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
 
+_TRIGGERS = """
+SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORIENTATION, ACTION_STATEMENT
+FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+"""
+
+_ROUTINES = """
+SELECT SPECIFIC_NAME, ROUTINE_TYPE, DTD_IDENTIFIER, IS_DETERMINISTIC, SQL_DATA_ACCESS, SECURITY_TYPE,
+       ROUTINE_DEFINITION
+FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+"""
+
+# Position 0 is a function's return value, which ROUTINES has.
+_PARAMETERS = """
+SELECT SPECIFIC_NAME, ROUTINE_TYPE, PARAMETER_MODE, PARAMETER_NAME, DTD_IDENTIFIER, ORDINAL_POSITION
+FROM information_schema.PARAMETERS WHERE SPECIFIC_SCHEMA = DATABASE() AND ORDINAL_POSITION > 0
+"""
+
 # A sequence's definition is only in the sequence itself (information_schema.SEQUENCES: MariaDB 11.5 on).
 _SEQUENCE = (
     "SELECT {number}, start_value, increment, minimum_value, maximum_value, cache_size, cycle_option FROM {table}"
@@ -72,18 +89,18 @@ _BY_POSITION = operator.itemgetter(-1)
 
 
 def read(conn: sqlalchemy.Connection) -> Parts:
-    """All tables, columns, indexes, constraints, views and sequences of the current database, in eight queries
-    (nine with sequences)."""
+    """All tables, columns, indexes, constraints, triggers, views, routines and sequences of the current
+    database, in eleven queries (twelve with sequences)."""
     database = conn.execute(sqlalchemy.text("SELECT DATABASE()")).scalar_one()
     parts = Parts(own_schema=database)
     sequences = []
-    for name, kind in rows(conn, _TABLES):
+    for name, kind, engine, collation in rows(conn, _TABLES):
         if kind == "SEQUENCE":
             sequences.append(name)
             continue
         parts.tables.append((None, name))
-        if kind == "SYSTEM VERSIONED":
-            parts.options[None, name] = ("system versioning",)
+        versioning = ("system versioning",) if kind == "SYSTEM VERSIONED" else ()
+        parts.options[None, name] = (f"engine {engine}", f"collation {collation}", *versioning)
     parts.columns = [((None, r[0]), _column(r)) for r in rows(conn, _COLUMNS)]
     for (table, name), keys in _grouped(rows(conn, _INDEXES)):
         items = tuple(f"{k[3]}{f'({k[4]})' if k[4] else ''}{' DESC' if k[5] == 'D' else ''}" for k in keys)
@@ -94,10 +111,34 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     same_table = "AND BINARY cc.TABLE_NAME = BINARY tc.TABLE_NAME" if getattr(conn.dialect, "is_mariadb", False) else ""
     for r in rows(conn, _CHECKS.format(same_table=same_table)):
         parts.constraints.append(((None, r[0]), Constraint(name=r[1], kind="check", expression=r[2])))
+    for r in rows(conn, _TRIGGERS):
+        parts.triggers.append(((None, r[0]), Trigger(name=r[1], definition=f"{r[2]} {r[3]} FOR EACH {r[4]} {r[5]}")))
     own_prefix = f"`{database.replace('`', '``')}`."
     parts.views = [View(name=r[0], schema=None, definition=r[1].replace(own_prefix, "")) for r in rows(conn, _VIEWS)]
     parts.sequences = [(None, _sequence(r)) for r in _sequence_rows(conn, sequences)]
+    parts.routines = _routines(conn)
     return parts
+
+
+def _routines(conn: sqlalchemy.Connection) -> list[Routine]:
+    """Functions and procedures (one namespace each), their parameters read in a second query."""
+    parameters: dict[tuple[str, str], list[Row]] = {}
+    for p in rows(conn, _PARAMETERS):
+        parameters.setdefault((p[0], p[1]), []).append(p)
+    routines = []
+    for name, kind, returns, deterministic, access, security, body in rows(conn, _ROUTINES):
+        listed = sorted(parameters.get((name, kind), []), key=_BY_POSITION)
+        # Only a procedure's parameters have a mode (IN, OUT, INOUT).
+        signature = ", ".join(" ".join(p[2:5] if kind == "PROCEDURE" else p[3:5]) for p in listed)
+        characteristics = [
+            f"RETURNS {returns}" if kind == "FUNCTION" else "",
+            "DETERMINISTIC" if deterministic == "YES" else "NOT DETERMINISTIC",
+            access,
+            f"SQL SECURITY {security}",
+        ]
+        definition = " ".join([*(c for c in characteristics if c), body or ""])
+        routines.append(Routine(name=name, schema=None, kind=kind.lower(), signature=signature, definition=definition))
+    return routines
 
 
 def _grouped(found: Iterable[Row]) -> list[tuple[tuple[str, str], list[Row]]]:
@@ -149,6 +190,7 @@ def _column(r: Row) -> Column:
         ordinal=int(r[5]),
         identity="auto_increment" if "auto_increment" in extra.lower() else None,
         generated=generated,
+        collation=r[8],
     )
 
 

@@ -3,8 +3,8 @@
 Joining ``sqlite_master`` with ``pragma_table_xinfo(name)`` (and the index and foreign-key pragmas) reads
 every table in one query per kind. SQLite keeps no names for most constraints, so they get PostgreSQL-like
 ones (``users_pkey``, ``users_email_key``, ``orders_user_id_fkey``, ``users_check1``), and no catalog entry
-for CHECK constraints, AUTOINCREMENT and index expressions: those are read from the stored ``CREATE``
-statements.
+for CHECK constraints, AUTOINCREMENT, index expressions, a column's declared COLLATE or a generated column's
+expression: those are read from the stored ``CREATE`` statements.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlglot import Token, TokenType
 from sqlglot.dialects.dialect import Dialect
 
 from dbmigrate.schema.catalog import Parts, Row, TableKey, rows
-from dbmigrate.schema.model import Column, Constraint, Index, View
+from dbmigrate.schema.model import Column, Constraint, Index, Trigger, View
 
 _USER_TABLES = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
 
@@ -49,16 +49,26 @@ ORDER BY m.name, fk.id, fk.seq
 
 _VIEWS = "SELECT name, sql FROM sqlite_master WHERE type = 'view'"
 
+_TRIGGERS = "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
+
 _GENERATED = {2: "virtual", 3: "stored"}
 
 
 def read(conn: sqlalchemy.Connection) -> Parts:
-    """All tables, columns, indexes, constraints and views of ``main``, in five queries."""
+    """All tables, columns, indexes, constraints, views and triggers of ``main``, in six queries."""
     tables = {r[0]: r[1] for r in rows(conn, _TABLES)}
     parts = Parts(own_schema="main", tables=[(None, name) for name in tables])
     primary_keys: dict[str, list[tuple[int, str]]] = {}
-    for r in rows(conn, _COLUMNS):
+    found = rows(conn, _COLUMNS)
+    with_generated = {r[0] for r in found if r[7] in _GENERATED}
+    clauses = {
+        table: _column_clauses(sql)
+        for table, sql in tables.items()
+        if table in with_generated or "collate" in sql.lower()
+    }
+    for r in found:
         autoincrement = r[6] == 1 and _autoincrement(tables[r[0]])
+        collation, expression = clauses.get(r[0], {}).get(r[2].casefold(), (None, None))
         column = Column(
             name=r[2],
             type=r[3],
@@ -66,7 +76,8 @@ def read(conn: sqlalchemy.Connection) -> Parts:
             default=r[5],
             ordinal=r[1] + 1,
             identity="autoincrement" if autoincrement else None,
-            generated=_GENERATED.get(r[7]),
+            generated=f"{expression} {_GENERATED[r[7]]}" if r[7] in _GENERATED else None,
+            collation=collation,
         )
         parts.columns.append(((None, r[0]), column))
         if r[6]:
@@ -83,6 +94,7 @@ def read(conn: sqlalchemy.Connection) -> Parts:
             name = name or f"{table}_check{next(unnamed)}"
             parts.constraints.append(((None, table), Constraint(name, "check", expression=expression)))
     parts.views = [View(name=r[0], schema=None, definition=r[1]) for r in rows(conn, _VIEWS)]
+    parts.triggers = [((None, r[0]), Trigger(name=r[1], definition=r[2])) for r in rows(conn, _TRIGGERS)]
     return parts
 
 
@@ -142,6 +154,48 @@ def _checks(create_table: str) -> list[tuple[str | None, str]]:
             expression = create_table[tokens[i + 1].end + 1 : tokens[end].start].strip()
             checks.append((tokens[i - 1].text if named else None, expression))
     return checks
+
+
+def _column_clauses(create_table: str) -> dict[str, tuple[str | None, str | None]]:
+    """Each column's (by casefolded name) declared collation and generated expression, of a CREATE TABLE."""
+    tokens = _tokens(create_table)
+    start = next((i for i, t in enumerate(tokens) if t.token_type == TokenType.L_PAREN), None)
+    if start is None or any(t.token_type == TokenType.ALIAS for t in tokens[:start]):  # CREATE TABLE … AS SELECT
+        return {}
+    clauses = {}
+    for definition in _top_level_items(tokens, start):
+        if not definition or _starts_table_constraint(definition[0]):
+            continue
+        collation = expression = None
+        for i, token in enumerate(definition[:-1]):
+            if token.token_type == TokenType.COLLATE:
+                collation = definition[i + 1].text.upper()
+            elif token.token_type == TokenType.ALIAS and definition[i + 1].token_type == TokenType.L_PAREN:
+                end = i + 1 + _closing_paren(definition[i + 1 :], 0)
+                expression = create_table[definition[i + 1].end + 1 : definition[end].start].strip()
+        clauses[definition[0].text.casefold()] = (collation, expression)
+    return clauses
+
+
+def _starts_table_constraint(token: Token) -> bool:
+    """CHECK is a plain word to the tokenizer (a column named so would be quoted: an identifier)."""
+    if token.token_type == TokenType.VAR:
+        return token.text.upper() == "CHECK"
+    return token.token_type in (TokenType.CONSTRAINT, TokenType.PRIMARY_KEY, TokenType.UNIQUE, TokenType.FOREIGN_KEY)
+
+
+def _top_level_items(tokens: list[Token], open_at: int) -> list[list[Token]]:
+    """The comma-separated items inside the parentheses opened at ``open_at``, as token lists."""
+    end = _closing_paren(tokens, open_at)
+    items: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens[open_at + 1 : end]:
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            items.append([])
+        else:
+            items[-1].append(token)
+    return items
 
 
 def _index_parts(create_index: str) -> tuple[list[str], str | None]:
