@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy
+
 from dbmigrate import config, database, errors, history, outcome, progress, session, state
+from dbmigrate.dialects import base
 from dbmigrate.sources import detect, model, sqlfiles
 
 if TYPE_CHECKING:
@@ -232,12 +235,13 @@ def baseline(settings: config.Settings, *, version: str) -> outcome.Outcome:
     return result
 
 
-def repair(settings: config.Settings, *, mark_applied: bool = False) -> outcome.Outcome:
-    """Explicitly clear dirty marks and accept edited files' checksums, listing every change it makes."""
+def repair(settings: config.Settings, *, mark_applied: bool = False, accept_schema: bool = False) -> outcome.Outcome:
+    """Explicitly clear dirty marks and accept edited files' checksums, listing every change it makes; with
+    ``accept_schema``, record the live schema's fingerprint as the baseline later drift checks compare with."""
     result = outcome.Outcome(action="repair")
     with session.capture(result):
         migrations = _load(settings, result)
-        with session.open_session(settings, result, lock=True) as (_conn, _dialect, table):
+        with session.open_session(settings, result, lock=True) as (conn, dialect, table):
             current = state.compute(migrations, table.rows())
             changes: list[str] = []
             for row in current.dirty:
@@ -256,9 +260,27 @@ def repair(settings: config.Settings, *, mark_applied: bool = False) -> outcome.
                     f"version {migration.version} ({migration.filename}): checksum "
                     f"{(row.checksum or '')[:12]} replaced by {migration.checksum[:12]}"
                 )
+            if accept_schema:
+                changes += _accept_schema(conn, dialect, history_table=table.table)
             result.details["repaired"] = changes
             result.history_updated = bool(changes)
     return result
+
+
+def _accept_schema(conn: sqlalchemy.Connection, dialect: base.Dialect, *, history_table: str) -> list[str]:
+    """Record the live schema as the drift baseline; no change when it already is."""
+    from dbmigrate import verification
+    from dbmigrate.schema import fingerprint
+
+    live = fingerprint.fingerprint(verification.read(conn, dialect, history_table=history_table))
+    recorded = verification.recorded_fingerprint(conn, dialect, history_table)
+    if recorded == live:
+        return []
+    verification.record_fingerprint(conn, dialect, history_table=history_table, value=live)
+    return [
+        f"schema fingerprint {(recorded or 'none')[:19]}… replaced by {live[:19]}…: the current schema is "
+        "accepted as the baseline for drift checks"
+    ]
 
 
 def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> outcome.Outcome:

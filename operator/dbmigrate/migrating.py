@@ -322,14 +322,17 @@ def _verify(
     options: RunOptions,
     result: outcome.Outcome,
 ) -> None:
-    """Verify after every run (also a failed one: the report must say what state it left) and record the fingerprint."""
+    """Verify after every run (also a failed one: the report must say what state it left). The fingerprint is
+    recorded only by a run that changed the history (applied, reverted, or left a migration dirty) or when none is
+    recorded yet: a run with nothing to do must not make drift the baseline (``repair --accept-schema`` does)."""
     try:
         dialect.restore_session(conn)
         current = state.compute(migrations, table.rows())
         verified = verification.verify(
             conn, dialect, history_table=table.table, current=current, expected=options.expected_fingerprint
         )
-        verification.record_fingerprint(conn, dialect, history_table=table.table, value=verified.fingerprint)
+        if result.history_updated or verified.recorded is None:
+            verification.record_fingerprint(conn, dialect, history_table=table.table, value=verified.fingerprint)
     except _CONNECTION_GONE:
         return  # the connection is gone; the run's own error says why
     result.checks.append(verified.check())

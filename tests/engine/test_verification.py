@@ -165,3 +165,29 @@ def test_a_not_valid_constraint_is_a_warning_and_validating_it_is_no_drift(pg_ur
     validated = commands.verify(settings(pg_url, migrations_dir), fail_on_drift=True)
     assert validated.exit_code == 0 and validated.check("drift").ok is True  # type: ignore[union-attr]
     assert report.check_line(validated.check("integrity")) == "✓ Valid"  # type: ignore[arg-type]
+
+
+def test_drift_stays_until_a_run_applies_migrations_or_repair_accepts_the_schema(
+    db_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);"})
+    commands.up(settings(db_url, migrations_dir))
+    execute(db_url, ["CREATE TABLE hand_made (id INTEGER)"])
+
+    nothing_to_do = commands.up(settings(db_url, migrations_dir))
+    assert nothing_to_do.error is None and nothing_to_do.check("drift").warning  # type: ignore[union-attr]
+    refused = commands.verify(settings(db_url, migrations_dir), fail_on_drift=True)
+    assert refused.exit_code == 5  # the no-op run did not make the drift the new baseline
+
+    repaired = commands.repair(settings(db_url, migrations_dir), accept_schema=True)
+    assert repaired.error is None and repaired.history_updated
+    [change] = repaired.details["repaired"]
+    assert change.startswith("schema fingerprint ") and "accepted as the baseline for drift checks" in change
+    assert commands.verify(settings(db_url, migrations_dir), fail_on_drift=True).exit_code == 0
+    assert commands.repair(settings(db_url, migrations_dir), accept_schema=True).details["repaired"] == []
+
+    write(migrations_dir, {"002_b.sql": "CREATE TABLE b (id INTEGER);"})
+    execute(db_url, ["DROP TABLE hand_made"])
+    applied = commands.up(settings(db_url, migrations_dir))  # warns, then records the schema it leaves
+    assert applied.check("drift").warning  # type: ignore[union-attr]
+    assert commands.verify(settings(db_url, migrations_dir), fail_on_drift=True).exit_code == 0

@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument(
         "--mark-applied", action="store_true", help="record dirty migrations as applied instead of pending"
     )
+    repair.add_argument(
+        "--accept-schema",
+        action="store_true",
+        help="record the schema as it is now as the baseline of drift checks (after you have looked at the drift)",
+    )
     return parser
 
 
@@ -374,7 +379,9 @@ def _baseline(settings: config.Settings, options: dict[str, object]) -> outcome.
 def _repair(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
     from dbmigrate import commands
 
-    return commands.repair(settings, mark_applied=bool(options.get("mark_applied")))
+    return commands.repair(
+        settings, mark_applied=bool(options.get("mark_applied")), accept_schema=bool(options.get("accept_schema"))
+    )
 
 
 def _verify(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
