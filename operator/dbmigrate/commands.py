@@ -155,9 +155,12 @@ def _migrate_framework(
         run.down(settings, detection, options=options, result=result, report=report)
 
 
-def verify(settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False) -> outcome.Outcome:
-    """Check the live schema: history against files, catalog problems, expected fingerprint, drift."""
-    from dbmigrate import verification
+def verify(
+    settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False, show_schema: bool = False
+) -> outcome.Outcome:
+    """Check the live schema: history against files, catalog problems, expected fingerprint, drift (and what
+    changed since the recorded snapshot); ``show_schema`` adds the snapshot itself, to compare two databases."""
+    from dbmigrate import migrating, verification
 
     result = outcome.Outcome(action="verify")
     with session.capture(result):
@@ -165,14 +168,24 @@ def verify(settings: config.Settings, *, expected: str | None = None, fail_on_dr
         with session.open_session(settings, result, lock=False, missing_file="refuse") as (conn, dialect, table):
             current = state.compute(migrations, table.rows())
             verified = verification.verify(conn, dialect, history_table=table.table, current=current, expected=expected)
-        drift = verification.drift_check(live=verified.fingerprint, recorded=verified.recorded)
-        result.checks += [drift, verified.check()]
+            drift = verification.drift(
+                conn,
+                dialect,
+                history_table=table.table,
+                live=verified.schema,
+                fingerprint=verified.fingerprint,
+                baseline=verified.recorded,
+            )
+        result.checks += [drift.check, verified.check()]
         result.details["verify"] = verified.to_json()
+        if show_schema:
+            result.details["verify"]["schema"] = verified.schema.to_json()
+        result.details["drift"] = drift.to_json()
         result.details["current_version"] = current.current_version
         if not verified.ok:
             raise errors.DriftError(f"✗ Schema integrity: {verified.check().message}")
-        if drift.ok is False and fail_on_drift:
-            raise errors.DriftError(f"✗ {drift.message}")
+        if drift.check.ok is False and fail_on_drift:
+            raise errors.DriftError(f"✗ {drift.check.message}", hint=migrating.DRIFT_HINT)
     return result
 
 
@@ -272,14 +285,16 @@ def _accept_schema(conn: sqlalchemy.Connection, dialect: base.Dialect, *, histor
     from dbmigrate import verification
     from dbmigrate.schema import fingerprint
 
-    live = fingerprint.fingerprint(verification.read(conn, dialect, history_table=history_table))
-    recorded = verification.recorded_fingerprint(conn, dialect, history_table)
-    if recorded == live:
+    schema = verification.read(conn, dialect, history_table=history_table)
+    live = fingerprint.fingerprint(schema)
+    recorded = verification.recorded(conn, dialect, history_table)
+    if recorded is not None and recorded.has_snapshot and recorded.fingerprint == live:
         return []
-    verification.record_fingerprint(conn, dialect, history_table=history_table, value=live)
+    verification.record(conn, dialect, history_table=history_table, fingerprint=live, schema=schema)
+    before = f"{recorded.fingerprint[:19]}…" if recorded else "none"
     return [
-        f"schema fingerprint {(recorded or 'none')[:19]}… replaced by {live[:19]}…: the current schema is "
-        "accepted as the baseline for drift checks"
+        f"schema fingerprint {before} replaced by {live[:19]}…: the current schema is accepted as the baseline "
+        "for drift checks"
     ]
 
 

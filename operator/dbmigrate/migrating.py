@@ -78,14 +78,13 @@ def migrate(
             url=settings.url, dialect=dialect, direction=direction, migrations=todo, schema=schema_before
         )
         result.details["plan"] = plan.to_json()
-        fingerprint_before = fingerprints.fingerprint(schema_before)
         _gates(
             settings,
             conn,
             dialect,
             plan=plan,
             options=options,
-            fingerprint=fingerprint_before,
+            schema=schema_before,
             history_table=table.table,
             later=len(current.pending) - len(todo) if direction == "up" else 0,
             result=result,
@@ -131,7 +130,8 @@ def migrate(
             raise errors.DriftError(
                 f"✗ the run succeeded, but the schema fingerprint {verified.get('fingerprint')} differs from the "
                 f"expected {options.expected_fingerprint}",
-                hint="`dbmigrate verify` here and where the fingerprint was recorded shows what differs",
+                hint="to see what differs, compare `dbmigrate verify --show-schema --output json` (its verify.schema) "
+                "here with the same on the database the expected fingerprint was taken from",
             )
 
 
@@ -142,18 +142,24 @@ def _gates(
     *,
     plan: planning.Plan,
     options: RunOptions,
-    fingerprint: str,
+    schema: schema_model.Schema,
     history_table: str,
     later: int,
     result: outcome.Outcome,
 ) -> None:
     """Every check that may refuse the run, in the order the report shows them (``later``: pending migrations
     beyond the target, which this run leaves)."""
-    drift = verification.drift_check(
-        live=fingerprint, recorded=verification.recorded_fingerprint(conn, dialect, history_table)
+    drift = verification.drift(
+        conn,
+        dialect,
+        history_table=history_table,
+        live=schema,
+        fingerprint=fingerprints.fingerprint(schema),
+        baseline=verification.recorded(conn, dialect, history_table),
     )
-    if drift.ok is False and options.fail_on_drift:
-        raise errors.DriftError(f"✗ {drift.message}", hint="inspect the change, then run without --fail-on-drift")
+    result.details["drift"] = drift.to_json()
+    if drift.check.ok is False and options.fail_on_drift:
+        raise errors.DriftError(f"✗ {drift.check.message}", hint=DRIFT_HINT)
     result.checks.append(_backup_check(settings, plan=plan, options=options, result=result))
     result.checks.append(outcome.Check("pending", True, _count(plan, later=later, target=options.target)))
     if plan.findings:
@@ -174,8 +180,15 @@ def _gates(
             )
     elif options.approve is not None:
         planning.enforce_approval(plan, allow_destructive=False, approve=options.approve)
-    if drift.ok is False:
-        result.checks.append(dataclasses.replace(drift, warning=True))
+    if drift.check.ok is False:
+        result.checks.append(dataclasses.replace(drift.check, warning=True))
+
+
+#: What to do about drift: the changes are listed with it.
+DRIFT_HINT = (
+    "undo the changes listed, or make them a migration; or, if the schema is right as it is, accept it as the new "
+    "baseline with `dbmigrate repair --accept-schema`"
+)
 
 
 def _dry_run_failure(plan: planning.Plan, result: outcome.Outcome) -> None:
@@ -322,17 +335,20 @@ def _verify(
     options: RunOptions,
     result: outcome.Outcome,
 ) -> None:
-    """Verify after every run (also a failed one: the report must say what state it left). The fingerprint is
-    recorded only by a run that changed the history (applied, reverted, or left a migration dirty) or when none is
-    recorded yet: a run with nothing to do must not make drift the baseline (``repair --accept-schema`` does)."""
+    """Verify after every run (also a failed one: the report must say what state it left). The fingerprint and its
+    snapshot are recorded only by a run that changed the history (applied, reverted, or left a migration dirty) or
+    when no comparable baseline is recorded yet: a run with nothing to do must not make drift the baseline
+    (``repair --accept-schema`` does)."""
     try:
         dialect.restore_session(conn)
         current = state.compute(migrations, table.rows())
         verified = verification.verify(
             conn, dialect, history_table=table.table, current=current, expected=options.expected_fingerprint
         )
-        if result.history_updated or verified.recorded is None:
-            verification.record_fingerprint(conn, dialect, history_table=table.table, value=verified.fingerprint)
+        if result.history_updated or verified.recorded is None or not verified.recorded.has_snapshot:
+            verification.record(
+                conn, dialect, history_table=table.table, fingerprint=verified.fingerprint, schema=verified.schema
+            )
     except _CONNECTION_GONE:
         return  # the connection is gone; the run's own error says why
     result.checks.append(verified.check())

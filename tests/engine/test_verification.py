@@ -11,7 +11,7 @@ from dbmigrate import commands, dburl, errors
 from dbmigrate.cli import report
 from dbmigrate.migrating import RunOptions
 from tests.fixtures.databases import execute, query
-from tests.fixtures.migrations import settings, write
+from tests.fixtures.migrations import run_cli, settings, write
 
 
 def test_verify_reports_a_valid_schema_with_its_fingerprint(db_url: str, migrations_dir: Path) -> None:
@@ -191,3 +191,67 @@ def test_drift_stays_until_a_run_applies_migrations_or_repair_accepts_the_schema
     applied = commands.up(settings(db_url, migrations_dir))  # warns, then records the schema it leaves
     assert applied.check("drift").warning  # type: ignore[union-attr]
     assert commands.verify(settings(db_url, migrations_dir), fail_on_drift=True).exit_code == 0
+
+
+def test_drift_says_what_changed_since_the_recorded_snapshot(db_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, v INTEGER);"})
+    commands.up(settings(db_url, migrations_dir))
+    execute(db_url, ["CREATE INDEX a_v ON a (v)", "CREATE TABLE hand_made (id INTEGER)"])
+
+    verified = commands.verify(settings(db_url, migrations_dir))
+    lines = report.check_line(verified.check("drift")).splitlines()  # type: ignore[arg-type]
+    assert lines[0].startswith("✗ Schema drift: the schema changed outside dbmigrate since the last run")
+    assert lines[0].endswith("2 change(s):")
+    assert lines[1].startswith("    + added index a.a_v: ")
+    assert lines[2] == "    + added table hand_made: columns (id)"
+    changes = verified.details["drift"]["changes"]
+    assert [(c["kind"], c["object_type"], c["name"]) for c in changes] == [
+        ("added", "index", "a.a_v"),
+        ("added", "table", "hand_made"),
+    ]
+
+    write(migrations_dir, {"002_b.sql": "CREATE TABLE b (id INTEGER);"})
+    refused = commands.up(settings(db_url, migrations_dir), options=RunOptions(fail_on_drift=True))
+    assert refused.exit_code == 5 and "+ added table hand_made" in refused.error.message  # type: ignore[union-attr]
+    assert "dbmigrate repair --accept-schema" in (refused.error.hint or "")  # type: ignore[union-attr]
+    assert commands.verify(settings(db_url, migrations_dir)).details["drift"] is not None
+    execute(db_url, ["DROP TABLE hand_made", "DROP INDEX a_v" + (" ON a" if "mysql" in db_url else "")])
+    assert commands.verify(settings(db_url, migrations_dir)).details["drift"] is None
+
+
+def test_a_fingerprint_recorded_without_a_snapshot_is_not_compared_and_replaced_by_the_next_run(
+    sqlite_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);"})
+    commands.up(settings(sqlite_url, migrations_dir))
+    execute(  # the state table as dbmigrate versions before snapshots left it
+        sqlite_url,
+        [
+            "DROP TABLE dbmigrate_history_state",
+            "CREATE TABLE dbmigrate_history_state (name VARCHAR(64) NOT NULL PRIMARY KEY, "
+            "value VARCHAR(255) NOT NULL, updated_at TEXT NOT NULL)",
+            "INSERT INTO dbmigrate_history_state VALUES ('schema_fingerprint', 'sha256:" + "0" * 64 + "', 'x')",
+        ],
+    )
+    verified = commands.verify(settings(sqlite_url, migrations_dir), fail_on_drift=True)
+    assert verified.exit_code == 0
+    drift = verified.check("drift")
+    assert drift is not None and drift.ok is None and "earlier dbmigrate version" in drift.message
+
+    assert commands.up(settings(sqlite_url, migrations_dir)).error is None  # adds the column, records a baseline
+    assert [c for c in query(sqlite_url, "PRAGMA table_info(dbmigrate_history_state)") if c[1] == "snapshot"]
+    assert commands.verify(settings(sqlite_url, migrations_dir)).check("drift").ok is True  # type: ignore[union-attr]
+
+
+def test_show_schema_prints_the_snapshot_to_compare_two_databases(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT COLLATE NOCASE);"})
+    commands.up(settings(sqlite_url, migrations_dir))
+    shown = commands.verify(settings(sqlite_url, migrations_dir), show_schema=True).details["verify"]["schema"]
+    assert [t["name"] for t in shown["tables"]] == ["a"]
+    assert shown["tables"][0]["columns"][1]["collation"] == "NOCASE"
+    assert "schema" not in commands.verify(settings(sqlite_url, migrations_dir)).details["verify"]
+
+    printed = run_cli("-d", sqlite_url, "--dir", str(migrations_dir), "verify", "--show-schema", cwd=migrations_dir)
+    listing = printed.stdout.split("SCHEMA SNAPSHOT:\n", 1)[1].splitlines()
+    assert listing[0] == 'table {"name": "a", "schema": null, "options": []}'
+    assert listing[2].startswith('  column {"name": "v", "type": "TEXT", "nullable": true')

@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = actions.add_parser("verify", parents=[common], help="check schema integrity and drift")
     verify.add_argument("--fail-on-drift", action="store_true", help="exit 5 if the schema changed outside dbmigrate")
     verify.add_argument("--expected-fingerprint", type=_digest, help="fail unless the schema has this fingerprint")
+    verify.add_argument(
+        "--show-schema", action="store_true", help="print the schema snapshot too (to compare two databases)"
+    )
 
     actions.add_parser("operator", help="run the Kubernetes operator (dbmigrate-operator --help for its options)")
     actions.add_parser("status", parents=[common], help="applied, pending, dirty and edited migrations")
@@ -391,6 +394,7 @@ def _verify(settings: config.Settings, options: dict[str, object]) -> outcome.Ou
         settings,
         expected=_str(options.get("expected_fingerprint")),
         fail_on_drift=bool(options.get("fail_on_drift")),
+        show_schema=bool(options.get("show_schema")),
     )
 
 

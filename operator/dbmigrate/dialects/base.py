@@ -133,8 +133,8 @@ class Dialect(abc.ABC):
         return False
 
     def history_column_types(self) -> dict[str, str]:
-        """SQL types of the history table's timestamp and boolean columns."""
-        return {"timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}
+        """SQL types of the history table's timestamp and boolean columns, and of the state table's snapshot."""
+        return {"timestamp": "TIMESTAMP", "boolean": "BOOLEAN", "text": "TEXT"}
 
     def timestamp_param(self, value: datetime) -> object:
         """A UTC timestamp as the driver should bind it into the history table."""

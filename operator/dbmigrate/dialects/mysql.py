@@ -120,7 +120,7 @@ class MySQL(base.Dialect):
         return bool(args) and args[0] == _LOCK_WAIT_TIMEOUT
 
     def history_column_types(self) -> dict[str, str]:
-        return {"timestamp": "DATETIME(6)", "boolean": "BOOLEAN"}
+        return {"timestamp": "DATETIME(6)", "boolean": "BOOLEAN", "text": "LONGTEXT"}
 
     def timestamp_param(self, value: datetime) -> object:
         return value.replace(tzinfo=None)

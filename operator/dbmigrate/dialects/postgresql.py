@@ -136,7 +136,7 @@ class PostgreSQL(base.Dialect):
         return getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
 
     def history_column_types(self) -> dict[str, str]:
-        return {"timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}
+        return {"timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN", "text": "TEXT"}
 
     def _holder(self, conn: sqlalchemy.Connection, lock_id: int) -> str:
         """Who holds our advisory lock, from pg_locks and pg_stat_activity."""

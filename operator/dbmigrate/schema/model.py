@@ -260,6 +260,43 @@ class Schema:
         }
 
 
+def from_json(data: dict[str, Any]) -> Schema:
+    """The snapshot :meth:`Schema.to_json` wrote, back as a :class:`Schema`; keys it does not know (written by
+    another dbmigrate version) are ignored, and missing ones take their default. Raises ``KeyError``,
+    ``TypeError`` or ``ValueError`` for what no version wrote."""
+    return Schema(
+        tables=tuple(
+            _built(
+                Table,
+                t,
+                columns=tuple(_built(Column, c) for c in t["columns"]),
+                indexes=tuple(_built(Index, i) for i in t.get("indexes", ())),
+                constraints=tuple(_built(Constraint, c) for c in t.get("constraints", ())),
+                triggers=tuple(_built(Trigger, g) for g in t.get("triggers", ())),
+            )
+            for t in data["tables"]
+        ),
+        views=tuple(
+            _built(View, v, indexes=tuple(_built(Index, i) for i in v.get("indexes", ()))) for v in data["views"]
+        ),
+        sequences=tuple(_built(Sequence, s) for s in data.get("sequences", ())),
+        routines=tuple(_built(Routine, r) for r in data.get("routines", ())),
+        types=tuple(_built(Type, t) for t in data.get("types", ())),
+    )
+
+
+_Built = TypeVar("_Built", Table, Column, Index, Constraint, Trigger, View, Sequence, Routine, Type)
+
+
+def _built(cls: type[_Built], data: dict[str, Any], **members: Any) -> _Built:
+    values: dict[str, Any] = {
+        f.name: tuple(data[f.name]) if isinstance(data[f.name], list) else data[f.name]
+        for f in dataclasses.fields(cls)
+        if f.name in data and f.name not in members
+    }
+    return cls(**values, **members)
+
+
 def _top_level_key(item: Table | View | Sequence | Routine | Type) -> tuple[str, ...]:
     signature = item.signature if isinstance(item, Routine) else ""
     return (item.schema or "", item.name, signature)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 
 import sqlalchemy
 
 from dbmigrate import dburl
-from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Trigger, Type, read_schema
+from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Trigger, Type, model, read_schema
 from tests.fixtures.databases import execute
 
 # Helpers shared by the schema tests (imported by the other test modules of this package).
@@ -208,6 +209,7 @@ def test_postgresql_triggers_routines_types_and_options(pg_url: str) -> None:
     touch = schema.routine("touch()")
     assert (touch.kind, touch.signature) == ("function", "")
     assert "RETURNS trigger" in (touch.definition or "")
+    assert model.from_json(json.loads(json.dumps(schema.to_json()))) == schema  # as the state table keeps it
     assert schema.types == (
         Type("mood", None, "enum", ("happy", "sad")),
         Type("posint", None, "domain", ("integer", "not null", "default 1", "posint_check CHECK (VALUE > 0)")),
