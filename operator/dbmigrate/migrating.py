@@ -125,14 +125,33 @@ def migrate(
             raise
         finally:
             _verify(conn, dialect, settings, table=table, migrations=migrations, options=options, result=result)
-        verified: dict[str, Any] = result.details.get("verify") or {}
-        if options.expected_fingerprint and verified.get("fingerprint") != options.expected_fingerprint:
-            raise errors.DriftError(
-                f"✗ the run succeeded, but the schema fingerprint {verified.get('fingerprint')} differs from the "
-                f"expected {options.expected_fingerprint}",
-                hint="to see what differs, compare `dbmigrate verify --show-schema --output json` (its verify.schema) "
-                "here with the same on the database the expected fingerprint was taken from",
-            )
+        _after_run(result, options=options, direction=direction)
+
+
+def _after_run(result: outcome.Outcome, *, options: RunOptions, direction: str) -> None:
+    """A run that succeeded still fails (exit 5, as `verify` would) on the schema check after it: the schema it
+    left is not the expected one, or has integrity failures (NOT VALID constraints are warnings, not failures)."""
+    verified: dict[str, Any] = result.details.get("verify") or {}
+    if options.expected_fingerprint and verified.get("fingerprint") != options.expected_fingerprint:
+        raise errors.DriftError(
+            f"✗ the run succeeded, but the schema fingerprint {verified.get('fingerprint')} differs from the "
+            f"expected {options.expected_fingerprint}",
+            hint="to see what differs, compare `dbmigrate verify --show-schema --output json` (its verify.schema) "
+            "here with the same on the database the expected fingerprint was taken from",
+        )
+    if verified.get("ok") is False:
+        done = sum(1 for m in result.migrations if m.direction == direction and m.status in ("applied", "reverted"))
+        problems = f"{len(verified['problems'])} problem(s): {'; '.join(verified['problems'])}"
+        if not done:
+            raise errors.DriftError(f"✗ nothing to run, but the schema check found {problems}", hint=_FIX_HINT)
+        verb = "applied" if direction == "up" else "reverted"
+        raise errors.DriftError(
+            f"✗ {done} migration(s) {verb}, but the schema check after them found {problems}",
+            hint=f"the migrations stay {verb} (the history records them); {_FIX_HINT}",
+        )
+
+
+_FIX_HINT = "fix each problem as it says, then `dbmigrate verify`"
 
 
 def _gates(

@@ -255,3 +255,21 @@ def test_show_schema_prints_the_snapshot_to_compare_two_databases(sqlite_url: st
     listing = printed.stdout.split("SCHEMA SNAPSHOT:\n", 1)[1].splitlines()
     assert listing[0] == 'table {"name": "a", "schema": null, "options": []}'
     assert listing[2].startswith('  column {"name": "v", "type": "TEXT", "nullable": true')
+
+
+def test_a_run_that_leaves_an_integrity_failure_exits_5_saying_its_migrations_were_applied(
+    pg_url: str, migrations_dir: Path
+) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (v INTEGER);\nINSERT INTO a VALUES (1), (1);"})
+    commands.up(settings(pg_url, migrations_dir))
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        execute(pg_url, ["CREATE UNIQUE INDEX CONCURRENTLY a_v_key ON a (v)"])  # left invalid
+    write(migrations_dir, {"002_b.sql": "CREATE TABLE b (id INTEGER);"})
+
+    result = commands.up(settings(pg_url, migrations_dir))
+    assert result.exit_code == 5 and isinstance(result.error, errors.DriftError)
+    assert [(m.version, m.status) for m in result.migrations] == [("2", "applied")]
+    assert result.error.message.startswith(
+        "✗ 1 migration(s) applied, but the schema check after them found 1 problem(s): invalid_index a.a_v_key"
+    )
+    assert commands.status(settings(pg_url, migrations_dir)).details["status"]["pending"] == []
