@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,28 @@ def test_a_run_that_leaves_an_integrity_failure_exits_5_saying_its_migrations_we
         "✗ 1 migration(s) applied, but the schema check after them found 1 problem(s): invalid_index a.a_v_key"
     )
     assert commands.status(settings(pg_url, migrations_dir)).details["status"]["pending"] == []
+
+
+def test_a_virtual_table_of_a_module_not_loaded_is_left_out_with_a_warning(
+    sqlite_url: str, migrations_dir: Path
+) -> None:
+    write(
+        migrations_dir,
+        {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE VIRTUAL TABLE docs USING fts5(body);"},
+    )
+    before = commands.up(settings(sqlite_url, migrations_dir)).details["verify"]["fingerprint"]
+    database = dburl.parse(sqlite_url).database
+    with sqlite3.connect(str(database)) as conn:  # as an extension's module (SpatiaLite's, say) would leave it
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) "
+            "VALUES ('table', 'geo', 'geo', 0, 'CREATE VIRTUAL TABLE geo USING not_loaded_here(id, box)')"
+        )
+
+    verified = commands.verify(settings(sqlite_url, migrations_dir), fail_on_drift=True)
+    assert verified.exit_code == 0, verified.error
+    assert verified.details["verify"]["fingerprint"] == before
+    assert verified.details["verify"]["warnings"] == [
+        "unreadable_virtual_table geo: virtual table geo uses module not_loaded_here, which is not loaded here: "
+        "it is left out of the snapshot and fingerprint"
+    ]

@@ -4,7 +4,7 @@ A failed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index behind: the plann
 still maintains it, and a unique one still rejects rows; a failure. A constraint added ``NOT VALID`` (the safe
 first step of adding a foreign key or check to a big table) is not enforced on existing rows until ``VALIDATE
 CONSTRAINT`` runs: a warning, since the second step may well be a later migration. MySQL and SQLite have
-neither state, so they never report anything.
+neither state; SQLite warns of the virtual tables left out of the snapshot, whose module is not loaded.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import Literal
 
 import sqlalchemy
 
-from dbmigrate.schema.catalog import rows
+from dbmigrate.schema.catalog import rows, sqlite
 from dbmigrate.schema.catalog.postgresql import USER_RELATION
 from dbmigrate.schema.model import qualify
 
-ProblemKind = Literal["invalid_index", "unattached_partitioned_index", "unvalidated_constraint"]
+ProblemKind = Literal[
+    "invalid_index", "unattached_partitioned_index", "unvalidated_constraint", "unreadable_virtual_table"
+]
 
 # An index still being built concurrently is invalid too, but not (yet) a problem. An index made ON ONLY a
 # partitioned table (relkind 'I') stays invalid until an index of each partition is attached to it: the partitions
@@ -66,8 +68,10 @@ class IntegrityProblem:
 
 
 def problems(conn: sqlalchemy.Connection, *, dialect: str) -> list[IntegrityProblem]:
-    """Invalid indexes (failures) and NOT VALID constraints (warnings) in the user schemas; always empty off
-    PostgreSQL."""
+    """Invalid indexes (failures) and NOT VALID constraints (warnings) in PostgreSQL's user schemas; SQLite's
+    unreadable virtual tables (warnings); nothing on MySQL."""
+    if dialect == "sqlite":
+        return [_unreadable(name, module) for name, module in sqlite.unreadable_virtual_tables(conn).items()]
     if dialect != "postgresql":
         return []
     found = []
@@ -111,6 +115,18 @@ def _unattached(name: str, index_sql: str, table_sql: str, partitions: list[str]
         message=(
             f"index {index_sql} on partitioned table {table_sql} is not attached on every partition yet{missing}: "
             f"create the index on each (CONCURRENTLY) and run ALTER INDEX {index_sql} ATTACH PARTITION <that index>"
+        ),
+        warning=True,
+    )
+
+
+def _unreadable(name: str, module: str) -> IntegrityProblem:
+    return IntegrityProblem(
+        kind="unreadable_virtual_table",
+        name=name,
+        message=(
+            f"virtual table {name} uses module {module}, which is not loaded here: it is left out of the "
+            "snapshot and fingerprint"
         ),
         warning=True,
     )

@@ -10,6 +10,8 @@ expression: those are read from the stored ``CREATE`` statements.
 from __future__ import annotations
 
 import itertools
+import operator
+import re
 
 import sqlalchemy
 from sqlglot import Token, TokenType
@@ -22,10 +24,12 @@ _USER_TABLES = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
 
 _TABLES = f"SELECT m.name, m.sql FROM sqlite_master m WHERE {_USER_TABLES}"
 
+# Each query below is formatted with ``skipped``: the condition leaving out the virtual tables whose module is not
+# loaded, since asking about one fails the whole query ("no such module").
 _COLUMNS = f"""
 SELECT m.name, p.cid, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden
 FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
-WHERE {_USER_TABLES}
+WHERE {_USER_TABLES}{{skipped}}
 """
 
 # Index columns in order; origin 'pk' is the primary key's own index (reported as the constraint), cid -2 an
@@ -36,14 +40,14 @@ FROM sqlite_master m
 JOIN pragma_index_list(m.name) il
 JOIN pragma_index_xinfo(il.name) x
 LEFT JOIN sqlite_master s ON s.type = 'index' AND s.name = il.name
-WHERE {_USER_TABLES} AND il.origin <> 'pk' AND x.key = 1
+WHERE {_USER_TABLES}{{skipped}} AND il.origin <> 'pk' AND x.key = 1
 ORDER BY m.name, il.name, x.seqno
 """
 
 _FOREIGN_KEYS = f"""
 SELECT m.name, fk.id, fk."table", fk."from", fk."to", fk.on_delete, fk.on_update
 FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) fk
-WHERE {_USER_TABLES}
+WHERE {_USER_TABLES}{{skipped}}
 ORDER BY m.name, fk.id, fk.seq
 """
 
@@ -53,13 +57,33 @@ _TRIGGERS = "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger
 
 _GENERATED = {2: "virtual", 3: "stored"}
 
+_BY_ID = operator.itemgetter(0, 1)
+_MODULES = "SELECT name FROM pragma_module_list"
+_VIRTUAL_TABLE = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\sUSING\s+[\"'`\[]?(\w+)", re.IGNORECASE | re.DOTALL)
+
+
+def unreadable_virtual_tables(conn: sqlalchemy.Connection) -> dict[str, str]:
+    """Virtual tables whose module this connection has not loaded (an extension such as SpatiaLite's), by name,
+    with the module: SQLite cannot even list their columns, so they are left out of the snapshot."""
+    virtual = {}
+    for name, sql in rows(conn, _TABLES):
+        match = _VIRTUAL_TABLE.match(sql or "")
+        if match:
+            virtual[name] = match.group(1)
+    if not virtual:
+        return {}
+    loaded = {str(r[0]).lower() for r in rows(conn, _MODULES)}
+    return {name: module for name, module in virtual.items() if module.lower() not in loaded}
+
 
 def read(conn: sqlalchemy.Connection) -> Parts:
     """All tables, columns, indexes, constraints, views and triggers of ``main``, in six queries."""
-    tables = {r[0]: r[1] for r in rows(conn, _TABLES)}
+    unreadable = unreadable_virtual_tables(conn)
+    skipped = f" AND m.name NOT IN ({', '.join(map(_literal, unreadable))})" if unreadable else ""
+    tables = {r[0]: r[1] for r in rows(conn, _TABLES) if r[0] not in unreadable}
     parts = Parts(own_schema="main", tables=[(None, name) for name in tables])
     primary_keys: dict[str, list[tuple[int, str]]] = {}
-    found = rows(conn, _COLUMNS)
+    found = rows(conn, _COLUMNS.format(skipped=skipped))
     with_generated = {r[0] for r in found if r[7] in _GENERATED}
     clauses = {
         table: _column_clauses(sql)
@@ -85,8 +109,8 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     pk_columns = {table: tuple(name for _, name in sorted(pk)) for table, pk in primary_keys.items()}
     for table, columns in pk_columns.items():
         parts.constraints.append(((None, table), Constraint(f"{table}_pkey", "primary key", columns)))
-    _read_indexes(conn, parts)
-    for (table, _), group in itertools.groupby(rows(conn, _FOREIGN_KEYS), key=lambda r: (r[0], r[1])):
+    _read_indexes(conn, parts, skipped=skipped)
+    for (table, _), group in itertools.groupby(rows(conn, _FOREIGN_KEYS.format(skipped=skipped)), key=_BY_ID):
         parts.constraints.append(((None, table), _foreign_key(table, list(group), pk_columns)))
     for table, sql in tables.items():
         unnamed = itertools.count(1)
@@ -98,9 +122,9 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     return parts
 
 
-def _read_indexes(conn: sqlalchemy.Connection, parts: Parts) -> None:
+def _read_indexes(conn: sqlalchemy.Connection, parts: Parts, *, skipped: str) -> None:
     """CREATE INDEX indexes into ``parts.indexes``, UNIQUE constraints' automatic indexes as constraints."""
-    for (table, name), group in itertools.groupby(rows(conn, _INDEXES), key=lambda r: (r[0], r[1])):
+    for (table, name), group in itertools.groupby(rows(conn, _INDEXES.format(skipped=skipped)), key=_BY_ID):
         keys = list(group)
         key: TableKey = (None, table)
         unique, origin, sql = bool(keys[0][2]), keys[0][3], keys[0][7]
@@ -112,6 +136,11 @@ def _read_indexes(conn: sqlalchemy.Connection, parts: Parts) -> None:
         written, predicate = _index_parts(sql) if needs_sql else ([], None)
         items = tuple(written[i] if k[4] == -2 else f"{k[5]}{' DESC' if k[6] else ''}" for i, k in enumerate(keys))
         parts.indexes.append((key, Index(name=name, columns=items, unique=unique, predicate=predicate)))
+
+
+def _literal(text: str) -> str:
+    """An SQL string in a query run through ``text()``, which would take ``:word`` for a parameter."""
+    return "'" + text.replace("'", "''").replace(":", "\\:") + "'"
 
 
 def _foreign_key(table: str, keys: list[Row], pk_columns: dict[str, tuple[str, ...]]) -> Constraint:
