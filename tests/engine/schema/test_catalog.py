@@ -390,6 +390,28 @@ def test_sqlite_snapshot(sqlite_url: str) -> None:
     assert schema.view("big_orders").definition == SQLITE_SAMPLE[-1]
 
 
+def test_mariadb_on_update_column_without_default(mysql_url: str) -> None:
+    execute(mysql_url, ["CREATE TABLE t (id int, touched datetime NULL ON UPDATE current_timestamp)"])
+    assert snapshot(mysql_url).table("t").column("touched").default == "on update current_timestamp()"
+
+
+def test_sqlite_foreign_keys_and_unique_constraints_on_the_same_columns_keep_apart(sqlite_url: str) -> None:
+    execute(
+        sqlite_url,
+        [
+            "CREATE TABLE x (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE y (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE c (a INTEGER REFERENCES x (id) UNIQUE, UNIQUE (a), FOREIGN KEY (a) REFERENCES y (id))",
+        ],
+    )
+    c = snapshot(sqlite_url).table("c")
+    assert [(k.name, k.kind, k.ref_table) for k in c.constraints] == [
+        ("c_a_fkey", "foreign key", "y"),
+        ("c_a_fkey1", "foreign key", "x"),
+        ("c_a_key", "unique", None),  # SQLite keeps one index for the same UNIQUE written twice
+    ]
+
+
 def test_exclude_tables_leaves_out_their_indexes_constraints_and_sequences(db_url: str) -> None:
     serial = {"postgresql": "bigserial", "mysql": "bigint AUTO_INCREMENT", "sqlite": "INTEGER"}[dialect_of(db_url)]
     execute(

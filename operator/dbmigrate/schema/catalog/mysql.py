@@ -177,8 +177,8 @@ def _column(r: Row) -> Column:
     extra: str = r[6] or ""
     default = None if r[4] in (None, "NULL") else r[4]
     if extra.lower().startswith("on update "):
-        # Part of how the column gets its value, so kept with the default.
-        default = f"{default} {extra.lower()}"
+        # Part of how the column gets its value, so kept with the default (if any).
+        default = f"{default} {extra.lower()}" if default else extra.lower()
     generated = None
     if r[7]:
         generated = f"{r[7]} {'stored' if 'STORED' in extra.upper() else 'virtual'}"

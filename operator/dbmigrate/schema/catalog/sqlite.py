@@ -109,9 +109,10 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     pk_columns = {table: tuple(name for _, name in sorted(pk)) for table, pk in primary_keys.items()}
     for table, columns in pk_columns.items():
         parts.constraints.append(((None, table), Constraint(f"{table}_pkey", "primary key", columns)))
-    _read_indexes(conn, parts, skipped=skipped)
+    names = _Names()
+    _read_indexes(conn, parts, skipped=skipped, names=names)
     for (table, _), group in itertools.groupby(rows(conn, _FOREIGN_KEYS.format(skipped=skipped)), key=_BY_ID):
-        parts.constraints.append(((None, table), _foreign_key(table, list(group), pk_columns)))
+        parts.constraints.append(((None, table), _foreign_key(table, list(group), pk_columns, names=names)))
     for table, sql in tables.items():
         unnamed = itertools.count(1)
         for name, expression in _checks(sql):
@@ -122,7 +123,24 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     return parts
 
 
-def _read_indexes(conn: sqlalchemy.Connection, parts: Parts, *, skipped: str) -> None:
+class _Names:
+    """Names made up for unnamed constraints, PostgreSQL's way: a second one on the same columns of a table gets
+    a number (``c_a_fkey``, ``c_a_fkey1``), in the order SQLite lists them."""
+
+    def __init__(self) -> None:
+        self._taken: set[tuple[str, str]] = set()
+
+    def make(self, table: str, columns: tuple[str, ...], suffix: str) -> str:
+        base = f"{table}_{'_'.join(columns)}_{suffix}"
+        name, number = base, 0
+        while (table, name) in self._taken:
+            number += 1
+            name = f"{base}{number}"
+        self._taken.add((table, name))
+        return name
+
+
+def _read_indexes(conn: sqlalchemy.Connection, parts: Parts, *, skipped: str, names: _Names) -> None:
     """CREATE INDEX indexes into ``parts.indexes``, UNIQUE constraints' automatic indexes as constraints."""
     for (table, name), group in itertools.groupby(rows(conn, _INDEXES.format(skipped=skipped)), key=_BY_ID):
         keys = list(group)
@@ -130,7 +148,7 @@ def _read_indexes(conn: sqlalchemy.Connection, parts: Parts, *, skipped: str) ->
         unique, origin, sql = bool(keys[0][2]), keys[0][3], keys[0][7]
         if origin == "u":
             columns = tuple(k[5] for k in keys)
-            parts.constraints.append((key, Constraint(f"{table}_{'_'.join(columns)}_key", "unique", columns)))
+            parts.constraints.append((key, Constraint(names.make(table, columns, "key"), "unique", columns)))
             continue
         needs_sql = keys[0][8] or any(k[4] == -2 for k in keys)
         written, predicate = _index_parts(sql) if needs_sql else ([], None)
@@ -143,13 +161,13 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''").replace(":", "\\:") + "'"
 
 
-def _foreign_key(table: str, keys: list[Row], pk_columns: dict[str, tuple[str, ...]]) -> Constraint:
+def _foreign_key(table: str, keys: list[Row], pk_columns: dict[str, tuple[str, ...]], *, names: _Names) -> Constraint:
     columns = tuple(k[3] for k in keys)
     ref_table = keys[0][2]
     # A reference without columns means the referenced table's primary key.
     ref_columns = tuple(k[4] for k in keys) if keys[0][4] is not None else pk_columns.get(ref_table, ())
     return Constraint(
-        name=f"{table}_{'_'.join(columns)}_fkey",
+        name=names.make(table, columns, "fkey"),
         kind="foreign key",
         columns=columns,
         ref_table=ref_table,
