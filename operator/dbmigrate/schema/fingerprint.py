@@ -1,10 +1,12 @@
 """A short, stable digest of a schema snapshot, to tell at a glance whether two schemas are the same.
 
-The digest covers a canonical JSON of the snapshot, which depends only on the schema's definition: not on
-object creation order, OIDs, the order the catalog returned rows in, the database's name or a sequence's
-current value (the snapshot leaves all of those out and keeps its collections sorted by name), nor on the
-states the integrity check reports (an index's validity, a constraint's NOT VALID: fields marked
-:data:`model.NOT_FINGERPRINTED`), which its remedies change.
+The digest covers a canonical JSON of the snapshot, so exactly what the snapshot holds (docs/safety.md has the
+list per database), which depends only on the schema's definition: not on object creation order, OIDs, the
+order the catalog returned rows in, the database's name or a sequence's current value (the snapshot leaves all
+of those out and keeps its collections sorted by name), nor on the session's time zone or date style (the
+snapshot is read in neutral settings: :meth:`Dialect.neutral_session`). It leaves out the states the integrity
+check reports (an index's validity, a constraint's NOT VALID: fields marked :data:`model.NOT_FINGERPRINTED`),
+which following its remedies changes.
 """
 
 from __future__ import annotations

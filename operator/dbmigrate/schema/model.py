@@ -1,9 +1,10 @@
-"""A database schema as plain, frozen values: what a snapshot holds, compared and fingerprinted.
+"""A database schema as plain, frozen values: what a snapshot holds, compared, fingerprinted and stored.
 
 Objects in the connection's own schema (PostgreSQL's current schema, MySQL's current database, SQLite's
 ``main``) carry ``schema=None`` and unqualified names, so that the same DDL applied to two databases gives
 equal snapshots whatever the databases are called. Every collection is kept sorted by name (columns by
-position), so snapshots do not depend on the order the catalog returned rows in or objects were created in.
+position, routines by name then signature), so snapshots do not depend on the order the catalog returned rows
+in or objects were created in. docs/safety.md lists what a snapshot covers and what it leaves out.
 """
 
 from __future__ import annotations
