@@ -257,6 +257,11 @@ EXTENDED: dict[str, list[str]] = {
         "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
         "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
         "CREATE MATERIALIZED VIEW mv AS SELECT id, m FROM p",
+        "CREATE INDEX p_name ON p (name)",
+        "CREATE TABLE ev (id int, at date NOT NULL) PARTITION BY RANGE (at)",
+        "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        "CREATE TABLE par (id int)",
+        "CREATE TABLE chi (x int) INHERITS (par)",
     ],
     "mysql": [
         "CREATE TABLE p (id int PRIMARY KEY, name varchar(20), doubled int AS (id * 2) STORED) ENGINE=InnoDB",
@@ -330,6 +335,15 @@ EXTENDED_CHANGES: dict[str, dict[str, list[str]]] = {
     },
     "materialized view index": {"postgresql": ["CREATE INDEX mv_m ON mv (m)"]},
     "unlogged table": {"postgresql": ["ALTER TABLE c SET UNLOGGED"]},
+    "index collation": {"postgresql": ["DROP INDEX p_name", 'CREATE INDEX p_name ON p (name COLLATE "POSIX")']},
+    "partition detached": {"postgresql": ["ALTER TABLE ev DETACH PARTITION ev_2024"]},
+    "partition bounds": {
+        "postgresql": [
+            "ALTER TABLE ev DETACH PARTITION ev_2024",
+            "ALTER TABLE ev ATTACH PARTITION ev_2024 FOR VALUES FROM ('2023-01-01') TO ('2025-01-01')",
+        ]
+    },
+    "inheritance": {"postgresql": ["ALTER TABLE chi NO INHERIT par"]},
     "generated expression": {
         "postgresql": [
             "DROP MATERIALIZED VIEW mv",

@@ -37,11 +37,25 @@ _NOT_IN_EXTENSION = """NOT EXISTS (SELECT 1 FROM pg_depend e
 USER_RELATION = f"{USER_SCHEMA} AND {_NOT_IN_EXTENSION.format(catalog='pg_class', oid='c.oid')}"
 _IN_USER_SCHEMA = f"c.relnamespace IN (SELECT n.oid FROM pg_namespace n WHERE {USER_SCHEMA})"
 
-# Tables and materialized views (whose indexes and their columns are read with the tables'). Extension members
-# are read too (flagged), as foreign keys may reference them.
+#: How a collation is written: schema-qualified unless it is a built-in one.
+_COLLATION_NAME = """(SELECT CASE WHEN cn.nspname = 'pg_catalog' THEN '' ELSE quote_ident(cn.nspname) || '.' END
+                         || quote_ident(co.collname)
+                  FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = {oid})"""
+
+# Tables and materialized views (whose indexes and their columns are read with the tables'), with how they are
+# stored and partitioned or inherit. Extension members are read too (flagged), as foreign keys may reference them.
 _TABLES = f"""
 SELECT c.oid, NULLIF(n.nspname, current_schema()), c.relname,
-       NOT {_NOT_IN_EXTENSION.format(catalog="pg_class", oid="c.oid")}, c.relkind = 'm', c.relpersistence = 'u'
+       NOT {_NOT_IN_EXTENSION.format(catalog="pg_class", oid="c.oid")}, c.relkind = 'm',
+       array_remove(ARRAY[
+           CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
+           CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_get_partkeydef(c.oid) END,
+           CASE WHEN c.relispartition
+                THEN 'partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid)
+                     || ' ' || pg_get_expr(c.relpartbound, c.oid)
+                ELSE 'inherits ' || (SELECT string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhseqno)
+                                     FROM pg_inherits i WHERE i.inhrelid = c.oid) END
+       ], NULL)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA}
 """
@@ -53,11 +67,7 @@ SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), NO
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, 0) END,
        CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
        CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) || ' stored' END,
-       CASE WHEN a.attcollation <> t.typcollation THEN
-            (SELECT CASE WHEN cn.nspname = 'pg_catalog' THEN '' ELSE quote_ident(cn.nspname) || '.' END
-                    || quote_ident(co.collname)
-             FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
-       END
+       CASE WHEN a.attcollation <> t.typcollation THEN {_COLLATION_NAME.format(oid="a.attcollation")} END
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_type t ON t.oid = a.atttypid
@@ -65,7 +75,8 @@ LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND {_IN_USER_SCHEMA}
 """
 
-# Key columns that are expressions (attnum 0) need pg_get_indexdef(oid, k); plain ones are named here.
+# Key columns that are expressions (attnum 0) need pg_get_indexdef(oid, k); plain ones are named here. A key's
+# collation is named when it is not its column's (for an expression, not the default one).
 _INDEXES = f"""
 SELECT x.indexrelid, x.indrelid, i.relname, x.indisunique, am.amname, x.indisvalid, x.indnkeyatts,
        x.indkey::int2[], x.indoption::int2[], x.indclass::oid[],
@@ -73,7 +84,12 @@ SELECT x.indexrelid, x.indrelid, i.relname, x.indisunique, am.amname, x.indisval
        CASE WHEN x.indexprs IS NOT NULL
             THEN ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) FROM generate_series(1, x.indnatts) AS k)
        END,
-       {{nulls_not_distinct}}
+       {{nulls_not_distinct}},
+       ARRAY(SELECT CASE WHEN u.coll NOT IN (0, COALESCE(a.attcollation, 100))
+                         THEN {_COLLATION_NAME.format(oid="u.coll")} END
+             FROM unnest(x.indcollation::oid[]) WITH ORDINALITY AS u(coll, k)
+             LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[u.k - 1] AND a.attnum > 0
+             ORDER BY u.k)
 FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_am am ON am.oid = i.relam
@@ -162,12 +178,12 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     # Until 15 every unique index and constraint treats NULLs as distinct.
     nulls_not_distinct = "x.indnullsnotdistinct" if (conn.dialect.server_version_info or (0,)) >= (15,) else "false"
     tables: dict[int, TableKey] = {}  # materialized views too: their indexes are read with the tables'
-    for oid, schema, name, extension_member, materialized, unlogged in rows(conn, _TABLES):
+    for oid, schema, name, extension_member, materialized, options in rows(conn, _TABLES):
         tables[oid] = (schema, name)
         if not (extension_member or materialized):
             parts.tables.append((schema, name))
-            if unlogged:
-                parts.options[schema, name] = ("unlogged",)
+            if options:
+                parts.options[schema, name] = tuple(options)
     names: dict[tuple[int, int], str] = {}
     by_table: dict[int, list[Row]] = {}
     for r in rows(conn, _COLUMNS):  # sorted here: cheaper than ORDER BY, rows mostly come in order anyway
@@ -210,13 +226,15 @@ def read(conn: sqlalchemy.Connection) -> Parts:
 
 
 def _index(r: Row, *, names: dict[tuple[int, int], str], opclasses: dict[int, str]) -> Index:
-    """Key items: column names, or expressions as pg_get_indexdef prints them, with non-default operator class
-    and order (which pg_get_indexdef(oid, k) leaves out)."""
-    nkey, attnums, options, classes, expressions = r[6], r[7], r[8], r[9], r[11]
+    """Key items: column names, or expressions as pg_get_indexdef prints them, with non-default collation,
+    operator class and order (which pg_get_indexdef(oid, k) leaves out)."""
+    nkey, attnums, options, classes, expressions, collations = r[6], r[7], r[8], r[9], r[11], r[13]
     items = []
     for k, attnum in enumerate(attnums):
         item = expressions[k] if attnum == 0 else names[r[1], attnum]
         if k < nkey:
+            if collations[k]:
+                item += f" COLLATE {collations[k]}"
             if classes[k] in opclasses:
                 item += f" {opclasses[classes[k]]}"
             item += _ORDER[options[k] & 3]
