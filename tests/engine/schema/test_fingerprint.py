@@ -272,6 +272,7 @@ EXTENDED: dict[str, list[str]] = {
     "sqlite": [
         "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL)",
         "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 1; END",
+        "CREATE INDEX p_name ON p (name)",
     ],
 }
 
@@ -316,6 +317,7 @@ EXTENDED_CHANGES: dict[str, dict[str, list[str]]] = {
             "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, "
             "doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL)",
             _TRIGGER,
+            "CREATE INDEX p_name ON p (name)",
         ],
     },
     "table engine": {"mysql": ["ALTER TABLE p ENGINE=MyISAM"]},
@@ -335,7 +337,19 @@ EXTENDED_CHANGES: dict[str, dict[str, list[str]]] = {
     },
     "materialized view index": {"postgresql": ["CREATE INDEX mv_m ON mv (m)"]},
     "unlogged table": {"postgresql": ["ALTER TABLE c SET UNLOGGED"]},
-    "index collation": {"postgresql": ["DROP INDEX p_name", 'CREATE INDEX p_name ON p (name COLLATE "POSIX")']},
+    "index collation": {
+        "postgresql": ["DROP INDEX p_name", 'CREATE INDEX p_name ON p (name COLLATE "POSIX")'],
+        "sqlite": ["DROP INDEX p_name", "CREATE INDEX p_name ON p (name COLLATE NOCASE)"],
+    },
+    "strict table": {
+        "sqlite": [
+            *_REBUILD_P,
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, "
+            "doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL) STRICT",
+            _TRIGGER,
+            "CREATE INDEX p_name ON p (name)",
+        ]
+    },
     "partition detached": {"postgresql": ["ALTER TABLE ev DETACH PARTITION ev_2024"]},
     "partition bounds": {
         "postgresql": [
@@ -356,6 +370,7 @@ EXTENDED_CHANGES: dict[str, dict[str, list[str]]] = {
             *_REBUILD_P,
             "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, doubled INT GENERATED ALWAYS AS (id * 3) VIRTUAL)",
             _TRIGGER,
+            "CREATE INDEX p_name ON p (name)",
         ],
     },
 }

@@ -35,7 +35,7 @@ WHERE {_USER_TABLES}{{skipped}}
 # Index columns in order; origin 'pk' is the primary key's own index (reported as the constraint), cid -2 an
 # expression, which only the index's CREATE statement spells.
 _INDEXES = f"""
-SELECT m.name, il.name, il."unique", il.origin, x.cid, x.name, x."desc", s.sql, il.partial
+SELECT m.name, il.name, il."unique", il.origin, x.cid, x.name, x."desc", s.sql, il.partial, upper(x.coll)
 FROM sqlite_master m
 JOIN pragma_index_list(m.name) il
 JOIN pragma_index_xinfo(il.name) x
@@ -58,6 +58,8 @@ _TRIGGERS = "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger
 _GENERATED = {2: "virtual", 3: "stored"}
 
 _BY_ID = operator.itemgetter(0, 1)
+#: What may follow a CREATE TABLE's closing parenthesis.
+_TABLE_OPTIONS = re.compile(r"\b(WITHOUT\s+ROWID|STRICT)\b", re.IGNORECASE)
 _MODULES = "SELECT name FROM pragma_module_list"
 _VIRTUAL_TABLE = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\sUSING\s+[\"'`\[]?(\w+)", re.IGNORECASE | re.DOTALL)
 
@@ -82,6 +84,10 @@ def read(conn: sqlalchemy.Connection) -> Parts:
     skipped = f" AND m.name NOT IN ({', '.join(map(_literal, unreadable))})" if unreadable else ""
     tables = {r[0]: r[1] for r in rows(conn, _TABLES) if r[0] not in unreadable}
     parts = Parts(own_schema="main", tables=[(None, name) for name in tables])
+    for table, sql in tables.items():
+        options = _TABLE_OPTIONS.findall(sql[sql.rfind(")") :])
+        if options:
+            parts.options[None, table] = tuple(" ".join(o.lower().split()) for o in options)
     primary_keys: dict[str, list[tuple[int, str]]] = {}
     found = rows(conn, _COLUMNS.format(skipped=skipped))
     with_generated = {r[0] for r in found if r[7] in _GENERATED}
@@ -152,8 +158,15 @@ def _read_indexes(conn: sqlalchemy.Connection, parts: Parts, *, skipped: str, na
             continue
         needs_sql = keys[0][8] or any(k[4] == -2 for k in keys)
         written, predicate = _index_parts(sql) if needs_sql else ([], None)
-        items = tuple(written[i] if k[4] == -2 else f"{k[5]}{' DESC' if k[6] else ''}" for i, k in enumerate(keys))
+        items = tuple(
+            f"{written[i] if k[4] == -2 else k[5]}{_collate(k[9])}{' DESC' if k[6] else ''}" for i, k in enumerate(keys)
+        )
         parts.indexes.append((key, Index(name=name, columns=items, unique=unique, predicate=predicate)))
+
+
+def _collate(collation: str | None) -> str:
+    """A key's collation, the column's own included, unless it is the default."""
+    return f" COLLATE {collation}" if collation and collation != "BINARY" else ""
 
 
 def _literal(text: str) -> str:
