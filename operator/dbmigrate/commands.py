@@ -160,7 +160,7 @@ def verify(
 ) -> outcome.Outcome:
     """Check the live schema: history against files, catalog problems, expected fingerprint, drift (and what
     changed since the recorded snapshot); ``show_schema`` adds the snapshot itself, to compare two databases."""
-    from dbmigrate import migrating, verification
+    from dbmigrate import verification
 
     result = outcome.Outcome(action="verify")
     with session.capture(result):
@@ -185,7 +185,7 @@ def verify(
         if not verified.ok:
             raise errors.DriftError(f"✗ Schema integrity: {verified.check().message}")
         if drift.check.ok is False and fail_on_drift:
-            raise errors.DriftError(f"✗ {drift.check.message}", hint=migrating.DRIFT_HINT)
+            raise errors.DriftError(f"✗ {drift.check.message}", hint=verification.DRIFT_HINT)
     return result
 
 

@@ -124,7 +124,15 @@ def migrate(
                     )
             raise
         finally:
-            _verify(conn, dialect, settings, table=table, migrations=migrations, options=options, result=result)
+            _verify(
+                conn,
+                dialect,
+                table=table,
+                migrations=migrations,
+                options=options,
+                direction=direction,
+                result=result,
+            )
         _after_run(result, options=options, direction=direction)
 
 
@@ -178,7 +186,7 @@ def _gates(
     )
     result.details["drift"] = drift.to_json()
     if drift.check.ok is False and options.fail_on_drift:
-        raise errors.DriftError(f"✗ {drift.check.message}", hint=DRIFT_HINT)
+        raise errors.DriftError(f"✗ {drift.check.message}", hint=verification.DRIFT_HINT)
     result.checks.append(_backup_check(settings, plan=plan, options=options, result=result))
     result.checks.append(outcome.Check("pending", True, _count(plan, later=later, target=options.target)))
     if plan.findings:
@@ -201,13 +209,6 @@ def _gates(
         planning.enforce_approval(plan, allow_destructive=False, approve=options.approve)
     if drift.check.ok is False:
         result.checks.append(dataclasses.replace(drift.check, warning=True))
-
-
-#: What to do about drift: the changes are listed with it.
-DRIFT_HINT = (
-    "undo the changes listed, or make them a migration; or, if the schema is right as it is, accept it as the new "
-    "baseline with `dbmigrate repair --accept-schema`"
-)
 
 
 def _dry_run_failure(plan: planning.Plan, result: outcome.Outcome) -> None:
@@ -347,24 +348,25 @@ _CONNECTION_GONE = (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.InvalidRequestErro
 def _verify(
     conn: sqlalchemy.Connection,
     dialect: base.Dialect,
-    settings: config.Settings,
     *,
     table: history.History,
     migrations: list[model.Migration],
     options: RunOptions,
+    direction: str,
     result: outcome.Outcome,
 ) -> None:
     """Verify after every run (also a failed one: the report must say what state it left). The fingerprint and its
-    snapshot are recorded only by a run that changed the history (applied, reverted, or left a migration dirty) or
-    when no comparable baseline is recorded yet: a run with nothing to do must not make drift the baseline
-    (``repair --accept-schema`` does)."""
+    snapshot are recorded only by a run that kept a change (a migration applied or reverted and not rolled back,
+    or one left dirty) or when no comparable baseline is recorded yet: a run that changed nothing, or undid all it
+    did, must not make drift the baseline (``repair --accept-schema`` does)."""
     try:
         dialect.restore_session(conn)
         current = state.compute(migrations, table.rows())
         verified = verification.verify(
             conn, dialect, history_table=table.table, current=current, expected=options.expected_fingerprint
         )
-        if result.history_updated or verified.recorded is None or not verified.recorded.has_snapshot:
+        kept = any(m.direction == direction and m.status in ("applied", "reverted") for m in result.migrations)
+        if kept or current.dirty or verified.recorded is None or not verified.recorded.has_snapshot:
             verification.record(
                 conn, dialect, history_table=table.table, fingerprint=verified.fingerprint, schema=verified.schema
             )

@@ -19,6 +19,11 @@ from dbmigrate.schema import diff, integrity, model, snapshot
 from dbmigrate.schema import fingerprint as fingerprints
 
 _FINGERPRINT_KEY = "schema_fingerprint"
+#: What to do about drift, whose changes are listed with it.
+DRIFT_HINT = (
+    "undo the changes listed, or make them a migration; or, if the schema is right as it is, accept it as the new "
+    "baseline with `dbmigrate repair --accept-schema`"
+)
 #: Drift changes listed in the report's drift line; the JSON document has them all.
 _SHOWN_CHANGES = 20
 

@@ -300,3 +300,20 @@ def test_a_virtual_table_of_a_module_not_loaded_is_left_out_with_a_warning(
         "unreadable_virtual_table geo: virtual table geo uses module not_loaded_here, which is not loaded here: "
         "it is left out of the snapshot and fingerprint"
     ]
+
+
+def test_a_run_rolled_back_entirely_keeps_the_baseline(sqlite_url: str, migrations_dir: Path) -> None:
+    write(migrations_dir, {"001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);"})
+    commands.up(settings(sqlite_url, migrations_dir))
+    execute(sqlite_url, ["CREATE TABLE hand_made (id INTEGER)"])
+    write(
+        migrations_dir,
+        {
+            "002_b.up.sql": "CREATE TABLE b (id INTEGER);",
+            "002_b.down.sql": "DROP TABLE b;",
+            "003_c.sql": "CREATE TABLE c (id INTEGER);\nINSERT INTO missing VALUES (1);",
+        },
+    )
+    failed = commands.up(settings(sqlite_url, migrations_dir))
+    assert failed.exit_code == 1 and failed.details["rolled_back"] == ["2"]
+    assert commands.verify(settings(sqlite_url, migrations_dir), fail_on_drift=True).exit_code == 5
