@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy
+
 from dbmigrate import config, database, errors, history, outcome, progress, session, state
+from dbmigrate.dialects import base
 from dbmigrate.sources import detect, model, sqlfiles
 
 if TYPE_CHECKING:
@@ -152,8 +155,11 @@ def _migrate_framework(
         run.down(settings, detection, options=options, result=result, report=report)
 
 
-def verify(settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False) -> outcome.Outcome:
-    """Check the live schema: history against files, catalog problems, expected fingerprint, drift."""
+def verify(
+    settings: config.Settings, *, expected: str | None = None, fail_on_drift: bool = False, show_schema: bool = False
+) -> outcome.Outcome:
+    """Check the live schema: history against files, catalog problems, expected fingerprint, drift (and what
+    changed since the recorded snapshot); ``show_schema`` adds the snapshot itself, to compare two databases."""
     from dbmigrate import verification
 
     result = outcome.Outcome(action="verify")
@@ -162,14 +168,24 @@ def verify(settings: config.Settings, *, expected: str | None = None, fail_on_dr
         with session.open_session(settings, result, lock=False, missing_file="refuse") as (conn, dialect, table):
             current = state.compute(migrations, table.rows())
             verified = verification.verify(conn, dialect, history_table=table.table, current=current, expected=expected)
-        drift = verification.drift_check(live=verified.fingerprint, recorded=verified.recorded)
-        result.checks += [drift, verified.check()]
+            drift = verification.drift(
+                conn,
+                dialect,
+                history_table=table.table,
+                live=verified.schema,
+                fingerprint=verified.fingerprint,
+                baseline=verified.recorded,
+            )
+        result.checks += [drift.check, verified.check()]
         result.details["verify"] = verified.to_json()
+        if show_schema:
+            result.details["verify"]["schema"] = verified.schema.to_json()
+        result.details["drift"] = drift.to_json()
         result.details["current_version"] = current.current_version
         if not verified.ok:
             raise errors.DriftError(f"✗ Schema integrity: {verified.check().message}")
-        if drift.ok is False and fail_on_drift:
-            raise errors.DriftError(f"✗ {drift.message}")
+        if drift.check.ok is False and fail_on_drift:
+            raise errors.DriftError(f"✗ {drift.check.message}", hint=verification.DRIFT_HINT)
     return result
 
 
@@ -232,12 +248,13 @@ def baseline(settings: config.Settings, *, version: str) -> outcome.Outcome:
     return result
 
 
-def repair(settings: config.Settings, *, mark_applied: bool = False) -> outcome.Outcome:
-    """Explicitly clear dirty marks and accept edited files' checksums, listing every change it makes."""
+def repair(settings: config.Settings, *, mark_applied: bool = False, accept_schema: bool = False) -> outcome.Outcome:
+    """Explicitly clear dirty marks and accept edited files' checksums, listing every change it makes; with
+    ``accept_schema``, record the live schema's fingerprint as the baseline later drift checks compare with."""
     result = outcome.Outcome(action="repair")
     with session.capture(result):
         migrations = _load(settings, result)
-        with session.open_session(settings, result, lock=True) as (_conn, _dialect, table):
+        with session.open_session(settings, result, lock=True) as (conn, dialect, table):
             current = state.compute(migrations, table.rows())
             changes: list[str] = []
             for row in current.dirty:
@@ -256,9 +273,29 @@ def repair(settings: config.Settings, *, mark_applied: bool = False) -> outcome.
                     f"version {migration.version} ({migration.filename}): checksum "
                     f"{(row.checksum or '')[:12]} replaced by {migration.checksum[:12]}"
                 )
+            if accept_schema:
+                changes += _accept_schema(conn, dialect, history_table=table.table)
             result.details["repaired"] = changes
             result.history_updated = bool(changes)
     return result
+
+
+def _accept_schema(conn: sqlalchemy.Connection, dialect: base.Dialect, *, history_table: str) -> list[str]:
+    """Record the live schema as the drift baseline; no change when it already is."""
+    from dbmigrate import verification
+    from dbmigrate.schema import fingerprint
+
+    schema = verification.read(conn, dialect, history_table=history_table)
+    live = fingerprint.fingerprint(schema)
+    recorded = verification.recorded(conn, dialect, history_table)
+    if recorded is not None and recorded.has_snapshot and recorded.fingerprint == live:
+        return []
+    verification.record(conn, dialect, history_table=history_table, fingerprint=live, schema=schema)
+    before = f"{recorded.fingerprint[:19]}…" if recorded else "none"
+    return [
+        f"schema fingerprint {before} replaced by {live[:19]}…: the current schema is accepted as the baseline "
+        "for drift checks"
+    ]
 
 
 def create(settings: config.Settings, *, name: str, timestamp: bool = False) -> outcome.Outcome:

@@ -232,9 +232,11 @@ class History:
             self._rows[version] = change(self._rows[version])
 
     def _read(self) -> list[Row]:
-        cursor = self._cursor()
-        cursor.execute(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
-        return [_row(*values) for values in cursor.fetchall()]
+        """In the dialect's neutral session: psycopg parses timestamps in ISO DateStyle only."""
+        with self._dialect.neutral_session(self._conn):
+            cursor = self._cursor()
+            cursor.execute(f"SELECT {_COLUMNS} FROM {self._quoted} ORDER BY applied_at, version")
+            return [_row(*values) for values in cursor.fetchall()]
 
     def _cursor(self) -> Any:
         return self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

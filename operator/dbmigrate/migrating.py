@@ -83,14 +83,13 @@ def migrate(
             rollback=options.rollback_on_failure and direction == "up",
         )
         result.details["plan"] = plan.to_json()
-        fingerprint_before = fingerprints.fingerprint(schema_before)
         _gates(
             settings,
             conn,
             dialect,
             plan=plan,
             options=options,
-            fingerprint=fingerprint_before,
+            schema=schema_before,
             history_table=table.table,
             later=len(current.pending) - len(todo) if direction == "up" else 0,
             result=result,
@@ -130,14 +129,42 @@ def migrate(
                     )
             raise
         finally:
-            _verify(conn, dialect, settings, table=table, migrations=migrations, options=options, result=result)
-        verified: dict[str, Any] = result.details.get("verify") or {}
-        if options.expected_fingerprint and verified.get("fingerprint") != options.expected_fingerprint:
-            raise errors.DriftError(
-                f"✗ the run succeeded, but the schema fingerprint {verified.get('fingerprint')} differs from the "
-                f"expected {options.expected_fingerprint}",
-                hint="`dbmigrate verify` here and where the fingerprint was recorded shows what differs",
+            _verify(
+                conn,
+                dialect,
+                table=table,
+                migrations=migrations,
+                options=options,
+                direction=direction,
+                result=result,
             )
+        _after_run(result, options=options, direction=direction)
+
+
+def _after_run(result: outcome.Outcome, *, options: RunOptions, direction: str) -> None:
+    """A run that succeeded still fails (exit 5, as `verify` would) on the schema check after it: the schema it
+    left is not the expected one, or has integrity failures (NOT VALID constraints are warnings, not failures)."""
+    verified: dict[str, Any] = result.details.get("verify") or {}
+    if options.expected_fingerprint and verified.get("fingerprint") != options.expected_fingerprint:
+        raise errors.DriftError(
+            f"✗ the run succeeded, but the schema fingerprint {verified.get('fingerprint')} differs from the "
+            f"expected {options.expected_fingerprint}",
+            hint="to see what differs, compare `dbmigrate verify --show-schema --output json` (its verify.schema) "
+            "here with the same on the database the expected fingerprint was taken from",
+        )
+    if verified.get("ok") is False:
+        done = sum(1 for m in result.migrations if m.direction == direction and m.status in ("applied", "reverted"))
+        problems = f"{len(verified['problems'])} problem(s): {'; '.join(verified['problems'])}"
+        if not done:
+            raise errors.DriftError(f"✗ nothing to run, but the schema check found {problems}", hint=_FIX_HINT)
+        verb = "applied" if direction == "up" else "reverted"
+        raise errors.DriftError(
+            f"✗ {done} migration(s) {verb}, but the schema check after them found {problems}",
+            hint=f"the migrations stay {verb} (the history records them); {_FIX_HINT}",
+        )
+
+
+_FIX_HINT = "fix each problem as it says, then `dbmigrate verify`"
 
 
 def _gates(
@@ -147,18 +174,24 @@ def _gates(
     *,
     plan: planning.Plan,
     options: RunOptions,
-    fingerprint: str,
+    schema: schema_model.Schema,
     history_table: str,
     later: int,
     result: outcome.Outcome,
 ) -> None:
     """Every check that may refuse the run, in the order the report shows them (``later``: pending migrations
     beyond the target, which this run leaves)."""
-    drift = verification.drift_check(
-        live=fingerprint, recorded=verification.recorded_fingerprint(conn, dialect, history_table)
+    drift = verification.drift(
+        conn,
+        dialect,
+        history_table=history_table,
+        live=schema,
+        fingerprint=fingerprints.fingerprint(schema),
+        baseline=verification.recorded(conn, dialect, history_table),
     )
-    if drift.ok is False and options.fail_on_drift:
-        raise errors.DriftError(f"✗ {drift.message}", hint="inspect the change, then run without --fail-on-drift")
+    result.details["drift"] = drift.to_json()
+    if drift.check.ok is False and options.fail_on_drift:
+        raise errors.DriftError(f"✗ {drift.check.message}", hint=verification.DRIFT_HINT)
     result.checks.append(_backup_check(settings, plan=plan, options=options, result=result))
     result.checks.append(outcome.Check("pending", True, _count(plan, later=later, target=options.target)))
     if plan.findings:
@@ -179,8 +212,8 @@ def _gates(
             )
     elif options.approve is not None:
         planning.enforce_approval(plan, allow_destructive=False, approve=options.approve)
-    if drift.ok is False:
-        result.checks.append(dataclasses.replace(drift, warning=True))
+    if drift.check.ok is False:
+        result.checks.append(dataclasses.replace(drift.check, warning=True))
 
 
 def _dry_run_failure(plan: planning.Plan, result: outcome.Outcome) -> None:
@@ -320,21 +353,28 @@ _CONNECTION_GONE = (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.InvalidRequestErro
 def _verify(
     conn: sqlalchemy.Connection,
     dialect: base.Dialect,
-    settings: config.Settings,
     *,
     table: history.History,
     migrations: list[model.Migration],
     options: RunOptions,
+    direction: str,
     result: outcome.Outcome,
 ) -> None:
-    """Verify after every run (also a failed one: the report must say what state it left) and record the fingerprint."""
+    """Verify after every run (also a failed one: the report must say what state it left). The fingerprint and its
+    snapshot are recorded only by a run that kept a change (a migration applied or reverted and not rolled back,
+    or one left dirty) or when no comparable baseline is recorded yet: a run that changed nothing, or undid all it
+    did, must not make drift the baseline (``repair --accept-schema`` does)."""
     try:
         dialect.restore_session(conn)
         current = state.compute(migrations, table.rows())
         verified = verification.verify(
             conn, dialect, history_table=table.table, current=current, expected=options.expected_fingerprint
         )
-        verification.record_fingerprint(conn, dialect, history_table=table.table, value=verified.fingerprint)
+        kept = any(m.direction == direction and m.status in ("applied", "reverted") for m in result.migrations)
+        if kept or current.dirty or verified.recorded is None or not verified.recorded.has_snapshot:
+            verification.record(
+                conn, dialect, history_table=table.table, fingerprint=verified.fingerprint, schema=verified.schema
+            )
     except _CONNECTION_GONE:
         return  # the connection is gone; the run's own error says why
     result.checks.append(verified.check())

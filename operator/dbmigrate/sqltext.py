@@ -206,8 +206,8 @@ def _block_step(tokens: list[Token], index: int) -> int:
     from sqlglot import TokenType
 
     kind = tokens[index].token_type
-    if kind == TokenType.BEGIN:
-        return 1
+    if kind == TokenType.BEGIN:  # MySQL's tokenizer reads START (of START WITH, START TRANSACTION) as BEGIN too
+        return 1 if tokens[index].text.upper() == "BEGIN" else 0
     if kind == TokenType.CASE:  # a CASE expression or statement; not the CASE of END CASE
         return 0 if index and tokens[index - 1].token_type == TokenType.END else 1
     if kind == TokenType.END:

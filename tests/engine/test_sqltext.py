@@ -111,6 +111,15 @@ def test_case_expressions_and_top_level_begin_still_split() -> None:
     ]
 
 
+@pytest.mark.parametrize("dialect", ["mysql", "postgresql"])
+def test_a_sequence_starting_with_a_value_does_not_open_a_block(dialect: str) -> None:
+    sql = "CREATE SEQUENCE s1 START WITH 100;\nCREATE TABLE t (id int);"
+    assert [s.text for s in split_statements(sql, dialect=dialect)] == [
+        "CREATE SEQUENCE s1 START WITH 100",
+        "CREATE TABLE t (id int)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("sql", "kept"),
     [

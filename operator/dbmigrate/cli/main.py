@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = actions.add_parser("verify", parents=[common], help="check schema integrity and drift")
     verify.add_argument("--fail-on-drift", action="store_true", help="exit 5 if the schema changed outside dbmigrate")
     verify.add_argument("--expected-fingerprint", type=_digest, help="fail unless the schema has this fingerprint")
+    verify.add_argument(
+        "--show-schema", action="store_true", help="print the schema snapshot too (to compare two databases)"
+    )
 
     actions.add_parser("operator", help="run the Kubernetes operator (dbmigrate-operator --help for its options)")
     actions.add_parser("status", parents=[common], help="applied, pending, dirty and edited migrations")
@@ -164,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     repair = actions.add_parser("repair", parents=[common], help="clear dirty state, accept edited checksums")
     repair.add_argument(
         "--mark-applied", action="store_true", help="record dirty migrations as applied instead of pending"
+    )
+    repair.add_argument(
+        "--accept-schema",
+        action="store_true",
+        help="record the schema as it is now as the baseline of drift checks (after you have looked at the drift)",
     )
     return parser
 
@@ -374,7 +382,9 @@ def _baseline(settings: config.Settings, options: dict[str, object]) -> outcome.
 def _repair(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
     from dbmigrate import commands
 
-    return commands.repair(settings, mark_applied=bool(options.get("mark_applied")))
+    return commands.repair(
+        settings, mark_applied=bool(options.get("mark_applied")), accept_schema=bool(options.get("accept_schema"))
+    )
 
 
 def _verify(settings: config.Settings, options: dict[str, object]) -> outcome.Outcome:
@@ -384,6 +394,7 @@ def _verify(settings: config.Settings, options: dict[str, object]) -> outcome.Ou
         settings,
         expected=_str(options.get("expected_fingerprint")),
         fail_on_drift=bool(options.get("fail_on_drift")),
+        show_schema=bool(options.get("show_schema")),
     )
 
 

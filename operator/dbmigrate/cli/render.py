@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -149,6 +150,27 @@ def _verified(result: outcome.Outcome) -> list[str]:
     lines = [f"Fingerprint: {verify['fingerprint']}"]
     if integrity is not None:
         lines.append(f"Schema integrity: {report.check_line(integrity)}")
+    if "schema" in verify:  # --show-schema: the snapshot, one object a line, to compare with another database's
+        lines += ["", "SCHEMA SNAPSHOT:", *_snapshot_lines(verify["schema"])]
+    return lines
+
+
+def _snapshot_lines(schema: dict[str, Any]) -> list[str]:
+    """Each table (its columns, indexes, constraints and triggers), view, sequence, routine and type as one line
+    of compact JSON, in the snapshot's order: `diff` of two databases' listings shows what differs."""
+    lines = []
+    for kind, items in schema.items():
+        for item in items:
+            if kind == "tables":
+                members = ("columns", "indexes", "constraints", "triggers")
+                lines.append(
+                    f"table {json.dumps({k: v for k, v in item.items() if k not in members}, ensure_ascii=False)}"
+                )
+                lines += [
+                    f"  {member[:-1]} {json.dumps(m, ensure_ascii=False)}" for member in members for m in item[member]
+                ]
+            else:
+                lines.append(f"{kind[:-1]} {json.dumps(item, ensure_ascii=False)}")
     return lines
 
 

@@ -135,7 +135,7 @@ def closing_lines(result: outcome.Outcome) -> list[str]:
     if integrity is None:
         lines.append("Schema integrity: - Not checked")
     else:
-        lines.append(f"Schema integrity: {_SYMBOL[integrity.ok]} {integrity.message}")
+        lines.append(f"Schema integrity: {check_line(integrity)}")
     lines.append(f"Migration history: {'Updated' if result.history_updated else 'Unchanged'}")
     for name, label in (("rollback", "Rollback"), ("run_lock", "Run lock")):
         check = result.check(name)

@@ -8,9 +8,10 @@ same connection that holds the session-level lock).
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -73,6 +74,15 @@ class Dialect(abc.ABC):
         (the schema names resolve in): nothing by default."""
         return None
 
+    @contextlib.contextmanager
+    def neutral_session(self, conn: sqlalchemy.Connection) -> Iterator[None]:
+        """Read the catalogs and the history in settings of our own, then give the session its own back.
+
+        The server prints defaults, checks and view definitions (and the driver parses timestamps) in the
+        session's time zone and date style, which a role, a database or a migration may set: read in those, the
+        same schema would fingerprint differently in CI and production. Nothing to do by default (SQLite)."""
+        yield
+
     def cancel_running(self, conn: sqlalchemy.Connection) -> None:
         """Stop, from another connection, the statement ``conn`` runs, when the run is interrupted (Ctrl-C,
         SIGTERM) while waiting for it. Nothing to do by default: psycopg cancels by itself, SQLite runs in-process."""
@@ -123,8 +133,8 @@ class Dialect(abc.ABC):
         return False
 
     def history_column_types(self) -> dict[str, str]:
-        """SQL types of the history table's timestamp and boolean columns."""
-        return {"timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}
+        """SQL types of the history table's timestamp and boolean columns, and of the state table's snapshot."""
+        return {"timestamp": "TIMESTAMP", "boolean": "BOOLEAN", "text": "TEXT"}
 
     def timestamp_param(self, value: datetime) -> object:
         """A UTC timestamp as the driver should bind it into the history table."""
@@ -137,6 +147,19 @@ class Dialect(abc.ABC):
 
     def server_version(self, conn: sqlalchemy.Connection) -> str:
         return ".".join(str(part) for part in conn.dialect.server_version_info or ())
+
+
+@contextlib.contextmanager
+def restoring(restore: Callable[[], object]) -> Iterator[None]:
+    """Run ``restore`` after the block; after a failed one too, unless the session cannot take it (in a failed
+    transaction, whose rollback undoes the block's settings anyway): the block's own error is the one to see."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+            restore()
+        raise
+    restore()
 
 
 def validate_identifier(identifier: str) -> str:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import math
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import ClassVar
 
@@ -82,6 +83,14 @@ class MySQL(base.Dialect):
         if conn.engine.url.database:
             conn.exec_driver_sql(f"USE {self.quote_char}{conn.engine.url.database}{self.quote_char}")
 
+    @contextlib.contextmanager
+    def neutral_session(self, conn: sqlalchemy.Connection) -> Iterator[None]:
+        """information_schema prints TIMESTAMP defaults in the session's ``time_zone``."""
+        saved = conn.exec_driver_sql("SELECT @@session.time_zone").scalar()
+        conn.exec_driver_sql("SET time_zone = '+00:00'")
+        with base.restoring(lambda: conn.execute(sqlalchemy.text("SET time_zone = :z"), {"z": saved})):
+            yield
+
     def cancel_running(self, conn: sqlalchemy.Connection) -> None:
         """The server runs a statement to its end after its client stops waiting (an ALTER TABLE keeping its
         metadata lock, so every query on the table queued behind it), so it is killed from a second connection."""
@@ -111,7 +120,7 @@ class MySQL(base.Dialect):
         return bool(args) and args[0] == _LOCK_WAIT_TIMEOUT
 
     def history_column_types(self) -> dict[str, str]:
-        return {"timestamp": "DATETIME(6)", "boolean": "BOOLEAN"}
+        return {"timestamp": "DATETIME(6)", "boolean": "BOOLEAN", "text": "LONGTEXT"}
 
     def timestamp_param(self, value: datetime) -> object:
         return value.replace(tzinfo=None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy
@@ -18,6 +20,10 @@ _POLL_SECONDS = 0.1
 CLIENT_CHECK_MS = 3000
 #: SQLSTATE 55P03 lock_not_available: what ``lock_timeout`` raises.
 _LOCK_NOT_AVAILABLE = "55P03"
+#: Settings that change how the server prints values (and psycopg can parse only ISO dates), with the values the
+#: catalogs and the history are read in: extra_float_digits 1 prints floats exactly (the default from 12 on).
+_NEUTRAL = {"TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1"}
+_SET_ALL = "SELECT " + ", ".join(f"set_config('{name}', :{name}, false)" for name in _NEUTRAL)
 
 
 class PostgreSQL(base.Dialect):
@@ -91,6 +97,15 @@ class PostgreSQL(base.Dialect):
         relative to ``current_schema()``, and a fingerprint read under another would show drift that is not."""
         conn.exec_driver_sql("RESET search_path")
 
+    @contextlib.contextmanager
+    def neutral_session(self, conn: sqlalchemy.Connection) -> Iterator[None]:
+        """``set_config(…, false)`` rather than ``SET LOCAL``: the reads may run outside a transaction."""
+        names = ", ".join(f"current_setting('{name}')" for name in _NEUTRAL)
+        saved = dict(zip(_NEUTRAL, conn.exec_driver_sql(f"SELECT {names}").one(), strict=True))
+        conn.execute(sqlalchemy.text(_SET_ALL), _NEUTRAL)
+        with base.restoring(lambda: conn.execute(sqlalchemy.text(_SET_ALL), saved)):
+            yield
+
     def end_with_client(self, conn: sqlalchemy.Connection) -> None:
         """PostgreSQL notices a closed client socket only when it next writes to it, after the statement; from 14
         on, ``client_connection_check_interval`` makes it look while the statement runs (Linux servers)."""
@@ -121,7 +136,7 @@ class PostgreSQL(base.Dialect):
         return getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
 
     def history_column_types(self) -> dict[str, str]:
-        return {"timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}
+        return {"timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN", "text": "TEXT"}
 
     def _holder(self, conn: sqlalchemy.Connection, lock_id: int) -> str:
         """Who holds our advisory lock, from pg_locks and pg_stat_activity."""

@@ -72,7 +72,7 @@ class SQLite(base.Dialect):
         return "database is locked" in str(getattr(exc, "orig", exc))
 
     def history_column_types(self) -> dict[str, str]:
-        return {"timestamp": "TEXT", "boolean": "INTEGER"}
+        return {"timestamp": "TEXT", "boolean": "INTEGER", "text": "TEXT"}
 
     def timestamp_param(self, value: datetime) -> object:
         return value.isoformat()

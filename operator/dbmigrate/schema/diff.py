@@ -1,7 +1,9 @@
 """What changed between two schema snapshots, object by object, in words to check a migration against.
 
-Objects are matched by (qualified) name, so a rename shows as a drop and an add. A column counts as moved only
-when its order relative to the other surviving columns changed (dropping a column moves none of the others).
+Objects are matched by name, so a rename shows as a drop and an add; by name as a tuple (schema, table, member),
+never as a dotted string, so that table ``b`` of schema ``a`` and a table named ``a.b`` stay two objects. A
+column counts as moved only when its order relative to the other surviving columns changed (dropping a column
+moves none of the others).
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeVar
 
-from dbmigrate.schema.model import Column, Constraint, Index, Schema, Sequence, Table, View
+from dbmigrate.schema.model import Column, Constraint, Index, Routine, Schema, Sequence, Table, Trigger, Type, View
 
 ChangeKind = Literal["added", "changed", "dropped"]
-ObjectType = Literal["table", "column", "index", "constraint", "view", "sequence"]
+ObjectType = Literal["table", "column", "index", "constraint", "trigger", "view", "sequence", "routine", "type"]
 
-_Object = TypeVar("_Object", Column, Index, Constraint, View, Sequence)
+_Object = TypeVar("_Object", Table, Column, Index, Constraint, Trigger, View, Sequence, Routine, Type)
+_Top = TypeVar("_Top", Table, View, Sequence, Routine, Type)
+#: An object's name as a tuple: (schema or "", name[, member]); "" sorts the own schema's objects first.
+_Key = tuple[str, ...]
+#: Fields that name an object (its key) or place it (a column's position is reported apart), or that hold its
+#: members (compared as objects of their own): never reported as changed fields.
+_NOT_FIELDS = frozenset({"name", "schema", "ordinal", "signature", "indexes", "triggers"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,31 +42,27 @@ class SchemaChange:
 
 
 def diff(before: Schema, after: Schema) -> list[SchemaChange]:
-    """The changes that turn ``before`` into ``after``: tables (each followed by its columns, indexes and
-    constraints), then views, then sequences, each in name order."""
+    """The changes that turn ``before`` into ``after``: tables (each followed by its columns, indexes,
+    constraints and triggers), then views (with their indexes), sequences, routines and types, each kind in the
+    snapshot's order (the own schema first, then by schema and name)."""
     changes: list[SchemaChange] = []
-    old_tables = {t.qualified_name: t for t in before.tables}
-    new_tables = {t.qualified_name: t for t in after.tables}
-    for name in sorted(old_tables.keys() | new_tables.keys()):
-        old, new = old_tables.get(name), new_tables.get(name)
+    old_tables, new_tables = _by_key(before.tables), _by_key(after.tables)
+    for key in sorted(old_tables.keys() | new_tables.keys()):
+        old, new = old_tables.get(key), new_tables.get(key)
         if old and new:
+            changes += _objects("table", {key: old}, {key: new}, _describe_table, fields=("options",))
             changes += _table_members(old, new)
         elif new:
-            changes.append(SchemaChange("added", "table", name, _describe_table(new)))
+            changes.append(SchemaChange("added", "table", new.qualified_name, _describe_table(new)))
         elif old:
-            changes.append(SchemaChange("dropped", "table", name, _describe_table(old)))
-    changes += _objects(
-        "view",
-        {v.qualified_name: v for v in before.views},
-        {v.qualified_name: v for v in after.views},
-        _describe_view,
-    )
-    changes += _objects(
-        "sequence",
-        {s.qualified_name: s for s in before.sequences},
-        {s.qualified_name: s for s in after.sequences},
-        _describe_sequence,
-    )
+            changes.append(SchemaChange("dropped", "table", old.qualified_name, _describe_table(old)))
+    old_views, new_views = _by_key(before.views), _by_key(after.views)
+    changes += _objects("view", old_views, new_views, _describe_view)
+    for key in sorted(old_views.keys() & new_views.keys()):
+        changes += _members("index", old_views[key], new_views[key], "indexes", _describe_index)
+    changes += _objects("sequence", _by_key(before.sequences), _by_key(after.sequences), _describe_sequence)
+    changes += _objects("routine", _by_key(before.routines), _by_key(after.routines), _describe_routine)
+    changes += _objects("type", _by_key(before.types), _by_key(after.types), _describe_type)
     return changes
 
 
@@ -67,59 +71,90 @@ def summarize(changes: list[SchemaChange]) -> str:
     return "\n".join(f"{c.kind} {c.object_type} {c.name}: {c.detail}" for c in changes)
 
 
+def _by_key(items: tuple[_Top, ...]) -> dict[_Key, _Top]:
+    return {_key(item): item for item in items}
+
+
+def _key(item: Table | View | Sequence | Routine | Type) -> _Key:
+    signature = (item.signature,) if isinstance(item, Routine) else ()
+    return (item.schema or "", item.name, *signature)
+
+
 def _table_members(old: Table, new: Table) -> list[SchemaChange]:
-    prefix = f"{old.qualified_name}."
-    old_columns = {prefix + c.name: c for c in old.columns}
-    new_columns = {prefix + c.name: c for c in new.columns}
+    old_columns = {c.name: c for c in old.columns}
+    new_columns = {c.name: c for c in new.columns}
     moved = _moved(
         [n for n in old_columns if n in new_columns],
         sorted((n for n in new_columns if n in old_columns), key=lambda n: new_columns[n].ordinal),
     )
     return [
-        *_objects("column", old_columns, new_columns, _describe_column, moved=moved),
-        *_objects(
-            "index",
-            {prefix + i.name: i for i in old.indexes},
-            {prefix + i.name: i for i in new.indexes},
-            _describe_index,
-        ),
-        *_objects(
-            "constraint",
-            {prefix + c.name: c for c in old.constraints},
-            {prefix + c.name: c for c in new.constraints},
-            _describe_constraint,
-        ),
+        *_members("column", old, new, "columns", _describe_column, moved=moved),
+        *_members("index", old, new, "indexes", _describe_index),
+        *_members("constraint", old, new, "constraints", _describe_constraint),
+        *_members("trigger", old, new, "triggers", _describe_trigger),
     ]
 
 
-def _objects(
+def _members(
     object_type: ObjectType,
-    before: Mapping[str, _Object],
-    after: Mapping[str, _Object],
+    old: Table | View,
+    new: Table | View,
+    field: str,
     describe: Callable[[_Object], str],
     *,
     moved: frozenset[str] = frozenset(),
 ) -> list[SchemaChange]:
-    """Changes among objects of one type keyed by qualified name; columns in ``moved`` report position too."""
+    """Changes among the members ``field`` of one table or view, named ``table.member``."""
+    owner: _Key = _key(old)
+    before: dict[_Key, _Object] = {(*owner, m.name): m for m in getattr(old, field)}
+    after: dict[_Key, _Object] = {(*owner, m.name): m for m in getattr(new, field)}
+    return _objects(
+        object_type,
+        before,
+        after,
+        describe,
+        moved=frozenset((*owner, name) for name in moved),
+        name=lambda member_key: f"{old.qualified_name}.{member_key[-1]}",
+    )
+
+
+def _objects(
+    object_type: ObjectType,
+    before: Mapping[_Key, _Object],
+    after: Mapping[_Key, _Object],
+    describe: Callable[[_Object], str],
+    *,
+    moved: frozenset[_Key] = frozenset(),
+    fields: tuple[str, ...] | None = None,
+    name: Callable[[_Key], str] | None = None,
+) -> list[SchemaChange]:
+    """Changes among objects of one type by key; columns in ``moved`` report position too; ``fields`` limits
+    what a change compares (a table's own fields, its members compared apart)."""
     changes = []
-    for name in sorted(before.keys() | after.keys()):
-        old, new = before.get(name), after.get(name)
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        shown = name(key) if name else _qualified_name(old or new)
         if old is None and new is not None:
-            changes.append(SchemaChange("added", object_type, name, describe(new)))
+            changes.append(SchemaChange("added", object_type, shown, describe(new)))
         elif new is None and old is not None:
-            changes.append(SchemaChange("dropped", object_type, name, describe(old)))
+            changes.append(SchemaChange("dropped", object_type, shown, describe(old)))
         elif old is not None and new is not None:
-            detail = _field_changes(old, new, with_position=name in moved)
+            detail = _field_changes(old, new, with_position=key in moved, fields=fields)
             if detail:
-                changes.append(SchemaChange("changed", object_type, name, detail))
+                changes.append(SchemaChange("changed", object_type, shown, detail))
     return changes
 
 
-def _field_changes(old: _Object, new: _Object, *, with_position: bool) -> str:
+def _qualified_name(item: object) -> str:
+    return str(getattr(item, "qualified_name", getattr(item, "name", "")))
+
+
+def _field_changes(old: _Object, new: _Object, *, with_position: bool, fields: tuple[str, ...] | None) -> str:
+    names = fields or [f.name for f in dataclasses.fields(old) if f.name not in _NOT_FIELDS]
     changed = [
-        "{} {} → {}".format(f.name.replace("_", " "), *_show_change(getattr(old, f.name), getattr(new, f.name)))
-        for f in dataclasses.fields(old)
-        if f.name not in ("name", "ordinal") and getattr(old, f.name) != getattr(new, f.name)
+        "{} {} → {}".format(field.replace("_", " "), *_show_change(getattr(old, field), getattr(new, field)))
+        for field in names
+        if getattr(old, field) != getattr(new, field)
     ]
     if with_position and isinstance(old, Column) and isinstance(new, Column):
         changed.append(f"position {old.ordinal} → {new.ordinal}")
@@ -181,8 +216,23 @@ def _describe_table(table: Table) -> str:
     return f"columns ({', '.join(c.name for c in table.columns)})"
 
 
+def _describe_trigger(trigger: Trigger) -> str:
+    state = f" ({trigger.enabled})" if trigger.enabled not in (None, "enabled") else ""
+    return f"{_show(trigger.definition)}{state}"
+
+
+def _describe_routine(routine: Routine) -> str:
+    return f"{routine.kind}: {_show(routine.definition)}" if routine.definition else routine.kind
+
+
+def _describe_type(item: Type) -> str:
+    return f"{item.kind} {_show(item.definition)}"
+
+
 def _describe_column(column: Column) -> str:
     words = [column.type, "null" if column.nullable else "not null"]
+    if column.collation:
+        words.append(f"collate {column.collation}")
     if column.default is not None:
         words.append(f"default {_show(column.default)}")
     if column.identity:
@@ -198,6 +248,7 @@ def _describe_index(index: Index) -> str:
         words.append(f"include {_show(index.include)}")
     if index.predicate:
         words.append(f"where {_show(index.predicate)}")
+    words += index.options
     if index.valid is False:
         words.append("(invalid)")
     return " ".join(w for w in words if w)
@@ -212,6 +263,7 @@ def _describe_constraint(constraint: Constraint) -> str:
         words += [f"on delete {constraint.on_delete}", f"on update {constraint.on_update}"]
     if constraint.expression:
         words.append(f"({_show(constraint.expression)})")
+    words += constraint.options
     if constraint.validated is False:
         words.append("not valid")
     return " ".join(words)

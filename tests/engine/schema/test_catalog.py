@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 
 import sqlalchemy
 
 from dbmigrate import dburl
-from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, read_schema
+from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Trigger, Type, model, read_schema
 from tests.fixtures.databases import execute
 
 # Helpers shared by the schema tests (imported by the other test modules of this package).
@@ -174,6 +175,47 @@ def test_postgresql_exclusion_constraint_and_non_default_index_options(pg_url: s
     )
 
 
+def test_postgresql_triggers_routines_types_and_options(pg_url: str) -> None:
+    execute(
+        pg_url,
+        [
+            "CREATE TYPE mood AS ENUM ('happy', 'sad')",
+            "CREATE DOMAIN posint AS integer NOT NULL DEFAULT 1 CHECK (VALUE > 0)",
+            'CREATE TABLE p (id int PRIMARY KEY, name text COLLATE "C", m mood,'
+            " CONSTRAINT p_name_key UNIQUE NULLS NOT DISTINCT (name))",
+            "CREATE UNLOGGED TABLE c (id int, p_id int CONSTRAINT c_p_fk REFERENCES p MATCH FULL"
+            " DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
+            "ALTER TABLE p DISABLE TRIGGER p_touch",
+            "CREATE MATERIALIZED VIEW mv AS SELECT id, m FROM p",
+            "CREATE UNIQUE INDEX mv_id ON mv (id)",
+        ],
+    )
+    schema = snapshot(pg_url)
+    p, c = schema.table("p"), schema.table("c")
+    assert p.column("name").collation == '"C"' and p.column("m").collation is None
+    assert p.constraint("p_name_key").options == ("nulls not distinct",)
+    assert c.constraint("c_p_fk").options == ("deferrable", "initially deferred", "match full")
+    assert c.options == ("unlogged",) and p.options == ()
+    assert p.triggers == (
+        Trigger(
+            "p_touch",
+            "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
+            enabled="disabled",
+        ),
+    )
+    assert schema.view("mv").indexes == (Index("mv_id", ("id",), unique=True, method="btree", valid=True),)
+    touch = schema.routine("touch()")
+    assert (touch.kind, touch.signature) == ("function", "")
+    assert "RETURNS trigger" in (touch.definition or "")
+    assert model.from_json(json.loads(json.dumps(schema.to_json()))) == schema  # as the state table keeps it
+    assert schema.types == (
+        Type("mood", None, "enum", ("happy", "sad")),
+        Type("posint", None, "domain", ("integer", "not null", "default 1", "posint_check CHECK (VALUE > 0)")),
+    )
+
+
 MYSQL_SAMPLE = [
     """CREATE TABLE users (
         id bigint AUTO_INCREMENT PRIMARY KEY,
@@ -207,11 +249,12 @@ def test_mysql_snapshot(mysql_url: str) -> None:
     users, orders = schema.table("users"), schema.table("orders")
     assert users.columns == (
         Column("id", "bigint(20)", False, None, 1, identity="auto_increment"),
-        Column("email", "varchar(255)", False, None, 2),
-        Column("name", "text", True, None, 3),
+        Column("email", "varchar(255)", False, None, 2, collation="utf8mb4_general_ci"),
+        Column("name", "text", True, None, 3, collation="utf8mb4_general_ci"),
         Column("age", "int(11)", True, "18", 4),
         Column("created_at", "timestamp", False, "current_timestamp() on update current_timestamp()", 5),
     )
+    assert users.options == ("engine InnoDB", "collation utf8mb4_general_ci")
     assert orders.column("total") == Column("total", "decimal(10,2)", False, "0.00", 3)
     assert orders.column("status").default == "'new'"
     assert orders.column("doubled").generated == "`total` * 2 stored"
@@ -241,6 +284,44 @@ def test_mysql_snapshot(mysql_url: str) -> None:
     database = dburl.parse(mysql_url).database
     assert database and database not in view.definition
     assert schema.sequences == ()
+
+
+def test_mariadb_system_versioned_tables_and_sequences_are_read(mysql_url: str) -> None:
+    execute(
+        mysql_url,
+        [
+            "CREATE TABLE hist (id int PRIMARY KEY, v int) WITH SYSTEM VERSIONING",
+            "CREATE INDEX hist_v ON hist (v)",
+            "CREATE SEQUENCE invoice_seq START WITH 100 INCREMENT BY 5 CACHE 7",
+            "SELECT NEXTVAL(invoice_seq)",  # a value is data: not in the snapshot
+        ],
+    )
+    schema = snapshot(mysql_url)
+    hist = schema.table("hist")
+    assert hist.options == ("engine InnoDB", "collation utf8mb4_general_ci", "system versioning")
+    assert [c.name for c in hist.columns] == ["id", "v"]
+    assert [i.name for i in hist.indexes] == ["hist_v"]
+    assert [t.name for t in schema.tables] == ["hist"]  # the sequence is no table
+    assert schema.sequences == (Sequence("invoice_seq", None, "bigint", 100, 5, 1, 9223372036854775806, 7, False),)
+
+
+def test_mysql_tables_whose_names_differ_only_in_case_stay_apart(mysql_url: str) -> None:
+    execute(
+        mysql_url,
+        [
+            "CREATE TABLE `T` (a int NOT NULL, b int NOT NULL, c int, PRIMARY KEY (a, b), KEY idx (b, c))",
+            "CREATE TABLE `t` (x int NOT NULL, y int, PRIMARY KEY (x), KEY idx (y), KEY idx2 (x, y),"
+            " CONSTRAINT t_fk FOREIGN KEY (x, y) REFERENCES `T` (a, b), CONSTRAINT c CHECK (y > 0))",
+        ],
+    )
+    schema = snapshot(mysql_url)
+    upper, lower = schema.table("T"), schema.table("t")
+    assert upper.constraints == (Constraint("PRIMARY", "primary key", ("a", "b")),)
+    assert upper.indexes == (Index("idx", ("b", "c"), unique=False, method="btree"),)
+    assert lower.constraint("PRIMARY").columns == ("x",)
+    assert lower.constraint("t_fk").ref_table == "T"
+    assert lower.constraint("c").kind == "check"
+    assert [(i.name, i.columns) for i in lower.indexes] == [("idx", ("y",)), ("idx2", ("x", "y"))]
 
 
 SQLITE_SAMPLE = [
@@ -281,7 +362,7 @@ def test_sqlite_snapshot(sqlite_url: str) -> None:
         Column("created_at", "timestamp", False, "CURRENT_TIMESTAMP", 5),
     )
     assert orders.column("status").default == "'new'"
-    assert orders.column("doubled").generated == "stored"
+    assert orders.column("doubled").generated == "total * 2 stored"
 
     assert users.constraints == (
         Constraint("users_check1", "check", expression="age >= 0"),
@@ -307,6 +388,28 @@ def test_sqlite_snapshot(sqlite_url: str) -> None:
     )
     assert users.indexes == (Index("users_lower_email_idx", ("lower(email)", "name"), unique=False),)
     assert schema.view("big_orders").definition == SQLITE_SAMPLE[-1]
+
+
+def test_mariadb_on_update_column_without_default(mysql_url: str) -> None:
+    execute(mysql_url, ["CREATE TABLE t (id int, touched datetime NULL ON UPDATE current_timestamp)"])
+    assert snapshot(mysql_url).table("t").column("touched").default == "on update current_timestamp()"
+
+
+def test_sqlite_foreign_keys_and_unique_constraints_on_the_same_columns_keep_apart(sqlite_url: str) -> None:
+    execute(
+        sqlite_url,
+        [
+            "CREATE TABLE x (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE y (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE c (a INTEGER REFERENCES x (id) UNIQUE, UNIQUE (a), FOREIGN KEY (a) REFERENCES y (id))",
+        ],
+    )
+    c = snapshot(sqlite_url).table("c")
+    assert [(k.name, k.kind, k.ref_table) for k in c.constraints] == [
+        ("c_a_fkey", "foreign key", "y"),
+        ("c_a_fkey1", "foreign key", "x"),
+        ("c_a_key", "unique", None),  # SQLite keeps one index for the same UNIQUE written twice
+    ]
 
 
 def test_exclude_tables_leaves_out_their_indexes_constraints_and_sequences(db_url: str) -> None:
@@ -341,5 +444,5 @@ def test_reads_each_kind_of_object_in_one_query_whatever_the_number_of_tables(db
         return len(counted)
 
     few = statements_to_read(2)
-    assert few <= 8
+    assert few <= 13
     assert statements_to_read(40) == few

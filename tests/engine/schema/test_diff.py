@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dbmigrate.schema import Column, Constraint, Index, Schema, Sequence, Table, View
+from dbmigrate.schema import Column, Constraint, Index, Routine, Schema, Sequence, Table, Trigger, Type, View
 from dbmigrate.schema.diff import SchemaChange, diff, summarize
 from tests.engine.schema.test_catalog import dialect_of, snapshot
 from tests.fixtures.databases import execute
@@ -29,8 +29,8 @@ def test_identical_schemas_have_no_changes() -> None:
 def test_added_and_dropped_tables_are_one_change_each() -> None:
     orders = Table("orders", "shop", (ID,))
     assert _changes(Schema(tables=(USERS,)), Schema(tables=(orders,))) == [
+        ("dropped", "table", "users", "columns (id, email)"),  # the own schema's objects come first
         ("added", "table", "shop.orders", "columns (id)"),
-        ("dropped", "table", "users", "columns (id, email)"),
     ]
 
 
@@ -171,3 +171,39 @@ def test_long_definitions_show_where_they_differ() -> None:
     after = Schema(views=(View("v", None, f"SELECT {columns} FROM t WHERE a = 2"),))
     [change] = diff(before, after)
     assert change.detail == "definition …29 FROM t WHERE a = 1 → …29 FROM t WHERE a = 2"
+
+
+def test_a_dotted_table_name_is_not_mistaken_for_a_schema_qualified_one() -> None:
+    qualified = Table("b", "a", (ID,))  # table b of schema a
+    dotted = Table("a.b", None, (EMAIL,))  # a table named "a.b" in the own schema
+    dotted_column = Table("a", None, (dataclasses.replace(EMAIL, name="b.email"),))
+    both = Schema(tables=(qualified, dotted, Table("a", None, (ID,))))
+    assert _changes(both, Schema(tables=(qualified, dotted_column))) == [
+        ("added", "column", "a.b.email", "text not null"),
+        ("dropped", "column", "a.id", "integer not null"),
+        ("dropped", "table", "a.b", "columns (email)"),
+    ]
+
+
+def test_triggers_routines_types_and_table_options_are_diffed() -> None:
+    trigger = Trigger("t_touch", "CREATE TRIGGER t_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION f()")
+    before = Schema(
+        tables=(dataclasses.replace(USERS, triggers=(trigger,), options=("engine InnoDB",)),),
+        routines=(Routine("add1", None, "function", "i integer", "… SELECT i + 1"),),
+        types=(Type("mood", None, "enum", ("happy", "sad")),),
+        views=(View("mv", None, "SELECT 1", materialized=True),),
+    )
+    after = Schema(
+        tables=(dataclasses.replace(USERS, triggers=(dataclasses.replace(trigger, enabled="disabled"),)),),
+        routines=(Routine("add1", None, "function", "i bigint", "… SELECT i + 1"),),
+        types=(Type("mood", None, "enum", ("happy", "sad", "angry")),),
+        views=(View("mv", None, "SELECT 1", materialized=True, indexes=(Index("mv_id", ("id",), unique=True),)),),
+    )
+    assert _changes(before, after) == [
+        ("changed", "table", "users", "options (engine InnoDB) → ()"),
+        ("changed", "trigger", "users.t_touch", "enabled none → disabled"),
+        ("added", "index", "mv.mv_id", "unique (id)"),
+        ("added", "routine", "add1(i bigint)", "function: … SELECT i + 1"),
+        ("dropped", "routine", "add1(i integer)", "function: … SELECT i + 1"),
+        ("changed", "type", "mood", "definition (happy, sad) → (happy, sad, angry)"),
+    ]

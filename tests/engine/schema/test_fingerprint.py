@@ -69,7 +69,9 @@ def test_fingerprint_is_sha256_of_the_canonical_json() -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     assert digest == "sha256:" + hashlib.sha256(canonical_json(schema).encode()).hexdigest()
     assert json.loads(canonical_json(schema)) == [
-        [["t", None, [["id", "integer", False, None, 1, None, None]], [], []]],
+        [["t", None, [["id", "integer", False, None, 1, None, None, None]], [], [], [], []]],
+        [],
+        [],
         [],
         [],
     ]
@@ -214,3 +216,176 @@ def test_every_kind_of_change_changes_the_fingerprint(db_url: str, change: str) 
     before = fingerprint(snapshot(db_url))
     execute(db_url, statements)
     assert fingerprint(snapshot(db_url)) != before
+
+
+def test_following_the_integrity_remedies_does_not_change_the_fingerprint(pg_url: str) -> None:
+    execute(
+        pg_url,
+        [
+            "CREATE TABLE p (id int PRIMARY KEY)",
+            "CREATE TABLE c (id int, p_id int, v int)",
+            "INSERT INTO c VALUES (1, NULL, 7), (2, NULL, 7)",
+            "ALTER TABLE c ADD CONSTRAINT c_p_fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID",
+        ],
+    )
+    with pytest.raises(sqlalchemy.exc.IntegrityError):  # duplicates: an invalid index is left behind
+        execute(pg_url, ["CREATE UNIQUE INDEX CONCURRENTLY c_v_key ON c (v)"])
+    left = snapshot(pg_url)
+    assert left.table("c").index("c_v_key").valid is False  # still in the snapshot, for the integrity check
+
+    execute(
+        pg_url,
+        [
+            "ALTER TABLE c VALIDATE CONSTRAINT c_p_fk",
+            "DROP INDEX CONCURRENTLY c_v_key",
+            "UPDATE c SET v = 8 WHERE id = 2",
+            "CREATE UNIQUE INDEX CONCURRENTLY c_v_key ON c (v)",
+        ],
+    )
+    assert fingerprint(snapshot(pg_url)) == fingerprint(left)
+
+
+#: Objects beyond tables, views and sequences, per dialect: triggers, routines, types, collations, generated columns.
+EXTENDED: dict[str, list[str]] = {
+    "postgresql": [
+        "CREATE TYPE mood AS ENUM ('happy', 'sad')",
+        "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+        "CREATE TABLE p (id int PRIMARY KEY, name text, m mood, n posint,"
+        " doubled int GENERATED ALWAYS AS (id * 2) STORED, CONSTRAINT p_name_key UNIQUE (name))",
+        "CREATE TABLE c (id int PRIMARY KEY, p_id int CONSTRAINT c_p_fk REFERENCES p (id))",
+        "CREATE FUNCTION add1(i int) RETURNS int LANGUAGE sql AS 'SELECT i + 1'",
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
+        "CREATE MATERIALIZED VIEW mv AS SELECT id, m FROM p",
+        "CREATE INDEX p_name ON p (name)",
+        "CREATE TABLE ev (id int, at date NOT NULL) PARTITION BY RANGE (at)",
+        "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        "CREATE TABLE par (id int)",
+        "CREATE TABLE chi (x int) INHERITS (par)",
+    ],
+    "mysql": [
+        "CREATE TABLE p (id int PRIMARY KEY, name varchar(20), doubled int AS (id * 2) STORED) ENGINE=InnoDB",
+        "CREATE FUNCTION add1(i int) RETURNS int DETERMINISTIC RETURN i + 1",
+        "CREATE PROCEDURE proc1(IN x int) SELECT x",
+        "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW SET NEW.name = NEW.name",
+    ],
+    "sqlite": [
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL)",
+        "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 1; END",
+        "CREATE INDEX p_name ON p (name)",
+    ],
+}
+
+_REBUILD_P = ["DROP TRIGGER p_touch", "DROP TABLE p"]
+_TRIGGER = "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 1; END"
+EXTENDED_CHANGES: dict[str, dict[str, list[str]]] = {
+    "trigger dropped": {
+        "postgresql": ["DROP TRIGGER p_touch ON p"],
+        "mysql": ["DROP TRIGGER p_touch"],
+        "sqlite": ["DROP TRIGGER p_touch"],
+    },
+    "trigger disabled": {"postgresql": ["ALTER TABLE p DISABLE TRIGGER p_touch"]},
+    "trigger body": {
+        "postgresql": [
+            "DROP TRIGGER p_touch ON p",
+            "CREATE TRIGGER p_touch AFTER UPDATE ON p FOR EACH ROW EXECUTE FUNCTION touch()",
+        ],
+        "mysql": ["DROP TRIGGER p_touch", "CREATE TRIGGER p_touch BEFORE UPDATE ON p FOR EACH ROW SET NEW.name = 'x'"],
+        "sqlite": ["DROP TRIGGER p_touch", "CREATE TRIGGER p_touch AFTER UPDATE ON p BEGIN SELECT 2; END"],
+    },
+    "function body": {
+        "postgresql": ["CREATE OR REPLACE FUNCTION add1(i int) RETURNS int LANGUAGE sql AS 'SELECT i + 2'"],
+        "mysql": ["DROP FUNCTION add1", "CREATE FUNCTION add1(i int) RETURNS int DETERMINISTIC RETURN i + 2"],
+    },
+    "trigger function body": {
+        "postgresql": [
+            "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$"
+        ],
+    },
+    "procedure dropped": {"mysql": ["DROP PROCEDURE proc1"]},
+    "function overload added": {
+        "postgresql": ["CREATE FUNCTION add1(i bigint) RETURNS bigint LANGUAGE sql AS 'SELECT i + 1'"]
+    },
+    "enum value added": {"postgresql": ["ALTER TYPE mood ADD VALUE 'angry'"]},
+    "enum value renamed": {"postgresql": ["ALTER TYPE mood RENAME VALUE 'sad' TO 'unhappy'"]},
+    "domain constraint": {"postgresql": ["ALTER DOMAIN posint ADD CONSTRAINT big CHECK (VALUE > 10)"]},
+    "column collation": {
+        "postgresql": ['ALTER TABLE p ALTER COLUMN name TYPE text COLLATE "POSIX"'],
+        "mysql": ["ALTER TABLE p MODIFY name varchar(20) COLLATE utf8mb4_bin"],
+        "sqlite": [
+            *_REBUILD_P,
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, "
+            "doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL)",
+            _TRIGGER,
+            "CREATE INDEX p_name ON p (name)",
+        ],
+    },
+    "table engine": {"mysql": ["ALTER TABLE p ENGINE=MyISAM"]},
+    "table collation": {"mysql": ["ALTER TABLE p COLLATE utf8mb4_bin"]},
+    "constraint deferrable": {"postgresql": ["ALTER TABLE c ALTER CONSTRAINT c_p_fk DEFERRABLE INITIALLY DEFERRED"]},
+    "foreign key match full": {
+        "postgresql": [
+            "ALTER TABLE c DROP CONSTRAINT c_p_fk",
+            "ALTER TABLE c ADD CONSTRAINT c_p_fk FOREIGN KEY (p_id) REFERENCES p (id) MATCH FULL",
+        ],
+    },
+    "unique nulls not distinct": {
+        "postgresql": [
+            "ALTER TABLE p DROP CONSTRAINT p_name_key",
+            "ALTER TABLE p ADD CONSTRAINT p_name_key UNIQUE NULLS NOT DISTINCT (name)",
+        ],
+    },
+    "materialized view index": {"postgresql": ["CREATE INDEX mv_m ON mv (m)"]},
+    "unlogged table": {"postgresql": ["ALTER TABLE c SET UNLOGGED"]},
+    "index collation": {
+        "postgresql": ["DROP INDEX p_name", 'CREATE INDEX p_name ON p (name COLLATE "POSIX")'],
+        "sqlite": ["DROP INDEX p_name", "CREATE INDEX p_name ON p (name COLLATE NOCASE)"],
+    },
+    "strict table": {
+        "sqlite": [
+            *_REBUILD_P,
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, "
+            "doubled INT GENERATED ALWAYS AS (id * 2) VIRTUAL) STRICT",
+            _TRIGGER,
+            "CREATE INDEX p_name ON p (name)",
+        ]
+    },
+    "partition detached": {"postgresql": ["ALTER TABLE ev DETACH PARTITION ev_2024"]},
+    "partition bounds": {
+        "postgresql": [
+            "ALTER TABLE ev DETACH PARTITION ev_2024",
+            "ALTER TABLE ev ATTACH PARTITION ev_2024 FOR VALUES FROM ('2023-01-01') TO ('2025-01-01')",
+        ]
+    },
+    "inheritance": {"postgresql": ["ALTER TABLE chi NO INHERIT par"]},
+    "generated expression": {
+        "postgresql": [
+            "DROP MATERIALIZED VIEW mv",
+            "ALTER TABLE p DROP COLUMN doubled",
+            "ALTER TABLE p ADD COLUMN doubled int GENERATED ALWAYS AS (id * 3) STORED",
+            "CREATE MATERIALIZED VIEW mv AS SELECT id, name FROM p",
+        ],
+        "mysql": ["ALTER TABLE p MODIFY doubled int AS (id * 3) STORED"],
+        "sqlite": [
+            *_REBUILD_P,
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, doubled INT GENERATED ALWAYS AS (id * 3) VIRTUAL)",
+            _TRIGGER,
+            "CREATE INDEX p_name ON p (name)",
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("change", EXTENDED_CHANGES)
+def test_changes_to_triggers_routines_types_and_storage_change_the_fingerprint(db_url: str, change: str) -> None:
+    dialect = dialect_of(db_url)
+    statements = EXTENDED_CHANGES[change].get(dialect)
+    if statements is None:
+        pytest.skip(f"{dialect} has no {change}")
+    execute(db_url, EXTENDED[dialect])
+    before = snapshot(db_url)
+    with another_database(db_url) as other_url:  # and the same objects elsewhere fingerprint the same
+        execute(other_url, EXTENDED[dialect])
+        assert fingerprint(snapshot(other_url)) == fingerprint(before)
+    execute(db_url, statements)
+    assert fingerprint(snapshot(db_url)) != fingerprint(before)

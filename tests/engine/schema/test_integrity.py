@@ -30,7 +30,7 @@ def test_failed_concurrent_index_build_leaves_an_invalid_index(pg_url: str) -> N
 
     assert snapshot(pg_url).table("t").index("t_v_key").valid is False
     [problem] = _problems(pg_url)
-    assert problem.kind == "invalid_index"
+    assert problem.kind == "invalid_index" and not problem.warning
     assert problem.name == "t.t_v_key"
     assert "DROP INDEX CONCURRENTLY t_v_key" in problem.message
 
@@ -52,9 +52,9 @@ def test_not_valid_constraints_are_reported_until_validated(pg_url: str) -> None
         ],
     )
     found = _problems(pg_url)
-    assert [(p.kind, p.name) for p in found] == [
-        ("unvalidated_constraint", "Orders.Total positive"),
-        ("unvalidated_constraint", "Orders.orders_user_fk"),
+    assert [(p.kind, p.name, p.warning) for p in found] == [
+        ("unvalidated_constraint", "Orders.Total positive", True),
+        ("unvalidated_constraint", "Orders.orders_user_fk", True),
     ]
     assert found[0].message.endswith('ALTER TABLE "Orders" VALIDATE CONSTRAINT "Total positive"')
     assert snapshot(pg_url).table("Orders").constraint("orders_user_fk").validated is False
@@ -62,3 +62,31 @@ def test_not_valid_constraints_are_reported_until_validated(pg_url: str) -> None
     execute(pg_url, ['ALTER TABLE "Orders" VALIDATE CONSTRAINT orders_user_fk'])
     assert [p.name for p in _problems(pg_url)] == ["Orders.Total positive"]
     assert found[0].to_json()["kind"] == "unvalidated_constraint"
+
+
+def test_a_partitioned_index_created_on_only_the_parent_is_a_step_to_finish(pg_url: str) -> None:
+    execute(
+        pg_url,
+        [
+            "CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at)",
+            "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+            "CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+            "CREATE INDEX events_at ON ONLY events (at)",
+            "CREATE INDEX CONCURRENTLY events_2024_at ON events_2024 (at)",
+            "ALTER INDEX events_at ATTACH PARTITION events_2024_at",
+        ],
+    )
+    [problem] = _problems(pg_url)
+    assert (problem.kind, problem.name, problem.warning) == ("unattached_partitioned_index", "events.events_at", True)
+    assert problem.message == (
+        "index events_at on partitioned table events is not attached on every partition yet (missing: "
+        "events_2025): create the index on each (CONCURRENTLY) and run ALTER INDEX events_at ATTACH PARTITION "
+        "<that index>"
+    )
+    assert "DROP INDEX" not in problem.message
+
+    execute(
+        pg_url,
+        ["CREATE INDEX events_2025_at ON events_2025 (at)", "ALTER INDEX events_at ATTACH PARTITION events_2025_at"],
+    )
+    assert _problems(pg_url) == []

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy
 
-from dbmigrate.schema.model import Column, Constraint, Index, Schema, Sequence, Table, View, qualify
+from dbmigrate.schema.model import Column, Constraint, Index, Routine, Schema, Sequence, Table, Trigger, Type, View
 
 #: A catalog query's row, read by position.
 Row = sqlalchemy.Row[*tuple[Any, ...]]
@@ -25,35 +25,86 @@ TableKey = tuple[str | None, str]
 class Parts:
     """What a dialect module read, each column/index/constraint tagged with its table."""
 
+    #: The connection's own schema (PostgreSQL's current schema, MySQL's database, SQLite's ``main``), whose
+    #: objects have ``schema`` None.
+    own_schema: str | None = None
     tables: list[TableKey] = dataclasses.field(default_factory=list)
+    #: :attr:`Table.options` of the tables that have any.
+    options: dict[TableKey, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     columns: list[tuple[TableKey, Column]] = dataclasses.field(default_factory=list)
     indexes: list[tuple[TableKey, Index]] = dataclasses.field(default_factory=list)
     constraints: list[tuple[TableKey, Constraint]] = dataclasses.field(default_factory=list)
+    triggers: list[tuple[TableKey, Trigger]] = dataclasses.field(default_factory=list)
+    #: Views without their indexes: those are in :attr:`indexes`, under the view's key.
     views: list[View] = dataclasses.field(default_factory=list)
-    sequences: list[Sequence] = dataclasses.field(default_factory=list)
+    #: Each sequence with the table of the column that owns it, if any.
+    sequences: list[tuple[TableKey | None, Sequence]] = dataclasses.field(default_factory=list)
+    routines: list[Routine] = dataclasses.field(default_factory=list)
+    types: list[Type] = dataclasses.field(default_factory=list)
 
 
 def assemble(parts: Parts, *, exclude_tables: collections.abc.Collection[str] = ()) -> Schema:
-    """The schema of ``parts`` without the ``exclude_tables`` (qualified names), their indexes, constraints
-    and the sequences they own; parts of tables not in ``parts.tables`` (views' columns, say) are ignored."""
-    excluded = set(exclude_tables)
-    keys = [key for key in parts.tables if qualify(*key) not in excluded]
-    members: dict[TableKey, tuple[list[Column], list[Index], list[Constraint]]] = {k: ([], [], []) for k in keys}
+    """The schema of ``parts`` without the ``exclude_tables``, their indexes, constraints and the sequences they
+    own; parts of tables not in ``parts.tables`` (views' columns, say) are ignored.
+
+    ``exclude_tables`` are ``name`` (in the own schema) or ``schema.name``, the own schema's name included, so
+    a table name pinned to the schema it resolved to and a bare one exclude the same table."""
+    excluded = {_key(name, own_schema=parts.own_schema) for name in exclude_tables}
+    members: dict[TableKey, _Members] = {key: _Members() for key in parts.tables if key not in excluded}
+    view_indexes: dict[TableKey, list[Index]] = {}
     for key, column in parts.columns:
         if key in members:
-            members[key][0].append(column)
+            members[key].columns.append(column)
     for key, index in parts.indexes:
         if key in members:
-            members[key][1].append(index)
+            members[key].indexes.append(index)
+        else:
+            view_indexes.setdefault(key, []).append(index)
     for key, constraint in parts.constraints:
         if key in members:
-            members[key][2].append(constraint)
+            members[key].constraints.append(constraint)
+    for key, trigger in parts.triggers:
+        if key in members:
+            members[key].triggers.append(trigger)
     tables = [
-        Table(name=name, schema=schema, columns=tuple(cols), indexes=tuple(idx), constraints=tuple(cons))
-        for (schema, name), (cols, idx, cons) in members.items()
+        Table(
+            name=key[1],
+            schema=key[0],
+            columns=tuple(m.columns),
+            indexes=tuple(m.indexes),
+            constraints=tuple(m.constraints),
+            triggers=tuple(m.triggers),
+            options=parts.options.get(key, ()),
+        )
+        for key, m in members.items()
     ]
-    sequences = [s for s in parts.sequences if s.owned_by is None or s.owned_by.rpartition(".")[0] not in excluded]
-    return Schema(tables=tuple(tables), views=tuple(parts.views), sequences=tuple(sequences))
+    views = [
+        dataclasses.replace(view, indexes=tuple(view_indexes[view.schema, view.name]))
+        if (view.schema, view.name) in view_indexes
+        else view
+        for view in parts.views
+    ]
+    sequences = [sequence for owner, sequence in parts.sequences if owner not in excluded]
+    return Schema(
+        tables=tuple(tables),
+        views=tuple(views),
+        sequences=tuple(sequences),
+        routines=tuple(parts.routines),
+        types=tuple(parts.types),
+    )
+
+
+@dataclasses.dataclass
+class _Members:
+    columns: list[Column] = dataclasses.field(default_factory=list)
+    indexes: list[Index] = dataclasses.field(default_factory=list)
+    constraints: list[Constraint] = dataclasses.field(default_factory=list)
+    triggers: list[Trigger] = dataclasses.field(default_factory=list)
+
+
+def _key(name: str, *, own_schema: str | None) -> TableKey:
+    schema, _, table = name.rpartition(".")
+    return (None if schema in ("", own_schema) else schema, table)
 
 
 def rows(conn: sqlalchemy.Connection, sql: str) -> collections.abc.Sequence[Row]:
