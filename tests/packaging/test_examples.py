@@ -94,6 +94,10 @@ def test_postgresql_example_migrates_waits_for_approval_and_reverts(
     pg_url: str, kustomize: Path, tmp_path: Path
 ) -> None:
     directory = str(migrations_dir(kustomize, "postgresql", tmp_path))
+    fresh = dbmigrate("plan", "--dir", directory, url=pg_url)["plan"]
+    assert fresh["blocking"] == 0, "on a fresh database the run creates the column it drops: nothing to lose"
+    first = dbmigrate("up", "2", "--dir", directory, "--backup-policy", "skip", url=pg_url)
+    assert first["ok"], first["error"]
     plan = dbmigrate("plan", "--dir", directory, url=pg_url)["plan"]
     assert plan["blocking"] == 1, "003_drop_fax is the destructive step the example demonstrates"
 
