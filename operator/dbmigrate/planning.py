@@ -198,7 +198,12 @@ def enforce_approval(plan: Plan, *, allow_destructive: bool, approve: str | None
         )
     blocking = plan.blocking
     if not blocking:
-        return "No destructive changes"
+        allowed = sum(1 for f in plan.findings if f.severity == "destructive" and f.allowed)
+        return (
+            f"{allowed} destructive change(s) allowed by dbmigrate:allow comments"
+            if allowed
+            else "No destructive changes"
+        )
     if approve is not None:
         return f"{len(blocking)} destructive change(s) approved (plan {plan.hash[:19]}…)"
     if allow_destructive:

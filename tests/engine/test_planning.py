@@ -144,6 +144,10 @@ def test_allow_comment_lets_an_intended_drop_through(sqlite_url: str, migrations
     assert result.error is None
     finding = result.details["plan"]["findings"][0]
     assert finding["rule"] == "drop_column" and finding["allowed"] is True
+    destructive = result.check("destructive")  # said as what it is, not "No destructive changes"
+    assert (
+        destructive is not None and destructive.message == "1 destructive change(s) allowed by dbmigrate:allow comments"
+    )
 
 
 def test_approval_of_an_old_plan_does_not_apply_a_changed_one(sqlite_url: str, migrations_dir: Path) -> None:
